@@ -1,0 +1,336 @@
+"""minirl's command line: `minirl data|train|eval|analyze|compare|bench|baseline|lessons`.
+
+Thin by design: each command parses and validates its options, calls one function in `minirl`, and prints. Any
+error a user can cause (unknown names, missing or corrupt runs, bad sizes, unwritable paths) ends with one line on
+stderr and a non-zero exit, never a traceback (set MINIRL_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Offline RL as sequence modeling: Decision Transformer, Trajectory Transformer and LEAP.")
+data_app = typer.Typer(no_args_is_help=True, help="Make, list, inspect and remove Minari datasets.")
+baseline_app = typer.Typer(no_args_is_help=True, help="Online baselines (SAC: the behaviour-policy learner).")
+app.add_typer(data_app, name="data")
+app.add_typer(baseline_app, name="baseline")
+console = Console()
+err = Console(stderr=True)
+
+
+@contextlib.contextmanager
+def user_errors():
+    """Turns any exception into one clear line and exit code 1 (2 for Ctrl-C); the checkpoint on disk is kept."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt:
+        err.print("interrupted; the last checkpoint is kept (continue with --resume)")
+        raise typer.Exit(130) from None
+    except Exception as e:  # noqa: BLE001
+        if os.environ.get("MINIRL_DEBUG"):
+            raise
+        message = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if isinstance(e, (FileNotFoundError, PermissionError, IsADirectoryError)) and e.filename:
+            message = f"{e.strerror}: {e.filename}"
+        err.print(f"error: {message}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+
+
+def positive(value: int | None, name: str) -> int | None:
+    if value is not None and value < 1:
+        raise typer.BadParameter(f"{name} must be a positive integer, got {value}")
+    return value
+
+
+def parse_list(values: list[str] | None, cast=float) -> list | None:
+    """`--x 1 --x 2` or `--x 1,2` -> [1, 2]."""
+    if not values:
+        return None
+    try:
+        return [cast(v) for item in values for v in item.split(",") if v.strip()]
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+
+
+def parse_overrides(pairs: list[str] | None) -> dict:
+    """`--set n_layer=4 --set lr=3e-4` -> {"n_layer": 4, "lr": 0.0003} (numbers parsed, the rest kept as str)."""
+    import json
+
+    out = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise typer.BadParameter(f"--set expects key=value, got '{pair}'")
+        key, value = pair.split("=", 1)
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def writable_dir(path: Path) -> Path:
+    """Creates `path` if needed and checks it can be written, before any long work starts."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".minirl-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError:
+        raise typer.BadParameter(f"cannot write to '{path}'") from None
+    return path
+
+
+# ---------------------------------------------------------------------------------------------- data
+
+
+@data_app.command("collect")
+def data_collect(
+    name: Annotated[str, typer.Argument(help="Dataset name, e.g. halfcheetah-random or babyai-gotolocal.")],
+    episodes: Annotated[int | None, typer.Option(help="Number of episodes (BabyAI).")] = None,
+    steps: Annotated[int | None, typer.Option(help="Number of transitions (HalfCheetah; D4RL uses 1M).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed rebuilds identical arrays.")] = 0,
+    noise: Annotated[float, typer.Option(help="BabyAI: fraction of random actions in the bot's demonstrations.")] = 0.0,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing dataset of that name.")] = False,
+):
+    """Make a dataset offline and write it in Minari format.
+
+    Example: minirl data collect babyai-gotolocal --episodes 1000
+    """
+    with user_errors():
+        positive(episodes, "--episodes")
+        positive(steps, "--steps")
+        if not 0.0 <= noise <= 1.0:
+            raise typer.BadParameter(f"--noise must be in [0, 1], got {noise}")
+        from minirl import data
+
+        path = data.collect(name, episodes=episodes, steps=steps, seed=seed, noise=noise, overwrite=overwrite)
+        console.print(f"wrote {name} to {path}")
+        _print_info(name)
+
+
+@data_app.command("list")
+def data_list():
+    """List the minirl datasets on disk. Example: minirl data list"""
+    with user_errors():
+        from minirl import data
+
+        table = Table("dataset", "episodes", "transitions", "path")
+        for row in data.list_datasets():
+            table.add_row(row["name"], str(row["episodes"]), str(row["transitions"]), str(row["path"]))
+        console.print(table)
+
+
+def _print_info(name: str):
+    from minirl import data
+
+    table = Table("field", "value", title=name)
+    for key, value in data.info(name).items():
+        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+    console.print(table)
+
+
+@data_app.command("info")
+def data_info(name: Annotated[str, typer.Argument(help="Dataset name.")]):
+    """Episodes, transitions, returns and normalized score of a dataset. Example: minirl data info halfcheetah-medium"""
+    with user_errors():
+        _print_info(name)
+
+
+@data_app.command("remove")
+def data_remove(name: Annotated[str, typer.Argument(help="Dataset name.")]):
+    """Delete a dataset from disk. Example: minirl data remove babyai-gotolocal"""
+    with user_errors():
+        from minirl import data
+
+        data.remove(name)
+        console.print(f"removed {name}")
+
+
+# ---------------------------------------------------------------------------------------------- train / eval
+
+
+@app.command()
+def train(
+    algo: Annotated[str, typer.Argument(help="dt, tt, leap, bc, cql or iql.")],
+    dataset: Annotated[str, typer.Option(help="Dataset name (built first if missing).")] = "halfcheetah-medium",
+    steps: Annotated[int | None, typer.Option(help="Gradient steps (default: the algorithm's config).")] = None,
+    budget_minutes: Annotated[float | None, typer.Option(help="Stop (checkpointed) after N minutes.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    out: Annotated[Path | None, typer.Option(help="Run directory (default runs/<algo>-<dataset>-s<seed>).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last checkpoint.")] = False,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config field: --set n_layer=4.")] = None,
+    eval_every: Annotated[int, typer.Option(help="Evaluate every N steps into metrics.jsonl (0: never).")] = 0,
+    eval_episodes: Annotated[int, typer.Option(help="Episodes per periodic evaluation.")] = 5,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+):
+    """Train a model on a dataset; writes runs/<name>/{config.json, checkpoint.pt, metrics.jsonl}.
+
+    Example: minirl train dt --dataset halfcheetah-medium --steps 10000
+    """
+    with user_errors():
+        positive(steps, "--steps")
+        if budget_minutes is not None and budget_minutes <= 0:
+            raise typer.BadParameter("--budget-minutes must be positive")
+        if eval_every < 0:
+            raise typer.BadParameter("--eval-every must be >= 0")
+        positive(eval_episodes, "--eval-episodes")
+        from minirl.train import run_training
+
+        run_dir = out or Path("runs") / f"{algo}-{dataset.replace('/', '_')}-s{seed}"
+        writable_dir(run_dir.parent)
+        run_dir = run_training(algo, dataset, steps=steps, seed=seed, out=run_dir, resume=resume, device=device,
+                               budget_minutes=budget_minutes, overrides=parse_overrides(set_), progress=not quiet,
+                               eval_every=eval_every, eval_episodes=eval_episodes)
+        console.print(f"run saved in {run_dir}")
+
+
+@app.command("eval")
+def evaluate(
+    run: Annotated[Path, typer.Argument(help="Run directory, e.g. runs/dt-halfcheetah-medium-s0.")],
+    episodes: Annotated[int, typer.Option(help="Episodes, run in parallel.")] = 10,
+    seed: Annotated[int, typer.Option(help="Seed of the first episode (episode i uses seed + i).")] = 0,
+    target_return: Annotated[list[str] | None, typer.Option(help="DT: target return(s), e.g. 6000,12000.")] = None,
+    beam_width: Annotated[int | None, typer.Option(help="TT: beams kept per step.")] = None,
+    horizon: Annotated[int | None, typer.Option(help="TT/LEAP: planning horizon in steps.")] = None,
+    iterations: Annotated[int | None, typer.Option(help="LEAP: refinement iterations per step.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "cpu",
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+):
+    """Roll a trained run out in the real environment; writes RUN/eval.json.
+
+    Example: minirl eval runs/dt-halfcheetah-medium-s0 --target-return 6000,12000 --episodes 10
+    """
+    with user_errors():
+        positive(episodes, "--episodes")
+        positive(beam_width, "--beam-width")
+        positive(horizon, "--horizon")
+        positive(iterations, "--iterations")
+        from minirl.evaluate import evaluate_run
+
+        targets = parse_list(target_return)
+        options = {"beam_width": beam_width, "horizon": horizon, "iterations": iterations}
+        result = evaluate_run(run, episodes=episodes, seed=seed, device=device, progress=not quiet,
+                              sweep={"target_return": targets} if targets else None, **options)
+        table = Table("algo", "dataset", "setting", "return", "score", "latency ms/step", title=str(run))
+        for r in result["runs"]:
+            setting = ", ".join(f"{k}={v}" for k, v in r["options"].items())
+            if "success_rate" in r:
+                score = f"success {100 * r['success_rate']:.1f}%"
+            else:
+                score = f"normalized {r['normalized_score']:.1f} ± {r['normalized_std']:.1f}"
+            table.add_row(r["algo"], r["dataset"], setting, f"{r['return_mean']:.1f} ± {r['return_std']:.1f}",
+                          score, f"{r['latency_ms_per_step']:.2f}")
+        console.print(table)
+
+
+# ---------------------------------------------------------------------------------------------- analysis etc.
+
+
+@app.command()
+def analyze(
+    kind: Annotated[str, typer.Argument(help="attention, attention-by-type, horizon, entropy, sparsity, rtg, error, "
+                                             "cost, energy, or all.")],
+    runs: Annotated[list[Path], typer.Argument(help="One or more run directories.")],
+    out: Annotated[Path, typer.Option(help="Folder for the PNG and JSON files.")] = Path("docs/figures"),
+):
+    """Look inside trained models: attention maps, horizons, entropy, error propagation, cost, energy.
+
+    Example: minirl analyze attention runs/dt-halfcheetah-medium-s0 --out docs/figures
+    """
+    with user_errors():
+        from minirl import analysis
+
+        writable_dir(out)
+        for path in analysis.run(kind, [str(r) for r in runs], out):
+            console.print(f"wrote {path}")
+
+
+@app.command()
+def compare(
+    datasets: Annotated[str, typer.Option(help="Comma-separated dataset names.")] = "halfcheetah-medium",
+    algos: Annotated[str, typer.Option(help="Comma-separated algorithms.")] = "bc,cql,iql,dt,tt,leap",
+    seeds: Annotated[int, typer.Option(help="Seeds per algorithm and dataset.")] = 3,
+    budget_minutes: Annotated[float | None, typer.Option(help="Cap on each training run, minutes.")] = None,
+    steps: Annotated[int | None, typer.Option(help="Gradient steps per run (default: each algorithm's).")] = None,
+    episodes: Annotated[int, typer.Option(help="Evaluation episodes per run.")] = 10,
+    out: Annotated[Path, typer.Option(help="Folder for the table (md, csv) and bar chart.")] = Path("docs/compare"),
+    runs_dir: Annotated[Path, typer.Option(help="Where the runs are kept (and reused).")] = Path("runs/compare"),
+):
+    """Train (or reuse) and evaluate every algorithm on every dataset; print the blog's table.
+
+    Example: minirl compare --datasets halfcheetah-medium,babyai-gotolocal --algos bc,dt --seeds 3
+    """
+    with user_errors():
+        positive(seeds, "--seeds")
+        positive(steps, "--steps")
+        positive(episodes, "--episodes")
+        from minirl import compare as comparison
+
+        writable_dir(out)
+        comparison.run([d for d in datasets.split(",") if d], [a for a in algos.split(",") if a], seeds,
+                       budget_minutes=budget_minutes, steps=steps, episodes=episodes, out=out, runs_dir=runs_dir,
+                       console=console)
+
+
+@app.command()
+def bench(
+    kind: Annotated[str, typer.Argument(help="speed or quality.")],
+    out: Annotated[Path, typer.Option(help="Folder for results (JSON, PNG).")] = Path("docs/bench"),
+    quick: Annotated[bool, typer.Option(help="A few-second version (for smoke tests).")] = False,
+):
+    """Benchmarks (not tests): training/eval speed, and quality over seeds. Example: minirl bench speed"""
+    with user_errors():
+        from minirl import bench as benchmarks
+
+        writable_dir(out)
+        benchmarks.run(kind, out=out, quick=quick, console=console)
+
+
+@baseline_app.command("sac")
+def baseline_sac(
+    env: Annotated[str, typer.Option(help="Environment (halfcheetah).")] = "halfcheetah",
+    steps: Annotated[int, typer.Option(help="Environment steps.")] = 300_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/sac-halfcheetah"),
+    eval_every: Annotated[int, typer.Option(help="Evaluate every N env steps.")] = 10_000,
+):
+    """Train SAC online (the behaviour-policy learner). Example: minirl baseline sac --env halfcheetah --steps 300000"""
+    with user_errors():
+        positive(steps, "--steps")
+        positive(eval_every, "--eval-every")
+        from minirl.baselines import sac
+        from minirl.envs import get_spec
+
+        spec = get_spec(env)
+        if spec.discrete:
+            raise typer.BadParameter(f"SAC here is for continuous control; '{env}' has discrete actions")
+        writable_dir(out)
+        cfg = sac.Config(env_id=spec.gym_id, total_steps=steps, seed=seed, eval_every=eval_every,
+                         learning_starts=min(5_000, steps // 2))
+        sac.train(cfg, out, progress=lambda row: console.print(
+            f"step {row['step']:>8}  eval return {row['eval_return_mean']:9.1f} ± {row['eval_return_std']:.1f}"))
+        console.print(f"SAC run saved in {out}")
+
+
+@app.command()
+def lessons():
+    """The course: each lesson and whether your exercise passes its grader. Example: minirl lessons"""
+    with user_errors():
+        from minirl import course
+
+        course.print_status(console)
+
+
+if __name__ == "__main__":
+    app()

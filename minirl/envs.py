@@ -1,0 +1,84 @@
+"""The environments minirl knows: short names -> Gymnasium ids and the facts the models need.
+
+`halfcheetah` is Gymnasium's MuJoCo HalfCheetah-v5 (dense reward, 1000-step episodes). The `babyai-*` levels are
+Minigrid's BabyAI (sparse reward: 1 - 0.9 * steps/max_steps on success, else 0). Normalized scores use D4RL's
+reference returns for HalfCheetah, so numbers read like the papers': 100 * (R - random) / (expert - random).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from dataclasses import dataclass
+
+import gymnasium as gym
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    name: str  # minirl's short name
+    gym_id: str
+    discrete: bool  # discrete actions (BabyAI) or a continuous box (HalfCheetah)
+    obs_dim: int  # flat observation size (HalfCheetah); BabyAI observations are encoded by the tokenizer
+    act_dim: int  # action dimensions (continuous) or number of actions (discrete)
+    max_steps: int
+    ref_min_score: float | None = None  # D4RL's random-policy return
+    ref_max_score: float | None = None  # D4RL's expert return
+
+
+ENVS: dict[str, EnvSpec] = {
+    "halfcheetah": EnvSpec("halfcheetah", "HalfCheetah-v5", False, 17, 6, 1000, -280.178953, 12135.0),
+    "babyai-gotoredball": EnvSpec("babyai-gotoredball", "BabyAI-GoToRedBall-v0", True, 0, 7, 64),
+    "babyai-gotolocal": EnvSpec("babyai-gotolocal", "BabyAI-GoToLocal-v0", True, 0, 7, 64),
+    "babyai-pickuploc": EnvSpec("babyai-pickuploc", "BabyAI-PickupLoc-v0", True, 0, 7, 64),
+    "babyai-putnextlocal": EnvSpec("babyai-putnextlocal", "BabyAI-PutNextLocal-v0", True, 0, 7, 128),
+}
+
+
+class UnknownNameError(ValueError):
+    """A name (env, dataset, algorithm) that minirl does not know; the message is one line listing valid ones."""
+
+
+def get_spec(name: str) -> EnvSpec:
+    """Env spec for a short env name or a dataset name such as `halfcheetah-medium` / `babyai-gotolocal`."""
+    if name in ENVS:
+        return ENVS[name]
+    if name.startswith("halfcheetah"):
+        return ENVS["halfcheetah"]
+    raise UnknownNameError(f"unknown environment '{name}'; valid: {', '.join(ENVS)}")
+
+
+@contextlib.contextmanager
+def quiet():
+    """Silences stray prints (BabyAI's `Sampling rejected`) and keeps MuJoCo's log file out of the working dir."""
+    old = os.environ.get("MUJOCO_LOG_PATH")
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield
+    if old is not None:
+        os.environ["MUJOCO_LOG_PATH"] = old
+
+
+def make_env(name: str, **kwargs) -> gym.Env:
+    """A fresh Gymnasium env for a short name (or dataset name); BabyAI imports register its ids."""
+    spec = get_spec(name)
+    if spec.discrete:
+        import minigrid  # noqa: F401  (registers the BabyAI ids)
+    with quiet():
+        return gym.make(spec.gym_id, **kwargs)
+
+
+def make_vector_env(name: str, n: int) -> gym.vector.SyncVectorEnv:
+    """n copies of the env stepped together (one batched policy call per step)."""
+    spec = get_spec(name)
+    if spec.discrete:
+        import minigrid  # noqa: F401
+    return gym.vector.SyncVectorEnv([lambda: gym.make(spec.gym_id) for _ in range(n)])
+
+
+def normalized_score(name: str, ret: float) -> float | None:
+    """D4RL normalized score (0 = random, 100 = expert) for HalfCheetah; None for BabyAI (use success rate)."""
+    spec = get_spec(name)
+    if spec.ref_min_score is None:
+        return None
+    return 100.0 * (ret - spec.ref_min_score) / (spec.ref_max_score - spec.ref_min_score)

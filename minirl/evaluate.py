@@ -1,0 +1,100 @@
+"""Rollouts: a trained agent in real environments -> returns, normalized scores, success rates, traces.
+
+Many episodes run side by side: one env per episode, and at every step ONE batched call to the agent for all the
+episodes still running (finished ones are masked out). The agent is the algorithm's own `Agent` (DT acts greedily,
+TT plans with beam search, LEAP refines a plan); this file only steps environments and keeps score.
+
+Results: per-episode returns and lengths, mean ± std return, D4RL-normalized score (HalfCheetah), success rate and
+path length (BabyAI: success = positive reward), per-step decision latency, and the agent's traces (e.g. DT's R̂).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from minirl.envs import get_spec, make_env, normalized_score, quiet
+
+
+@torch.no_grad()
+def rollout(module, model, tok, env: str, episodes: int = 10, seed: int = 0, progress: bool = True,
+            **options) -> dict:
+    """Runs `episodes` episodes of module.Agent(model, tok, **options) on `env`; returns the result dict."""
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    spec = get_spec(env)
+    envs = [make_env(env) for _ in range(episodes)]
+    agent = module.Agent(model, tok, **options)
+    agent.reset(episodes)
+    with quiet():
+        obs = [e.reset(seed=seed + i)[0] for i, e in enumerate(envs)]
+    returns, lengths = np.zeros(episodes), np.zeros(episodes, np.int64)
+    done = np.zeros(episodes, bool)
+    step_seconds = []
+    from rich.progress import Progress
+
+    with Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task(f"eval {module.__name__.split('.')[-1]} on {env}", total=spec.max_steps)
+        while not done.all():
+            t0 = time.perf_counter()
+            actions = agent.act(tok.encode_obs(obs))  # (N, A) or (N,), one batched decision for every episode
+            step_seconds.append(time.perf_counter() - t0)
+            rewards = np.zeros(episodes, np.float32)
+            for i, e in enumerate(envs):
+                if done[i]:
+                    continue
+                with quiet():
+                    obs[i], r, term, trunc, _ = e.step(actions[i])
+                rewards[i], returns[i], lengths[i] = r, returns[i] + r, lengths[i] + 1
+                done[i] = term or trunc
+            agent.observe(rewards, done)
+            bar.advance(task)
+    for e in envs:
+        e.close()
+    result = {
+        "env": env, "episodes": episodes, "seed": seed, "options": options,
+        "returns": returns.tolist(), "lengths": lengths.tolist(),
+        "return_mean": float(returns.mean()), "return_std": float(returns.std()),
+        "latency_ms_per_step": 1000 * float(np.mean(step_seconds)),
+        "trace": getattr(agent, "trace", {}),
+    }
+    if spec.discrete:
+        success = returns > 0
+        result["success_rate"] = float(success.mean())
+        result["path_length"] = float(lengths[success].mean()) if success.any() else None
+    else:
+        scores = np.array([normalized_score(env, r) for r in returns])
+        result["normalized_score"], result["normalized_std"] = float(scores.mean()), float(scores.std())
+    return result
+
+
+def evaluate_run(run_dir: str | Path, episodes: int = 10, seed: int = 0, device: str = "cpu",
+                 progress: bool = True, sweep: dict | None = None, **options) -> dict:
+    """`minirl eval RUN`: loads the run and rolls it out once per value of the swept option (e.g. target_return).
+
+    Writes `eval.json` in the run directory: {"runs": [result, ...]} with one result per setting.
+    """
+    from minirl.train import atomic_write_text, load_run
+
+    module, cfg, tok, model, state = load_run(run_dir, device)
+    settings = [dict(options)]
+    if sweep:
+        (name, values), = sweep.items()
+        settings = [dict(options, **{name: v}) for v in values]
+    results = []
+    for opts in settings:
+        opts = {k: v for k, v in opts.items() if v is not None}
+        unknown = set(opts) - set(module.EVAL_OPTIONS)
+        if unknown:
+            raise ValueError(f"{state['algo']} does not take {sorted(unknown)}; it takes {sorted(module.EVAL_OPTIONS)}")
+        opts = dict(module.EVAL_OPTIONS, **opts)
+        result = rollout(module, model, tok, state["env"], episodes, seed, progress, **opts)
+        result.update(algo=state["algo"], dataset=state["dataset"], run=str(run_dir), train_step=state["step"])
+        results.append(result)
+    out = {"runs": results}
+    atomic_write_text(Path(run_dir) / "eval.json", json.dumps(out, indent=1))
+    return out
