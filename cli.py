@@ -23,7 +23,6 @@ baseline_app = typer.Typer(no_args_is_help=True, help="Online baselines (SAC: th
 app.add_typer(data_app, name="data")
 app.add_typer(baseline_app, name="baseline")
 console = Console()
-err = Console(stderr=True)
 
 
 @contextlib.contextmanager
@@ -34,7 +33,7 @@ def user_errors():
     except typer.Exit:
         raise
     except KeyboardInterrupt:
-        err.print("interrupted; the last checkpoint is kept (continue with --resume)")
+        typer.echo("interrupted; the last checkpoint is kept (continue with --resume)", err=True)
         raise typer.Exit(130) from None
     except Exception as e:  # noqa: BLE001
         if os.environ.get("MINIRL_DEBUG"):
@@ -42,7 +41,7 @@ def user_errors():
         message = str(e).splitlines()[0] if str(e) else type(e).__name__
         if isinstance(e, (FileNotFoundError, PermissionError, IsADirectoryError)) and e.filename:
             message = f"{e.strerror}: {e.filename}"
-        err.print(f"error: {message}", markup=False, highlight=False)
+        typer.echo(f"error: {message}", err=True)
         raise typer.Exit(1) from None
 
 

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 @dataclass
 class Config:
     env_id: str = "HalfCheetah-v5"
+    max_episode_steps: int | None = None  # None: the env's own (1000 for HalfCheetah); tests use short episodes
     total_steps: int = 300_000  # environment steps
     learning_starts: int = 5_000  # uniform-random actions before the first update
     buffer_size: int = 1_000_000
@@ -125,21 +126,26 @@ class ReplayBuffer:
         return as_t(self.obs), as_t(self.actions), as_t(self.rewards), as_t(self.next_obs), dones
 
 
-def sac_losses(batch, actor: Actor, q1, q2, q1_target, q2_target, log_alpha, gamma: float):
-    """The three SAC objectives on one batch: (critic_loss, actor_loss, alpha_loss, target_entropy unused)."""
+def critic_loss(batch, actor: Actor, q1, q2, q1_target, q2_target, log_alpha, gamma: float) -> torch.Tensor:
+    """The soft Bellman backup: both critics regress onto y = r + gamma (1 - done) (min Q'(s', a') - alpha log pi).
+
+    batch: obs (B, O), actions (B, A), rewards (B,), next_obs (B, O), dones (B,) (terminations only: a time-limit
+    truncation is not an end of the MDP, so its value is still bootstrapped).
+    """
     obs, actions, rewards, next_obs, dones = batch
     with torch.no_grad():
         next_a, next_logp, _ = actor.sample(next_obs)
         q_next = torch.min(q1_target(next_obs, next_a), q2_target(next_obs, next_a))
         target = rewards + gamma * (1 - dones) * (q_next - log_alpha.exp() * next_logp)  # the Bellman backup
-    critic_loss = F.mse_loss(q1(obs, actions), target) + F.mse_loss(q2(obs, actions), target)
-    return critic_loss
+    return F.mse_loss(q1(obs, actions), target) + F.mse_loss(q2(obs, actions), target)
 
 
 @torch.no_grad()
-def evaluate_policy(actor: Actor, env_id: str, episodes: int, seed: int, deterministic: bool = True):
+def evaluate_policy(actor: Actor, env_id: str, episodes: int, seed: int, deterministic: bool = True,
+                    max_episode_steps: int | None = None):
     """Runs `episodes` episodes in parallel; returns the list of undiscounted returns."""
-    envs = gym.vector.SyncVectorEnv([lambda: gym.make(env_id) for _ in range(episodes)])
+    envs = gym.vector.SyncVectorEnv([lambda: gym.make(env_id, max_episode_steps=max_episode_steps)
+                                     for _ in range(episodes)])
     obs, _ = envs.reset(seed=seed)
     returns, done = np.zeros(episodes), np.zeros(episodes, bool)
     while not done.all():
@@ -166,7 +172,8 @@ def train(cfg: Config, out_dir: str | Path, snapshot_every: int = 10_000, buffer
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    envs = gym.vector.SyncVectorEnv([lambda: gym.make(cfg.env_id) for _ in range(cfg.num_envs)])
+    make = lambda: gym.make(cfg.env_id, max_episode_steps=cfg.max_episode_steps)
+    envs = gym.vector.SyncVectorEnv([make for _ in range(cfg.num_envs)])
     envs.action_space.seed(cfg.seed)
     obs_dim = envs.single_observation_space.shape[0]
     act_dim = envs.single_action_space.shape[0]
@@ -210,9 +217,9 @@ def train(cfg: Config, out_dir: str | Path, snapshot_every: int = 10_000, buffer
         if step >= cfg.learning_starts:
             for _ in range(cfg.num_envs):  # one gradient update per environment step
                 batch = buffer.sample(cfg.batch_size, rng)
-                critic_loss = sac_losses(batch, actor, q1, q2, q1_target, q2_target, log_alpha, cfg.gamma)
+                q_loss = critic_loss(batch, actor, q1, q2, q1_target, q2_target, log_alpha, cfg.gamma)
                 q_opt.zero_grad()
-                critic_loss.backward()
+                q_loss.backward()
                 q_opt.step()
                 a, logp, _ = actor.sample(batch[0])
                 actor_loss = (log_alpha.exp().detach() * logp - torch.min(q1(batch[0], a), q2(batch[0], a))).mean()
@@ -227,12 +234,13 @@ def train(cfg: Config, out_dir: str | Path, snapshot_every: int = 10_000, buffer
                     for net, target_net in ((q1, q1_target), (q2, q2_target)):
                         for p, tp in zip(net.parameters(), target_net.parameters()):
                             tp.mul_(1 - cfg.tau).add_(cfg.tau * p)
-            last.update(critic_loss=critic_loss.item(), actor_loss=actor_loss.item(), alpha=log_alpha.exp().item())
+            last.update(critic_loss=q_loss.item(), actor_loss=actor_loss.item(), alpha=log_alpha.exp().item())
 
         if step % snapshot_every == 0:
             torch.save(actor.state_dict(), out / f"policy_{step}.pt")
         if step % cfg.eval_every == 0:
-            rets = evaluate_policy(actor, cfg.env_id, cfg.eval_episodes, seed=10_000 + step)
+            rets = evaluate_policy(actor, cfg.env_id, cfg.eval_episodes, seed=10_000 + step,
+                                   max_episode_steps=cfg.max_episode_steps)
             row = dict(step=step, eval_return_mean=float(np.mean(rets)), eval_return_std=float(np.std(rets)),
                        wall_s=time.time() - start, **last)
             metrics.write(json.dumps(row) + "\n")

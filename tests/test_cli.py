@@ -1,0 +1,69 @@
+"""CLI conventions: help everywhere, and bad input ends in one clear line and a non-zero exit, never a traceback."""
+
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
+
+runner = CliRunner()
+
+
+def fails_with_one_line(args, expected):
+    result = runner.invoke(app, args)
+    assert result.exit_code != 0, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert expected in lines[0], lines[0]
+
+
+def test_help_lists_every_command():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("data", "train", "eval", "analyze", "compare", "bench", "baseline", "lessons"):
+        assert command in result.output
+
+
+@pytest.mark.parametrize("args", [["train", "--help"], ["eval", "--help"], ["data", "collect", "--help"],
+                                  ["analyze", "--help"], ["compare", "--help"], ["bench", "--help"]])
+def test_every_command_has_help_with_an_example(args):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0 and "Example" in result.output
+
+
+def test_unknown_algorithm():
+    fails_with_one_line(["train", "ppo", "--dataset", "babyai-gotoredball"], "unknown algorithm 'ppo'")
+
+
+def test_unknown_dataset():
+    fails_with_one_line(["data", "info", "walker-medium"], "walker-medium")
+
+
+def test_unknown_dataset_for_collect_lists_valid_names():
+    fails_with_one_line(["data", "collect", "babyai-nosuchlevel", "--episodes", "2"], "babyai-gotolocal")
+
+
+def test_missing_run_directory(tmp_path):
+    fails_with_one_line(["eval", str(tmp_path / "nope")], "no run directory")
+
+
+def test_corrupt_checkpoint_is_reported_not_raised(tmp_path):
+    (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    fails_with_one_line(["eval", str(tmp_path)], "corrupt")
+
+
+@pytest.mark.parametrize("args", [["data", "collect", "babyai-gotoredball", "--episodes", "-3"],
+                                  ["eval", "runs/x", "--episodes", "0"],
+                                  ["train", "dt", "--dataset", "babyai-gotoredball", "--steps", "-1"]])
+def test_negative_sizes_are_rejected(args):
+    fails_with_one_line(args, "positive")
+
+
+def test_unwritable_output_path():
+    fails_with_one_line(["train", "bc", "--dataset", "babyai-gotoredball", "--out", "/proc/minirl/run"],
+                        "cannot write")
+
+
+def test_bad_device():
+    fails_with_one_line(["train", "bc", "--dataset", "babyai-gotoredball", "--device", "tpu", "--steps", "1"],
+                        "unknown device")

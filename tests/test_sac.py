@@ -1,0 +1,66 @@
+"""SAC (the behaviour-policy learner): it learns on a very short real HalfCheetah run; shipped policies act."""
+
+import json
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from minirl.baselines import sac
+
+POLICY_DIR = Path(sac.__file__).resolve().parent.parent / "policies"
+
+
+def random_policy_return(episodes: int, max_steps: int, seed: int) -> float:
+    env = gym.make("HalfCheetah-v5", max_episode_steps=max_steps)
+    env.action_space.seed(seed)
+    total = 0.0
+    for i in range(episodes):
+        env.reset(seed=seed + i)
+        done = False
+        while not done:
+            _, r, term, trunc, _ = env.step(env.action_space.sample())
+            total, done = total + r, term or trunc
+    return total / episodes
+
+
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sac")
+    cfg = sac.Config(total_steps=2000, learning_starts=500, eval_every=500, eval_episodes=3, max_episode_steps=100,
+                     batch_size=128, hidden=64)
+    sac.train(cfg, out, snapshot_every=1000, buffer_every=10**9)
+    return out, [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_sac_critic_loss_falls(short_run):
+    _, rows = short_run
+    assert rows[-1]["critic_loss"] < 0.5 * rows[0]["critic_loss"]
+
+
+def test_sac_beats_a_random_policy_after_a_short_run(short_run):
+    _, rows = short_run
+    assert rows[-1]["eval_return_mean"] > random_policy_return(3, 100, seed=0) + 10
+
+
+def test_sac_writes_policies_and_the_replay_buffer(short_run):
+    out, _ = short_run
+    buffer = np.load(out / "replay_buffer.npz")
+    assert buffer["obs"].shape == (2000, 17) and buffer["actions"].shape == (2000, 6)
+    assert buffer["truncations"].sum() == 20  # 100-step episodes, insertion order kept
+    actor = sac.Actor(17, 6, 64)
+    actor.load_state_dict(torch.load(out / "policy_final.pt"))
+
+
+@pytest.mark.parametrize("level", ["medium", "expert"])
+def test_shipped_policies_load_and_act(level):
+    card = json.loads((POLICY_DIR / f"halfcheetah-{level}.json").read_text())
+    actor = sac.Actor(17, 6, card["hidden"], -1.0, 1.0)
+    actor.load_state_dict(torch.load(POLICY_DIR / f"halfcheetah-{level}.pt"))
+    env = gym.make("HalfCheetah-v5")
+    obs, _ = env.reset(seed=0)
+    actions = actor.act(np.stack([obs, obs]))
+    assert actions.shape == (2, 6) and np.all(np.abs(actions) <= 1.0)
+    assert card["eval_return_mean"] > 0
