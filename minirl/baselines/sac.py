@@ -112,11 +112,11 @@ class ReplayBuffer:
         self.env_index = np.zeros(size, np.int16)  # which vectorized env the row came from
         self.n = 0
 
-    def add(self, obs, action, reward, next_obs, terminated, truncated):
+    def add(self, obs, action, reward, next_obs, terminated, truncated, env_index):
         for i in range(len(obs)):
             k = self.n % len(self.obs)
             self.obs[k], self.actions[k], self.rewards[k], self.next_obs[k] = obs[i], action[i], reward[i], next_obs[i]
-            self.terminations[k], self.truncations[k], self.env_index[k] = terminated[i], truncated[i], i
+            self.terminations[k], self.truncations[k], self.env_index[k] = terminated[i], truncated[i], env_index[i]
             self.n += 1
 
     def sample(self, batch_size: int, rng: np.random.Generator):
@@ -195,23 +195,23 @@ def train(cfg: Config, out_dir: str | Path, snapshot_every: int = 10_000, buffer
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
     metrics = open(out / "metrics.jsonl", "a")
     step, last = 0, {}
+    just_reset = np.zeros(cfg.num_envs, bool)
     while step < cfg.total_steps:
         if step < cfg.learning_starts:
             actions = envs.action_space.sample()
         else:
             actions = actor.act(obs)
-        next_obs, rewards, term, trunc, infos = envs.step(actions)
-        # a vector env autoresets: on truncation the true final observation is in infos["final_obs"]
-        real_next = next_obs.copy()
-        if "final_obs" in infos:
-            for i in np.flatnonzero(infos.get("_final_obs", [])):
-                real_next[i] = infos["final_obs"][i]
-        buffer.add(obs, actions, rewards, real_next, term, trunc)
+        next_obs, rewards, term, trunc, _ = envs.step(actions)
+        # Gymnasium's vector env resets an env on the step AFTER its episode ended (that step ignores the action and
+        # returns the first observation of the next episode): such rows are not transitions, so they are skipped.
+        real = ~just_reset
+        buffer.add(obs[real], actions[real], rewards[real], next_obs[real], term[real], trunc[real],
+                   np.flatnonzero(real))
         ep_return += rewards
         for i in np.flatnonzero(term | trunc):
             last["episode_return"] = float(ep_return[i])
             ep_return[i] = 0
-        obs = next_obs
+        obs, just_reset = next_obs, term | trunc
         step += cfg.num_envs
 
         if step >= cfg.learning_starts:

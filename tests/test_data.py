@@ -1,0 +1,251 @@
+"""minirl.data: collect tiny real datasets (HalfCheetah, BabyAI), write them with Minari, load them back.
+
+Every test gets its own empty Minari datasets folder (MINARI_DATASETS_PATH -> tmp_path); sizes are tiny
+(at most 2000 HalfCheetah steps, 20 BabyAI episodes) so the file runs in seconds on one core.
+"""
+
+from __future__ import annotations
+
+import os
+
+import minari
+import numpy as np
+import pytest
+import torch
+from minari.dataset._storages.hdf5_storage import HDF5Storage
+
+from minirl import data, envs
+from minirl.baselines.sac import Actor
+
+
+@pytest.fixture(autouse=True)
+def datasets_root(tmp_path, monkeypatch):
+    root = tmp_path / "datasets"
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
+    monkeypatch.delenv("MINIRL_POLICY_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)  # so a stray MUJOCO_LOG.TXT would show up here
+    return root
+
+
+@pytest.fixture
+def policy_dir(tmp_path):
+    """Random-init behaviour policies in the shipped format (state dict of sac.Actor(17, 6, 256, low, high))."""
+    directory = tmp_path / "policies"
+    directory.mkdir()
+    for i, level in enumerate(("medium", "expert")):
+        torch.manual_seed(i)
+        torch.save(Actor(17, 6, 256, -1.0, 1.0).state_dict(), directory / f"halfcheetah-{level}.pt")
+    return directory
+
+
+def assert_same_episodes(a: list[dict], b: list[dict]) -> None:
+    assert len(a) == len(b)
+    for ep_a, ep_b in zip(a, b):
+        assert ep_a.keys() == ep_b.keys()
+        for key in ep_a:
+            np.testing.assert_array_equal(ep_a[key], ep_b[key], err_msg=key)
+
+
+def interrupt_after_writing(monkeypatch):
+    """Simulates Ctrl-C after Minari has written the episodes but before collect() finishes."""
+    original = HDF5Storage.update_episodes
+
+    def update_then_interrupt(self, episodes):
+        original(self, episodes)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(HDF5Storage, "update_episodes", update_then_interrupt)
+
+
+def test_halfcheetah_random_has_d4rl_shapes_and_time_limit_truncations(tmp_path):
+    data.collect("halfcheetah-random", steps=1500, progress=False)
+    episodes = data.load("halfcheetah-random")
+    assert [len(ep["rewards"]) for ep in episodes] == [1000, 500]  # full episode, then the 500-step remainder
+    for ep in episodes:
+        T = len(ep["rewards"])
+        assert ep["observations"].shape == (T + 1, 17) and ep["observations"].dtype == np.float32
+        assert ep["actions"].shape == (T, 6) and ep["actions"].dtype == np.float32
+        assert np.abs(ep["actions"]).max() <= 1.0
+        assert ep["rewards"].dtype == np.float32
+        assert ep["terminations"].dtype == bool and not ep["terminations"].any()  # HalfCheetah never terminates
+        assert ep["truncations"].tolist() == [False] * (T - 1) + [True]
+    assert not (tmp_path / "MUJOCO_LOG.TXT").exists()
+
+
+def test_same_seed_rebuilds_identical_arrays_and_another_seed_differs():
+    data.collect("halfcheetah-random", steps=2000, seed=3, progress=False)
+    first = data.load("halfcheetah-random")
+    data.collect("halfcheetah-random", steps=2000, seed=3, progress=False, overwrite=True)
+    assert_same_episodes(first, data.load("halfcheetah-random"))
+    data.collect("halfcheetah-random", steps=2000, seed=4, progress=False, overwrite=True)
+    assert not np.array_equal(first[0]["observations"], data.load("halfcheetah-random")[0]["observations"])
+
+
+def test_babyai_bot_demos_succeed_and_have_babyai_shapes():
+    data.collect("babyai-gotoredball", episodes=20, progress=False)
+    episodes = data.load("babyai-gotoredball")
+    assert len(episodes) == 20
+    for ep in episodes:
+        T = len(ep["rewards"])
+        assert ep["image"].shape == (T + 1, 7, 7, 3) and ep["image"].dtype == np.uint8
+        assert ep["direction"].shape == (T + 1,) and ep["direction"].dtype == np.int64
+        assert ep["actions"].shape == (T,) and ep["actions"].dtype == np.int64
+        assert isinstance(ep["mission"], str) and "red ball" in ep["mission"]
+        assert ep["rewards"].sum() > 0  # the noise-free bot solves every episode
+        assert ep["terminations"][-1]
+    info = data.info("babyai-gotoredball")
+    assert info["success_rate"] == 1.0 and info["normalized_score"] is None and info["episodes"] == 20
+
+
+def test_babyai_rebuild_is_identical_and_noise_changes_actions():
+    data.collect("babyai-gotoredball", episodes=10, seed=1, progress=False)
+    clean = data.load("babyai-gotoredball")
+    data.collect("babyai-gotoredball", episodes=10, seed=1, progress=False, overwrite=True)
+    assert_same_episodes(clean, data.load("babyai-gotoredball"))
+    data.collect("babyai-gotoredball", episodes=10, seed=1, noise=0.5, progress=False, overwrite=True)
+    noisy = data.load("babyai-gotoredball")
+    # same seed -> same levels, so the first observation matches while the actions do not
+    np.testing.assert_array_equal(clean[0]["image"][0], noisy[0]["image"][0])
+    assert any(not np.array_equal(c["actions"], n["actions"]) for c, n in zip(clean, noisy))
+
+
+def test_minari_opens_what_we_wrote_and_normalizes_scores():
+    data.collect("halfcheetah-random", steps=1000, progress=False)
+    data.collect("babyai-gotoredball", episodes=3, progress=False)
+    assert set(minari.list_local_datasets()) == {"minirl/halfcheetah-random-v0", "minirl/babyai-gotoredball-v0"}
+    cheetah = minari.load_dataset("minirl/halfcheetah-random-v0")
+    assert cheetah.total_episodes == 1 and cheetah.total_steps == 1000
+    spec = envs.ENVS["halfcheetah"]
+    expected = (1000.0 - spec.ref_min_score) / (spec.ref_max_score - spec.ref_min_score)
+    np.testing.assert_allclose(minari.get_normalized_score(cheetah, np.array([1000.0])), [expected], rtol=1e-6)
+    babyai = minari.load_dataset("minirl/babyai-gotoredball-v0")
+    episode = babyai[0]
+    assert episode.observations["image"].shape[1:] == (7, 7, 3)
+    assert episode.observations["mission"][0] == data.load("babyai-gotoredball")[0]["mission"]
+
+
+def test_interrupted_collect_leaves_no_loadable_dataset(monkeypatch, datasets_root):
+    interrupt_after_writing(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        data.collect("babyai-gotoredball", episodes=2, progress=False)
+    with pytest.raises(FileNotFoundError, match="minirl data collect babyai-gotoredball"):
+        data.load("babyai-gotoredball")
+    assert data.list_datasets() == [] and minari.list_local_datasets() == {}
+    assert list(datasets_root.iterdir()) == []  # the staging folder went too
+
+
+def test_failed_overwrite_keeps_the_previous_dataset(monkeypatch):
+    data.collect("babyai-gotoredball", episodes=3, seed=0, progress=False)
+    before = data.load("babyai-gotoredball")
+    interrupt_after_writing(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        data.collect("babyai-gotoredball", episodes=5, seed=1, progress=False, overwrite=True)
+    assert_same_episodes(before, data.load("babyai-gotoredball"))
+
+
+def test_collect_refuses_to_replace_an_existing_dataset():
+    data.collect("babyai-gotoredball", episodes=2, progress=False)
+    with pytest.raises(FileExistsError):
+        data.collect("babyai-gotoredball", episodes=2, progress=False)
+
+
+def test_unknown_names_raise_unknown_name_error_and_missing_ones_say_how_to_make_them():
+    for call in (data.load, data.collect, data.info, data.env_of, data.remove, data.ensure):
+        with pytest.raises(envs.UnknownNameError, match="halfcheetah-medium-replay"):
+            call("halfcheetah-bogus")
+    with pytest.raises(FileNotFoundError, match="make it with: minirl data collect halfcheetah-expert"):
+        data.load("halfcheetah-expert")
+    assert data.env_of("halfcheetah-medium-expert") == "halfcheetah"
+    assert data.env_of("babyai-gotolocal") == "babyai-gotolocal"
+    assert data.env_of("mujoco/halfcheetah/medium-v0") == "halfcheetah"
+
+
+def test_medium_and_expert_roll_out_the_policy_file(policy_dir, monkeypatch):
+    with pytest.raises(FileNotFoundError, match="halfcheetah-medium.pt"):
+        data.collect("halfcheetah-medium", steps=1000, progress=False)  # the shipped policy is not there
+    data.collect("halfcheetah-medium", steps=1000, progress=False, policy_dir=policy_dir)
+    medium = data.load("halfcheetah-medium")
+    assert len(medium) == 1 and medium[0]["actions"].shape == (1000, 6)
+    monkeypatch.setenv("MINIRL_POLICY_DIR", str(policy_dir))  # the other way to point at the policies
+    data.collect("halfcheetah-medium-expert", steps=1000, progress=False)  # collects the missing expert first
+    expert = data.load("halfcheetah-expert")
+    assert not np.array_equal(medium[0]["actions"], expert[0]["actions"])
+    assert_same_episodes(data.load("halfcheetah-medium-expert"), medium + expert)
+    info = data.info("halfcheetah-medium-expert")
+    assert info["episodes"] == 2 and info["transitions"] == 2000 and info["normalized_score"] is not None
+
+
+def fake_replay_buffer(path):
+    """Rows as sac.train writes them: episode A (3 steps, truncated), the vector env's autoreset row, episode B
+    (4 steps, terminated), another autoreset row, then an unfinished episode C (2 steps)."""
+    rng = np.random.default_rng(0)
+    obs, next_obs, rewards, terminations, truncations = [], [], [], [], []
+
+    def add_episode(length, terminated, finished=True):
+        states = rng.normal(size=(length + 1, 17)).astype(np.float32)
+        obs.extend(states[:-1])
+        next_obs.extend(states[1:])
+        rewards.extend(rng.normal(size=length) + 5)  # never exactly 0
+        terminations.extend([False] * (length - 1) + [finished and terminated])
+        truncations.extend([False] * (length - 1) + [finished and not terminated])
+
+    def add_autoreset_row():
+        obs.append(next_obs[-1])
+        next_obs.append(rng.normal(size=17).astype(np.float32))  # overwritten by the next episode's first state
+        rewards.append(0.0)
+        terminations.append(False)
+        truncations.append(False)
+
+    add_episode(3, terminated=False)
+    add_autoreset_row()
+    add_episode(4, terminated=True)
+    add_autoreset_row()
+    add_episode(2, terminated=False, finished=False)
+    n = len(obs)
+    np.savez(
+        path,
+        obs=np.array(obs),
+        actions=rng.uniform(-1, 1, (n, 6)).astype(np.float32),
+        rewards=np.array(rewards, np.float32),
+        next_obs=np.array(next_obs),
+        terminations=np.array(terminations),
+        truncations=np.array(truncations),
+    )
+    return np.array(obs)
+
+
+def test_medium_replay_cuts_the_buffer_into_episodes(tmp_path):
+    obs = fake_replay_buffer(tmp_path / "halfcheetah-medium-replay.npz")
+    data.collect("halfcheetah-medium-replay", progress=False, policy_dir=tmp_path)
+    episodes = data.load("halfcheetah-medium-replay")
+    assert [len(ep["rewards"]) for ep in episodes] == [3, 4, 2]  # the two autoreset rows are gone
+    np.testing.assert_array_equal(episodes[1]["observations"][:-1], obs[4:8])
+    assert episodes[0]["truncations"][-1] and episodes[1]["terminations"][-1]
+    assert episodes[2]["truncations"][-1] and not episodes[2]["terminations"][-1]  # cut by the buffer's end
+    assert all((ep["rewards"] != 0).all() for ep in episodes)
+
+
+def test_load_caches_decoded_arrays_and_list_and_remove_manage_datasets():
+    path = data.collect("babyai-gotoredball", episodes=4, progress=False)
+    decoded = data.load("babyai-gotoredball")
+    assert (path / data.CACHE_FILE).exists()
+    assert_same_episodes(decoded, data.load("babyai-gotoredball"))  # second load reads the cache
+    cache_time = (path / data.CACHE_FILE).stat().st_mtime
+    os.utime(path / "data" / "main_data.hdf5", (cache_time + 10, cache_time + 10))  # the dataset is now newer
+    assert_same_episodes(decoded, data.load("babyai-gotoredball"))
+    assert (path / data.CACHE_FILE).stat().st_mtime > cache_time  # so the cache was rebuilt
+    assert data.list_datasets() == [
+        dict(
+            name="babyai-gotoredball", episodes=4, transitions=sum(len(ep["rewards"]) for ep in decoded), path=str(path)
+        )
+    ]
+    data.remove("babyai-gotoredball")
+    assert data.list_datasets() == []
+    with pytest.raises(FileNotFoundError):
+        data.remove("babyai-gotoredball")
+
+
+def test_ensure_collects_a_missing_dataset(monkeypatch):
+    monkeypatch.setattr(data, "DEFAULT_BABYAI_EPISODES", 3)  # the real default (1000) is too slow for a unit test
+    assert len(data.ensure("babyai-gotoredball", progress=False)) == 3
+    assert len(data.ensure("babyai-gotoredball", progress=False)) == 3  # now it only loads
