@@ -287,13 +287,22 @@ def bench(
     kind: Annotated[str, typer.Argument(help="speed or quality.")],
     out: Annotated[Path, typer.Option(help="Folder for results (JSON, PNG).")] = Path("docs/bench"),
     quick: Annotated[bool, typer.Option(help="A few-second version (for smoke tests).")] = False,
+    datasets: Annotated[str | None, typer.Option(help="quality: comma-separated datasets.")] = None,
+    algos: Annotated[str | None, typer.Option(help="quality: comma-separated algorithms.")] = None,
+    seeds: Annotated[int | None, typer.Option(help="quality: seeds per algorithm and dataset.")] = None,
+    budget_minutes: Annotated[float | None, typer.Option(help="quality: cap on each training run.")] = None,
 ):
-    """Benchmarks (not tests): training/eval speed, and quality over seeds. Example: minirl bench speed"""
+    """Benchmarks (not tests): training/eval speed, and quality over seeds.
+
+    Example: minirl bench speed; minirl bench quality --datasets babyai-gotolocal --algos dt,leap --seeds 3
+    """
     with user_errors():
+        positive(seeds, "--seeds")
         from minirl import bench as benchmarks
 
         writable_dir(out)
-        benchmarks.run(kind, out=out, quick=quick, console=console)
+        benchmarks.run(kind, out=out, quick=quick, console=console, seeds=seeds, budget_minutes=budget_minutes,
+                       datasets=datasets.split(",") if datasets else None, algos=algos.split(",") if algos else None)
 
 
 @baseline_app.command("sac")
