@@ -135,20 +135,6 @@ def _is_complete(path: Path) -> bool:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _mujoco_log_off() -> Iterator[None]:
-    """MuJoCo appends compile warnings (HalfCheetah's XML has a deprecated attribute) to MUJOCO_LOG.TXT in the
-    current directory; while models compile, route them to a handler that drops them instead."""
-    import mujoco
-
-    old = mujoco.get_mju_user_warning()
-    mujoco.set_mju_user_warning(lambda message: None)
-    try:
-        yield
-    finally:
-        mujoco.set_mju_user_warning(old)
-
-
 def _episode_lengths(episodes: int | None, steps: int | None, max_steps: int, default_steps: int) -> list[int]:
     """Full-length episodes until `steps` is reached; a remainder becomes one shorter (truncated) episode."""
     if episodes is not None:
@@ -203,7 +189,7 @@ def _rollout_halfcheetah(lengths: list[int], seed: int, noise: float, actor, adv
     rng = np.random.default_rng(seed)
     episode_seeds = [int(s) for s in rng.integers(0, 2**31 - 1, len(lengths))]
     n_envs = min(N_ENVS, len(lengths))
-    with _mujoco_log_off():
+    with envs.quiet():
         env_list = [envs.make_env("halfcheetah") for _ in range(n_envs)]
     low, high = env_list[0].action_space.low, env_list[0].action_space.high
     episodes = []
@@ -440,7 +426,7 @@ def _write(
         scores = {}
         if spec.ref_min_score is not None:  # stored so minari.get_normalized_score works on HalfCheetah datasets
             scores = dict(ref_min_score=spec.ref_min_score, ref_max_score=spec.ref_max_score)
-        with _datasets_root(staging), _mujoco_log_off(), warnings.catch_warnings():
+        with _datasets_root(staging), envs.quiet(), warnings.catch_warnings():
             # no stable URL or e-mail to record; Minari warns about each missing field
             warnings.filterwarnings("ignore", message=r"`(code_permalink|author_email)` is set to None")
             create_namespace(NAMESPACE, description="minirl's own datasets (minirl data collect)")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -51,12 +50,17 @@ def get_spec(name: str) -> EnvSpec:
 
 @contextlib.contextmanager
 def quiet():
-    """Silences stray prints (BabyAI's `Sampling rejected`) and keeps MuJoCo's log file out of the working dir."""
-    old = os.environ.get("MUJOCO_LOG_PATH")
-    with contextlib.redirect_stdout(io.StringIO()):
-        yield
-    if old is not None:
-        os.environ["MUJOCO_LOG_PATH"] = old
+    """Silences stray prints (BabyAI's `Sampling rejected`) and MuJoCo's compile warnings, which it would otherwise
+    append to MUJOCO_LOG.TXT in the working directory (HalfCheetah's XML uses a deprecated attribute)."""
+    import mujoco
+
+    old = mujoco.get_mju_user_warning()
+    mujoco.set_mju_user_warning(lambda message: None)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        mujoco.set_mju_user_warning(old)
 
 
 def make_env(name: str, **kwargs) -> gym.Env:
@@ -73,7 +77,8 @@ def make_vector_env(name: str, n: int) -> gym.vector.SyncVectorEnv:
     spec = get_spec(name)
     if spec.discrete:
         import minigrid  # noqa: F401
-    return gym.vector.SyncVectorEnv([lambda: gym.make(spec.gym_id) for _ in range(n)])
+    with quiet():
+        return gym.vector.SyncVectorEnv([lambda: gym.make(spec.gym_id) for _ in range(n)])
 
 
 def normalized_score(name: str, ret: float) -> float | None:

@@ -1,0 +1,105 @@
+"""Pick the shipped HalfCheetah behaviour policies from a finished SAC run (D4RL's recipe), and write their cards.
+
+    minirl baseline sac --env halfcheetah --steps 300000 --seed 1 --out runs/sac-halfcheetah
+    python docs/scripts/make_behaviour_policies.py runs/sac-halfcheetah [--max-step N]
+
+expert = the snapshot with the best 10-episode return (stochastic actions, as the datasets are collected);
+medium = the snapshot whose return is closest to one third of the expert's. Writes minirl/policies/halfcheetah-
+{medium,expert}.{pt,json}, the replay buffer up to the medium snapshot (halfcheetah-medium-replay.npz), and the SAC
+learning curve docs/figures/sac_halfcheetah.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from minirl.baselines.sac import Actor, evaluate_policy
+
+ROOT = Path(__file__).resolve().parents[2]
+POLICIES = ROOT / "minirl" / "policies"
+
+
+def load_actor(path: Path) -> Actor:
+    actor = Actor(17, 6, 256, -1.0, 1.0)
+    actor.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return actor.eval()
+
+
+def evaluate(path: Path, episodes: int = 10) -> dict:
+    actor = load_actor(path)
+    stochastic = evaluate_policy(actor, "HalfCheetah-v5", episodes, seed=0, deterministic=False)
+    deterministic = evaluate_policy(actor, "HalfCheetah-v5", episodes, seed=0, deterministic=True)
+    return {"eval_return_mean": float(np.mean(stochastic)), "eval_return_std": float(np.std(stochastic)),
+            "eval_return_deterministic_mean": float(np.mean(deterministic)),
+            "eval_return_deterministic_std": float(np.std(deterministic)), "eval_episodes": episodes}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--max-step", type=int, default=None)
+    parser.add_argument("--shortlist", type=int, default=4, help="snapshots per level evaluated with 10 episodes")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    rows = [json.loads(line) for line in (args.run / "metrics.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if (args.run / f"policy_{r['step']}.pt").exists()
+            and (args.max_step is None or r["step"] <= args.max_step)]
+    config = json.loads((args.run / "config.json").read_text())
+
+    # expert: the best of the top snapshots by the run's own (5-episode, deterministic) evaluations
+    top = sorted(rows, key=lambda r: -r["eval_return_mean"])[: args.shortlist]
+    scored = {r["step"]: evaluate(args.run / f"policy_{r['step']}.pt") for r in top}
+    expert_step = max(scored, key=lambda s: scored[s]["eval_return_mean"])
+    target = scored[expert_step]["eval_return_mean"] / 3
+    near = sorted((r for r in rows if r["step"] < expert_step), key=lambda r: abs(r["eval_return_mean"] - target))
+    medium_scored = {r["step"]: evaluate(args.run / f"policy_{r['step']}.pt") for r in near[: args.shortlist]}
+    medium_step = min(medium_scored, key=lambda s: abs(medium_scored[s]["eval_return_mean"] - target))
+    scored.update(medium_scored)
+
+    wall = {r["step"]: r["wall_s"] for r in rows}
+    for level, step in (("expert", expert_step), ("medium", medium_step)):
+        shutil.copy(args.run / f"policy_{step}.pt", POLICIES / f"halfcheetah-{level}.pt")
+        card = {"level": level, "algorithm": "SAC (minirl/baselines/sac.py)", "env": "HalfCheetah-v5",
+                "training_steps": step, "seed": config["seed"], "hidden": config["hidden"],
+                "wall_seconds": round(wall[step], 1), "sac_config": config, **scored[step],
+                "note": "eval_return_* over 10 episodes (seeds 0-9); 'mean/std' use stochastic actions, as the "
+                        "datasets do; 'deterministic' uses the Gaussian mean."}
+        (POLICIES / f"halfcheetah-{level}.json").write_text(json.dumps(card, indent=1))
+        print(level, step, scored[step])
+
+    with np.load(args.run / "replay_buffer.npz") as buffer:
+        n = medium_step  # rows were stored one per environment step, in order
+        np.savez_compressed(POLICIES / "halfcheetah-medium-replay.npz",
+                            **{k: buffer[k][:n] for k in buffer.files if k != "env_index"})
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    all_rows = [json.loads(line) for line in (args.run / "metrics.jsonl").read_text().splitlines()]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    steps = np.array([r["step"] for r in all_rows])
+    mean = np.array([r["eval_return_mean"] for r in all_rows])
+    std = np.array([r["eval_return_std"] for r in all_rows])
+    ax.plot(steps, mean, label="SAC (5 deterministic episodes)")
+    ax.fill_between(steps, mean - std, mean + std, alpha=0.3)
+    for level, step in (("expert", expert_step), ("medium", medium_step)):
+        ax.axvline(step, ls="--", color="gray")
+        ax.annotate(f"{level}\n{scored[step]['eval_return_mean']:.0f}", (step, scored[step]["eval_return_mean"]))
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("episode return")
+    ax.set_title(f"SAC on HalfCheetah-v5 (seed {config['seed']}): behaviour policies")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(ROOT / "docs" / "figures" / "sac_halfcheetah.png", dpi=120)
+
+
+if __name__ == "__main__":
+    main()
