@@ -82,6 +82,8 @@ def evaluate_run(run_dir: str | Path, episodes: int = 10, seed: int = 0, device:
 
     module, cfg, tok, model, state = load_run(run_dir, device)
     settings = [dict(options)]
+    if not sweep and options.get("target_return") is None and hasattr(module, "default_sweep"):
+        sweep = module.default_sweep(get_spec(state["env"]))  # e.g. DT on HalfCheetah: the paper's two targets
     if sweep:
         (name, values), = sweep.items()
         settings = [dict(options, **{name: v}) for v in values]

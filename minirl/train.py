@@ -289,6 +289,7 @@ def run_training(algo: str, dataset: str, steps: int | None = None, seed: int = 
     if tok is None:
         tok = module.make_tokenizer(episodes, get_spec(env), cfg)
     prepared = module.prepare(episodes, tok, cfg)
+    torch.manual_seed(seed)  # initial weights depend on --seed only, not on what ran before in this process
     model = module.Model(cfg, tok)
     meta = {"algo": algo, "dataset": dataset, "env": env, "seed": seed, "config": dataclasses.asdict(cfg),
             "tokenizer": tok.state_dict()}
