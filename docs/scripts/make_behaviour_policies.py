@@ -45,6 +45,8 @@ def main():
     parser.add_argument("run", type=Path)
     parser.add_argument("--max-step", type=int, default=None)
     parser.add_argument("--shortlist", type=int, default=4, help="snapshots per level evaluated with 10 episodes")
+    parser.add_argument("--medium-step", type=int, default=None, help="use this snapshot as medium (skip the rule)")
+    parser.add_argument("--only", choices=["medium", "expert"], default=None, help="write only this level")
     args = parser.parse_args()
     torch.set_num_threads(1)
     rows = [json.loads(line) for line in (args.run / "metrics.jsonl").read_text().splitlines()]
@@ -53,17 +55,25 @@ def main():
     config = json.loads((args.run / "config.json").read_text())
 
     # expert: the best of the top snapshots by the run's own (5-episode, deterministic) evaluations
-    top = sorted(rows, key=lambda r: -r["eval_return_mean"])[: args.shortlist]
-    scored = {r["step"]: evaluate(args.run / f"policy_{r['step']}.pt") for r in top}
-    expert_step = max(scored, key=lambda s: scored[s]["eval_return_mean"])
-    target = scored[expert_step]["eval_return_mean"] / 3
-    near = sorted((r for r in rows if r["step"] < expert_step), key=lambda r: abs(r["eval_return_mean"] - target))
-    medium_scored = {r["step"]: evaluate(args.run / f"policy_{r['step']}.pt") for r in near[: args.shortlist]}
-    medium_step = min(medium_scored, key=lambda s: abs(medium_scored[s]["eval_return_mean"] - target))
-    scored.update(medium_scored)
+    scored, levels = {}, {}
+    if args.only != "medium":
+        top = sorted(rows, key=lambda r: -r["eval_return_mean"])[: args.shortlist]
+        scored = {r["step"]: evaluate(args.run / f"policy_{r['step']}.pt") for r in top}
+        levels["expert"] = max(scored, key=lambda s: scored[s]["eval_return_mean"])
+    if args.only != "expert":
+        if args.medium_step is not None:  # chosen by hand (e.g. before the expert is known)
+            near = [r for r in rows if r["step"] == args.medium_step]
+        else:  # the snapshot whose return is closest to a third of the expert's
+            target = scored[levels["expert"]]["eval_return_mean"] / 3
+            near = sorted((r for r in rows if r["step"] < levels["expert"]),
+                          key=lambda r: abs(r["eval_return_mean"] - target))[: args.shortlist]
+        medium_scored = {r["step"]: evaluate(args.run / f"policy_{r['step']}.pt") for r in near}
+        target = medium_scored[near[0]["step"]]["eval_return_mean"] if args.medium_step else target
+        levels["medium"] = min(medium_scored, key=lambda s: abs(medium_scored[s]["eval_return_mean"] - target))
+        scored.update(medium_scored)
 
     wall = {r["step"]: r["wall_s"] for r in rows}
-    for level, step in (("expert", expert_step), ("medium", medium_step)):
+    for level, step in levels.items():
         shutil.copy(args.run / f"policy_{step}.pt", POLICIES / f"halfcheetah-{level}.pt")
         card = {"level": level, "algorithm": "SAC (minirl/baselines/sac.py)", "env": "HalfCheetah-v5",
                 "training_steps": step, "seed": config["seed"], "hidden": config["hidden"],
@@ -73,10 +83,11 @@ def main():
         (POLICIES / f"halfcheetah-{level}.json").write_text(json.dumps(card, indent=1))
         print(level, step, scored[step])
 
-    with np.load(args.run / "replay_buffer.npz") as buffer:
-        n = medium_step  # rows were stored one per environment step, in order
-        np.savez_compressed(POLICIES / "halfcheetah-medium-replay.npz",
-                            **{k: buffer[k][:n] for k in buffer.files if k != "env_index"})
+    if "medium" in levels:
+        with np.load(args.run / "replay_buffer.npz") as buffer:
+            n = levels["medium"]  # rows were stored one per environment step, in order
+            np.savez_compressed(POLICIES / "halfcheetah-medium-replay.npz",
+                                **{k: buffer[k][:n] for k in buffer.files if k != "env_index"})
 
     import matplotlib
 
@@ -90,7 +101,7 @@ def main():
     std = np.array([r["eval_return_std"] for r in all_rows])
     ax.plot(steps, mean, label="SAC (5 deterministic episodes)")
     ax.fill_between(steps, mean - std, mean + std, alpha=0.3)
-    for level, step in (("expert", expert_step), ("medium", medium_step)):
+    for level, step in levels.items():
         ax.axvline(step, ls="--", color="gray")
         ax.annotate(f"{level}\n{scored[step]['eval_return_mean']:.0f}", (step, scored[step]["eval_return_mean"]))
     ax.set_xlabel("environment steps")
