@@ -1,0 +1,311 @@
+"""Lesson 06 · LEAP: planning by iterative energy minimization with a bidirectional (masked) transformer.
+
+Chen, Du, Chen, Tenenbaum & Vela, ICLR 2023, "Planning with Sequence Models through Iterative Energy Minimization"
+(arXiv:2303.16189; official BabyAI code: github.com/hychen-naza/LEAP, read for the settings below).
+
+DT and TT write a plan left to right and can never revise an early action once the later ones are known. LEAP runs
+the same transformer *bidirectionally*, trains it as a masked language model (BERT) over the plan τ = (a_1 .. a_L)
+that follows the current state s, and reads it as an energy over whole plans, the negative pseudo-log-likelihood:
+
+    E(τ) = - Σ_i log p_θ(a_i | s, τ_-i)          τ_-i: every plan token except a_i (which is [MASK])
+
+A plan has low energy when each of its actions is what the model expects given all the others. Planning minimizes
+E: start from the plan predicted from all-[MASK] tokens, then again and again pick one token, mask it and resample it
+from p_θ(a_i | s, τ_-i) (a Gibbs step), recording E after every step. Execute a_1, observe, plan again.
+Cost per decision: (iterations + 2) forward passes (the start, one per refinement, the final E) of L rows each.
+
+Tokens, one sequence per plan: [s, a_1, ..., a_L]. Token 0 is the current state, with the goal pooled in (BabyAI:
+the mission words); tokens 1..L are the plan, each an action id or [MASK]. BabyAI: one token per step, 7 actions.
+HalfCheetah (an extension: the paper only used discrete actions): each action dimension is cut into n_bins bins by
+the shared Discretizer and is a token of its own, step-major (a_1 dim 1..6, a_2 dim 1..6, ...), so L = horizon × 6;
+the energy and the Gibbs steps then run over dimensions as well as steps, and the executed action is the bins'
+representative values of step 1's six tokens.
+
+Where this file departs from the official code (each for a stated reason):
+- The official model also feeds H-1 future *state* tokens, placeholders that carry only the goal (the future is
+  unknown when planning); here the goal is in token 0, so they would add nothing but positions and are left out.
+- Official training masks one plan token at a time (every position in turn, i.e. it minimizes E of the data plan).
+  Here each training plan hides k ~ Uniform{1..L} tokens, so the model also learns the all-[MASK] start it is asked
+  for when planning begins (the official code asks for it too but never trains it).
+- Official BabyAI runs execute the whole plan before replanning; here only a_1 (replanning at every step).
+- The official code takes the argmax of p(a_i | s, τ_-i); the paper describes sampling it (Gibbs), the default
+  here (temperature 1). BabyAI views here are egocentric and partial (the official model saw the full grid), and a
+  deterministic planner then loops when the goal is out of sight: on GoToLocal (1000 demos, 2000 steps, 50
+  episodes) sampling succeeded 74% of the time, the argmax 54%; with no refinement 66% and 28%.
+- The official `sample_iteration` counts the initial fill as an iteration; `iterations` here counts refinements.
+Official settings (test_run.sh): GoToLocal / PickupLoc horizon 5 with 10 iterations, mazes horizon 10 with 30;
+minGPT with 3 layers, 4 heads, width 128; AdamW lr 6e-4, batch 64, warmup then cosine decay.
+
+Shapes: B batch (plans), L plan tokens = H steps × A tokens per step (A = 1 for BabyAI, act_dim for HalfCheetah),
+V action vocabulary (7, or n_bins; id V is [MASK]), S state size, D width, N environments acting in parallel.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from minirl.tokenizer import GRID_CELLS, GRID_VOCAB, MISSION_LEN, MISSION_VOCAB, Discretizer, Tokenizer
+from minirl.transformer import Transformer, TransformerConfig, init_weights
+
+# ---------------------------------------------------------------------------------------------- config
+
+
+@dataclass
+class Config:
+    # planning (official GoToLocal settings)
+    horizon: int = 5  # H: steps in a plan (the model is trained on plans of this length)
+    iterations: int = 10  # refinement steps per decision
+    temperature: float = 1.0  # Gibbs: sample p(a_i | s, τ_-i)^(1/T) (the paper); 0: argmax (the official code)
+    resample: str = "random"  # which token a refinement re-masks: "random" (official) or "max_energy"
+    n_bins: int = 64  # continuous actions only: bins per action dimension
+    # model (official: minGPT 3 layers, 4 heads, width 128, dropout 0.1)
+    n_layer: int = 3
+    n_head: int = 4
+    d_model: int = 128
+    dropout: float = 0.1
+    # training (read by the shared loop in minirl/train.py; official: AdamW 6e-4, batch 64, cosine to 10%)
+    steps: int = 5000
+    batch_size: int = 64
+    lr: float = 6e-4
+    weight_decay: float = 0.1
+    warmup_steps: int = 32  # official: 512 * 20 tokens of warmup, ~32 batches of 64 plans of 5 actions
+    lr_schedule: str = "cosine"
+    grad_clip: float = 1.0
+
+
+def env_defaults(spec) -> dict:
+    """BabyAI: 2000 steps train on 1000 demos in a few CPU minutes. (HalfCheetah keeps 10 refinements of its
+    5 × 6 plan tokens: a 1000-step episode already costs 12 000 forward passes.)"""
+    return {"steps": 2000} if spec.discrete else {}
+
+
+EVAL_OPTIONS = {"iterations": None, "horizon": None}  # None: the run's Config (BabyAI: 10 and 5, as the paper)
+
+
+# ---------------------------------------------------------------------------------------------- data
+
+
+def make_tokenizer(episodes: list[dict], spec, cfg: Config) -> Tokenizer:
+    """States as the shared tokenizer gives them; continuous actions also get a per-dimension Discretizer."""
+    tok = Tokenizer.fit(episodes, spec.name, spec.discrete, spec.act_dim)
+    if not spec.discrete:
+        tok.discretizer = Discretizer.fit(np.concatenate([ep["actions"] for ep in episodes]), cfg.n_bins, "quantile")
+    return tok
+
+
+def prepare(episodes: list[dict], tok: Tokenizer, cfg: Config) -> dict:
+    """All steps of all episodes: state (T, S), action tokens (T, A), and the steps left in the episode (T,)."""
+    actions = np.concatenate([ep["actions"] for ep in episodes])
+    tokens = actions.reshape(len(actions), 1) if tok.discrete else tok.discretizer.encode(actions)
+    return {"states": np.concatenate([tok.states(ep) for ep in episodes]),
+            "tokens": tokens.astype(np.int64),
+            "steps_left": np.concatenate([np.arange(len(ep["actions"]), 0, -1) for ep in episodes])}
+
+
+def sample_batch(data: dict, cfg: Config, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    """B plans: a uniformly drawn step's state and the H actions from there on (tokens past the episode's end are
+    padding, real = False)."""
+    start = rng.integers(len(data["states"]), size=cfg.batch_size)  # (B,)
+    offset = np.arange(cfg.horizon)  # (H,)
+    real = offset[None] < data["steps_left"][start, None]  # (B, H)
+    rows = np.where(real, start[:, None] + offset, start[:, None])  # (B, H); padding reads any valid row
+    A = data["tokens"].shape[1]
+    return {"states": torch.from_numpy(data["states"][start]),  # (B, S)
+            "plan": torch.from_numpy(data["tokens"][rows].reshape(cfg.batch_size, -1)),  # (B, L) step-major
+            "real": torch.from_numpy(np.repeat(real, A, axis=1))}  # (B, L)
+
+
+# ---------------------------------------------------------------------------------------------- model
+
+
+class BabyAIStateEmbedding(nn.Module):
+    """BabyAI state (B, 172) int -> (B, D): the egocentric view read in the light of the mission, plus both.
+
+    Each of the 49 cells becomes a vector (object, colour and door-state tables summed); the mission (its word
+    vectors in order, projected) scales and shifts every cell vector (FiLM, as the official model's FiLM blocks), so
+    "is this cell the red ball I was asked for" is one product away; the cells are then concatenated, since where a
+    cell is in the view is half its meaning, and projected to D.
+    """
+
+    def __init__(self, d_model: int, d_cell: int = 16, d_word: int = 16):
+        super().__init__()
+        self.cell = nn.Embedding(3 * GRID_VOCAB, d_cell)
+        self.word = nn.Embedding(len(MISSION_VOCAB), d_word)
+        self.mission = nn.Linear(MISSION_LEN * d_word, d_model)
+        self.film = nn.Linear(d_model, 2 * d_cell)
+        self.grid = nn.Linear(GRID_CELLS // 3 * d_cell, d_model)
+        self.direction = nn.Embedding(4, d_model)
+        self.register_buffer("channel_offset", torch.arange(3) * GRID_VOCAB, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        grid, direction, words = x[:, :GRID_CELLS], x[:, GRID_CELLS], x[:, GRID_CELLS + 1:]
+        cells = self.cell(grid.view(len(x), GRID_CELLS // 3, 3) + self.channel_offset).sum(2)  # (B, 49, d_cell)
+        mission = self.mission(self.word(words).flatten(1))  # (B, D)
+        scale, shift = self.film(mission)[:, None].chunk(2, -1)  # (B, 1, d_cell) each
+        cells = F.gelu(cells * (1 + scale) + shift)  # (B, 49, d_cell)
+        return self.grid(cells.flatten(1)) + mission + self.direction(direction)  # (B, D)
+
+
+class Model(nn.Module):
+    """The shared Transformer, bidirectional, over [state, plan tokens]; a logits head at every plan token."""
+
+    def __init__(self, cfg: Config, tok: Tokenizer):
+        super().__init__()
+        self.cfg, D = cfg, cfg.d_model
+        self.tokens_per_step = 1 if tok.discrete else tok.act_dim  # A
+        self.vocab = tok.act_dim if tok.discrete else cfg.n_bins  # V
+        self.mask_id = self.vocab  # the [MASK] token's id
+        L = cfg.horizon * self.tokens_per_step
+        self.embed_state = BabyAIStateEmbedding(D) if tok.discrete else nn.Linear(tok.state_size, D)
+        self.embed_action = nn.Embedding(self.vocab + 1, D)  # the last row embeds [MASK]
+        self.embed_position = nn.Embedding(1 + L, D)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.transformer = Transformer(TransformerConfig(cfg.n_layer, cfg.n_head, D, cfg.dropout, max_tokens=1 + L))
+        self.predict_action = nn.Linear(D, self.vocab)
+        self.apply(init_weights)
+
+    def forward(self, states, plan, real=None, capture_attention: bool = False):
+        """Logits of every plan token given everything visible: (B, L, V) [, attention maps].
+
+        states (B, S); plan (B, L) ints in [0, V], V = [MASK], any L <= horizon × A; real (B, L) bool, False =
+        padding, hidden from every query (None: all real). With capture_attention also a list of n_layer maps
+        (B, n_head, 1+L, 1+L), row = query, column = key. Token layout: column 0 is the state token (the goal is in
+        it); column 1+i is plan token i = step i // A, action dimension i % A, holding an action id or [MASK]
+        (read `plan` to tell which). Nothing is causal: every token sees every other, the future included.
+        """
+        L = plan.shape[1]
+        x = torch.cat([self.embed_state(states)[:, None], self.embed_action(plan)], 1)  # (B, 1+L, D)
+        x = self.drop(x + self.embed_position.weight[: 1 + L])
+        padding_mask = None if real is None else F.pad(real, (1, 0), value=True)  # (B, 1+L); the state is real
+        out = self.transformer(x, causal=False, padding_mask=padding_mask, capture_attention=capture_attention)
+        hidden, maps = out if capture_attention else (out, None)
+        logits = self.predict_action(hidden[:, 1:])  # (B, L, V): one prediction per plan token
+        return (logits, maps) if capture_attention else logits
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Masked-LM cross-entropy: hide k ~ Uniform{1..n} of a plan's n real tokens, predict them from the rest.
+
+        A fresh k per plan covers both things planning asks for: k = n (all [MASK], the start) and k = 1 (one token
+        hidden among the others: one term of the energy, one refinement step)."""
+        plan, real = batch["plan"], batch["real"]  # (B, L)
+        n_real = real.sum(1, keepdim=True)  # (B, 1)
+        k = (torch.rand(n_real.shape, device=plan.device) * n_real).long() + 1  # (B, 1) in 1..n
+        order = torch.rand(plan.shape, device=plan.device).masked_fill(~real, 2.0)  # padding sorts last
+        masked = order.argsort(1).argsort(1) < k  # (B, L): the first k real tokens of a random order
+        logits = self(batch["states"], plan.masked_fill(masked, self.mask_id), real)
+        return F.cross_entropy(logits[masked], plan[masked])
+
+    # ------------------------------------------------------------------------------------------ energy, planning
+
+    def conditionals(self, states: torch.Tensor, plan: torch.Tensor) -> torch.Tensor:
+        """log p(a_i = v | s, τ_-i) for every position i and action v: (B, L, V), in ONE forward pass of B×L rows.
+
+        Row i of a plan's L copies has only token i replaced by [MASK]; the diagonal of the outputs is each
+        position's prediction from all the other tokens."""
+        B, L = plan.shape
+        one_masked = torch.eye(L, dtype=torch.bool, device=plan.device)  # (L, L): copy i masks token i
+        copies = torch.where(one_masked, self.mask_id, plan[:, None, :])  # (B, L, L)
+        logits = self(states.repeat_interleave(L, 0), copies.reshape(B * L, L)).view(B, L, L, -1)  # (B, L, L, V)
+        i = torch.arange(L, device=plan.device)
+        return logits[:, i, i].log_softmax(-1)  # (B, L, V)
+
+    def energy(self, states: torch.Tensor, plan: torch.Tensor) -> torch.Tensor:
+        """E(τ) = - Σ_i log p(a_i | s, τ_-i) of each plan: states (B, S), plan (B, L) -> (B,) in nats."""
+        log_p = self.conditionals(states, plan)  # (B, L, V)
+        return -log_p.gather(-1, plan[..., None]).squeeze(-1).sum(1)
+
+    def choose(self, log_p: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """(..., V) log-probabilities -> (...) action ids: the argmax, or a sample at cfg.temperature."""
+        if self.cfg.temperature == 0:
+            return log_p.argmax(-1)
+        probs = (log_p / self.cfg.temperature).softmax(-1)
+        return torch.multinomial(probs.reshape(-1, self.vocab), 1, generator=generator).view(log_p.shape[:-1])
+
+    def refine_step(self, states, plan, generator: torch.Generator | None = None):
+        """One iteration of energy minimization: in each plan re-mask one token and resample it given all the others.
+
+        states (B, S), plan (B, L) -> (new plan (B, L), energy (B,) of the plan before this step)."""
+        log_p = self.conditionals(states, plan)  # (B, L, V): p(a_i | s, τ_-i) for every i
+        token_energy = -log_p.gather(-1, plan[..., None]).squeeze(-1)  # (B, L): each term of E(τ)
+        B, L = plan.shape
+        if self.cfg.resample == "max_energy":
+            i = token_energy.argmax(1)  # (B,) the token the rest of the plan disagrees with most
+        else:
+            i = torch.randint(L, (B,), generator=generator, device=plan.device)  # (B,) any token (official)
+        rows = torch.arange(B, device=plan.device)
+        plan = plan.clone()
+        plan[rows, i] = self.choose(log_p[rows, i], generator)  # a Gibbs step on token i
+        return plan, token_energy.sum(1)
+
+    @torch.no_grad()
+    def plan(self, states, horizon: int | None = None, iterations: int | None = None,
+             generator: torch.Generator | None = None):
+        """Plans for states (B, S) -> (plan (B, H×A), energies (B, iterations + 1)).
+
+        Start: every token [MASK], all predicted in one pass from the state alone. Then `iterations` refine_steps.
+        energies[:, j] is E before refinement j; the last column is E of the returned plan."""
+        horizon, iterations = horizon or self.cfg.horizon, self.cfg.iterations if iterations is None else iterations
+        if self.cfg.resample not in ("random", "max_energy"):
+            raise ValueError(f"unknown resample '{self.cfg.resample}'; valid: random, max_energy")
+        B, L = len(states), horizon * self.tokens_per_step
+        plan = torch.full((B, L), self.mask_id, dtype=torch.long, device=states.device)
+        plan = self.choose(self(states, plan).log_softmax(-1), generator)  # (B, L) the starting plan
+        energies = []
+        for _ in range(iterations):
+            plan, energy = self.refine_step(states, plan, generator)
+            energies.append(energy)
+        energies.append(self.energy(states, plan))
+        return plan, torch.stack(energies, 1)
+
+
+# ---------------------------------------------------------------------------------------------- acting
+
+
+class Agent:
+    """Plans in N environments at once (one batched plan() for all running envs per step), executes step 1.
+
+    trace["energy_per_iteration"][t]: the plan energy at each refinement of decision t (mean over running envs),
+    iterations + 1 numbers, so one sees E fall within every decision; trace["latency_ms"][t]: that decision's time.
+    """
+
+    def __init__(self, model: Model, tok: Tokenizer, iterations: int | None = None, horizon: int | None = None):
+        self.model, self.tok, cfg = model, tok, model.cfg
+        self.iterations = cfg.iterations if iterations is None else int(iterations)
+        self.horizon = cfg.horizon if horizon is None else int(horizon)
+        if not 1 <= self.horizon <= cfg.horizon:
+            raise ValueError(f"horizon must be in 1..{cfg.horizon} (the plan length the model was trained on)")
+        if self.iterations < 0:
+            raise ValueError(f"iterations must be >= 0, got {self.iterations}")
+        self.device = next(model.parameters()).device
+
+    def reset(self, n_envs: int) -> None:
+        self.n_envs, self.done = n_envs, np.zeros(n_envs, bool)
+        self.generator = torch.Generator(device=self.device).manual_seed(0)  # fixed: evaluations repeat exactly
+        self.trace = {"iterations": self.iterations, "horizon": self.horizon, "energy_per_iteration": [],
+                      "latency_ms": []}
+
+    @torch.no_grad()
+    def act(self, states: np.ndarray) -> np.ndarray:
+        """states (N, S) from tok.encode_obs -> actions (N,) int or (N, A) float (zeros for finished envs)."""
+        t0 = time.perf_counter()
+        A = self.model.tokens_per_step
+        actions = np.zeros(self.n_envs, np.int64) if self.tok.discrete else np.zeros((self.n_envs, A), np.float32)
+        live = np.flatnonzero(~self.done)
+        if len(live) == 0:
+            return actions
+        plan, energies = self.model.plan(torch.as_tensor(states[live], device=self.device), self.horizon,
+                                         self.iterations, self.generator)
+        first = plan[:, :A].cpu().numpy()  # (live, A): step 1's tokens, the action executed now
+        actions[live] = first[:, 0] if self.tok.discrete else self.tok.discretizer.decode(first)
+        self.trace["energy_per_iteration"].append(energies.mean(0).tolist())
+        self.trace["latency_ms"].append(1000 * (time.perf_counter() - t0))
+        return actions
+
+    def observe(self, rewards: np.ndarray, done: np.ndarray) -> None:
+        self.done |= np.asarray(done, bool)
