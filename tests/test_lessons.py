@@ -1,0 +1,344 @@
+"""The lessons stay true: their Python runs, their quoted code is the real code, their exercises match the graders.
+
+- every ```python block of every lesson README runs (as pytest-markdown-docs would: a block marked `continuation`
+  continues the previous block's namespace, `notest` is skipped);
+- every block after a `<!-- quote: path::qualname -->` marker is exactly the source of that function today;
+- every exercise stub has its reference's signature, and an untouched stub is "not started", never "failing";
+- every reference twin in minirl/course.py computes what the real code computes, on random inputs;
+- lesson 01's tabular code solves the real Minigrid room; `minirl lessons` grades a learner's folder.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from minirl import course
+
+ROOT = Path(__file__).resolve().parents[1]
+READMES = sorted((ROOT / "lessons").glob("*/README.md"))
+FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```[ \t]*$", re.M | re.S)
+QUOTE = re.compile(r"<!--\s*quote:\s*(\S+?)::(\S+)\s*-->\s*\n\s*$")
+
+
+def blocks(path: Path) -> list[dict]:
+    """Fenced code blocks of a Markdown file: info words, code, line number, and the quote marker just above."""
+    text = path.read_text()
+    out = []
+    for m in FENCE.finditer(text):
+        quote = QUOTE.search(text[: m.start()][-300:])
+        out.append({"info": m.group(1).split(), "code": m.group(2), "line": text[: m.start()].count("\n") + 1,
+                    "quote": (quote.group(1), quote.group(2)) if quote else None})
+    return out
+
+
+def quotes() -> list[tuple[Path, dict]]:
+    return [(path, b) for path in READMES for b in blocks(path) if b["quote"]]
+
+
+# ---------------------------------------------------------------------------------------------- structure
+
+
+def test_every_lesson_has_a_readme_and_an_exercise_file():
+    for lesson in course.LESSONS:
+        folder = ROOT / "lessons" / lesson.folder
+        assert (folder / "README.md").exists(), folder
+        assert (folder / "exercise.py").exists(), folder
+    assert (ROOT / "lessons" / "README.md").exists()
+
+
+@pytest.mark.parametrize("path", READMES, ids=[p.parent.name for p in READMES])
+def test_lesson_names_its_command_and_exercise(path):
+    text = path.read_text()
+    assert "## Run it" in text and "## Exercise" in text, "every lesson has a runnable command and an exercise"
+    lesson = next(x for x in course.LESSONS if x.folder == path.parent.name)
+    assert f"-m {lesson.marker}" in text, "the lesson says how to grade its exercise"
+    for image in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", text):
+        if not image.startswith("http"):
+            assert (path.parent / image).resolve().exists(), f"missing figure {image}"
+
+
+# ---------------------------------------------------------------------------------------------- code in lessons
+
+
+@pytest.mark.parametrize("path", READMES, ids=[p.parent.name for p in READMES])
+def test_python_blocks_run(path, tmp_path, monkeypatch):
+    """Each runnable block runs in order; a block without `continuation` starts a fresh namespace."""
+    monkeypatch.chdir(tmp_path)  # a block that writes files writes them here, not into the repository
+    namespace: dict = {}
+    for b in blocks(path):
+        if not b["info"] or b["info"][0] not in ("python", "py", "python3") or "notest" in b["info"]:
+            continue
+        assert b["quote"] is None, f"{path.name}:{b['line']}: a quoted block must be marked `python notest`"
+        if "continuation" not in b["info"]:
+            namespace = {"__name__": f"lesson_block_{b['line']}"}
+        exec(compile(b["code"], f"{path}:{b['line']}", "exec"), namespace)  # noqa: S102
+
+
+@pytest.mark.parametrize("path, block", quotes(), ids=[f"{p.parent.name}:{b['quote'][1]}" for p, b in quotes()])
+def test_quoted_code_is_the_real_code(path, block):
+    file, qualname = block["quote"]
+    assert block["info"][:2] == ["python", "notest"], "quoted code is shown, not run: fence it as `python notest`"
+    assert block["code"].rstrip() == course.quoted_source(file, qualname).rstrip(), (
+        f"{path.parent.name}/README.md line {block['line']} quotes {file}::{qualname}, which has changed: "
+        f"run `python -m minirl.course` to paste the new source, then reread the lesson's prose around it")
+
+
+def test_every_lesson_quotes_real_code():
+    quoted = {p.parent.name for p, _ in quotes()}
+    assert quoted == {p.parent.name for p in READMES}
+
+
+# ---------------------------------------------------------------------------------------------- exercises
+
+
+EXERCISES = [(lesson, name) for lesson in course.LESSONS for name in lesson.exercises]
+
+
+@pytest.mark.parametrize("lesson, name", EXERCISES, ids=[f"{x.marker}-{n}" for x, n in EXERCISES])
+def test_exercise_has_the_reference_signature(lesson, name):
+    stub = getattr(course.load_exercise(lesson, ROOT / "lessons"), name)
+    ref = course.reference(lesson.number, name)
+    assert list(inspect.signature(stub).parameters) == list(inspect.signature(ref).parameters)
+    assert stub.__doc__ and len(stub.__doc__) > 80, "the stub's docstring states the contract"
+
+
+def test_exercises_are_either_not_started_or_passing():
+    """An untouched stub fails only with its NotImplementedError ('Lesson NN, exercise k: ...'), never otherwise."""
+    graders = course.load_graders()
+    for lesson, name in EXERCISES:
+        fn = getattr(course.load_exercise(lesson, ROOT / "lessons"), name)
+        result = graders.run_grader(lesson.number, name, fn)
+        assert result["status"] in ("not started", "passing"), (lesson.folder, name, result)
+        if result["status"] == "not started":
+            assert result["detail"].startswith(f"Lesson {lesson.number:02d}, exercise"), result["detail"]
+
+
+def test_minirl_lessons_grades_the_learners_folder(tmp_path, monkeypatch):
+    """Status comes from the learner's files: not started, then passing once an exercise is solved, failing once
+    it is solved wrongly."""
+    from rich.console import Console
+
+    folder = tmp_path / "lessons"
+    shutil.copytree(ROOT / "lessons", folder, ignore=shutil.ignore_patterns("*.png", "__pycache__"))
+    monkeypatch.setenv("MINIRL_LESSONS_DIR", str(folder))
+    lesson = course.LESSONS[0]
+    assert course.grade_lesson(lesson)["status"] == "not started"
+    exercise = folder / lesson.folder / "exercise.py"
+    exercise.write_text("from minirl.baselines.tabular import bellman_backup, q_learning_step  # noqa: F401\n")
+    assert course.grade_lesson(lesson)["status"] == "passing"
+    broken = ROOT / "tests/assignments/broken/lesson01_bellman_backup__ignores_done.py"
+    exercise.write_text(broken.read_text() + "\nfrom minirl.baselines.tabular import q_learning_step  # noqa\n")
+    result = course.grade_lesson(lesson)
+    assert result["status"] == "failing"
+    assert result["exercises"]["q_learning_step"]["status"] == "passing"
+    console = Console(record=True, width=140)
+    course.print_status(console)
+    text = console.export_text()
+    assert "failing" in text and "not started" in text and "-m lesson01" in text
+
+
+# ---------------------------------------------------------------------------------------------- twins
+
+
+def tiny_tokenizer(state_dim: int = 3, act_dim: int = 2, discretizer=None):
+    from minirl.tokenizer import Normalizer, Tokenizer
+
+    return Tokenizer("halfcheetah", False, act_dim, Normalizer(np.zeros(state_dim), np.ones(state_dim)),
+                     discretizer=discretizer)
+
+
+def tiny_dt():
+    from minirl import dt
+
+    torch.manual_seed(0)
+    cfg = dt.Config(n_layer=1, d_model=16, context_len=4, max_timestep=10)
+    return dt.Model(cfg, tiny_tokenizer()).eval(), cfg
+
+
+def test_return_conditioned_loss_twin_is_dt_loss():
+    model, _ = tiny_dt()
+    g = torch.Generator().manual_seed(1)
+    batch = {"rtg": torch.randn(3, 4, generator=g), "states": torch.randn(3, 4, 3, generator=g),
+             "actions": torch.rand(3, 4, 2, generator=g) * 2 - 1, "timesteps": torch.randint(0, 10, (3, 4)),
+             "mask": torch.tensor([[False, True, True, True], [True] * 4, [False, False, False, True]])}
+    preds = model(batch["rtg"], batch["states"], batch["actions"], batch["timesteps"], batch["mask"])
+    torch.testing.assert_close(course.return_conditioned_loss(preds, batch["actions"], batch["mask"]),
+                               model.loss(batch))
+
+
+def test_interleave_tokens_twin_is_dt_token_layout():
+    model, _ = tiny_dt()
+    seen = {}
+    model.embed_ln.register_forward_pre_hook(lambda module, args: seen.update(tokens=args[0]))
+    g = torch.Generator().manual_seed(2)
+    rtg, states, actions = torch.randn(2, 4, generator=g), torch.randn(2, 4, 3, generator=g), torch.randn(2, 4, 2)
+    timesteps = torch.arange(4).repeat(2, 1)
+    model(rtg, states, actions, timesteps)
+    time = model.embed_timestep(timesteps)
+    want = course.interleave_tokens(model.embed_return(rtg[..., None]) + time, model.embed_state(states) + time,
+                                    model.embed_action(actions) + time)
+    torch.testing.assert_close(seen["tokens"], want)
+
+
+def test_causal_mask_twin_is_the_transformers_mask():
+    from minirl.transformer import KVCache, Transformer, TransformerConfig
+
+    torch.manual_seed(0)
+    net = Transformer(TransformerConfig(n_layer=2, n_head=2, d_model=8, dropout=0.0)).eval()
+    x = torch.randn(1, 7, 8)
+    _, maps = net(x, causal=True, capture_attention=True)
+    assert torch.equal(maps[0][0, 0] > 0, course.causal_mask(7))
+    cache = KVCache(2)
+    net(x[:, :4], causal=True, cache=cache)
+    _, maps = net(x[:, 4:], causal=True, cache=cache, capture_attention=True)  # 3 new tokens after P = 4
+    assert torch.equal(maps[1][0, 1] > 0, course.causal_mask(3, 4))
+
+
+def test_update_return_to_go_twin_is_dt_agent_observe():
+    from minirl import dt
+
+    model, _ = tiny_dt()
+    agent = dt.Agent(model, tiny_tokenizer(), target_return=5.0)
+    agent.reset(4)
+    agent.done[:] = [False, True, False, False]
+    before, rewards = agent.current_rtg.copy(), np.array([0.5, 1.0, -2.0, 0.0], np.float32)
+    agent.observe(rewards, np.array([False, False, True, False]))
+    np.testing.assert_allclose(agent.current_rtg, course.update_return_to_go(before, rewards,
+                                                                             [False, True, False, False], 1.0))
+
+
+def test_beam_step_twin_is_tt_beam_selection():
+    from minirl import tt
+    from minirl.tokenizer import Discretizer
+
+    torch.manual_seed(0)
+    cfg = tt.Config(N=8, n_layer=1, n_head=1, d_model=16, seq_len=3, dropout=0.0)
+    rng = np.random.default_rng(0)
+    tok = tiny_tokenizer(2, 1, Discretizer.fit(rng.normal(size=(200, 2 + 1 + 2)), cfg.N))
+    model = tt.Model(cfg, tok).eval()
+    n, copies, K = 2, 3, 2
+    prefix = torch.randint(0, cfg.N, (n, model.obs_dim))
+
+    def expand(width):
+        decoder = tt.CachedDecoder(model, 2 * model.transition_dim - 1)
+        decoder(prefix)
+        rewards = torch.zeros(n, 3, dtype=model.rv_centers.dtype)
+        return tt.expand_beams(decoder, prefix, rewards, 0, n, copies, width, 0.6,
+                               torch.Generator().manual_seed(3))
+
+    with torch.no_grad():
+        _, all_rewards, all_scores = expand(copies)  # every candidate, best first
+        _, _, scores = expand(K)
+    keep, twin_scores = course.beam_step(all_rewards, n, K, cfg.discount)
+    torch.testing.assert_close(twin_scores, scores)
+    torch.testing.assert_close(twin_scores, all_scores[:, :K])
+    assert keep.tolist() == [0, 1, 3, 4]  # the candidates were already sorted best first
+
+
+def tiny_leap():
+    from minirl import leap
+
+    torch.manual_seed(0)
+    cfg = leap.Config(horizon=3, n_bins=5, n_layer=1, n_head=1, d_model=16, dropout=0.0, resample="max_energy",
+                      temperature=0.0)
+    from minirl.tokenizer import Discretizer
+
+    tok = tiny_tokenizer(3, 2, Discretizer.fit(np.random.default_rng(0).normal(size=(100, 2)), cfg.n_bins))
+    return leap.Model(cfg, tok).eval()
+
+
+def test_plan_energy_and_refine_step_twins_are_leaps():
+    model = tiny_leap()
+    g = torch.Generator().manual_seed(4)
+    states, plan = torch.randn(4, 3, generator=g), torch.randint(0, 5, (4, 6), generator=g)
+    with torch.no_grad():
+        log_p = model.conditionals(states, plan)
+        torch.testing.assert_close(course.plan_energy(log_p, plan), model.energy(states, plan))
+        new_plan, energy = model.refine_step(states, plan)
+    twin_plan, twin_energy = course.refine_step(log_p, plan)
+    assert torch.equal(twin_plan, new_plan)
+    torch.testing.assert_close(twin_energy, energy)
+
+
+def test_discretizer_twins_are_the_tokenizers():
+    from minirl.tokenizer import Discretizer
+
+    x = np.random.default_rng(5).exponential(size=(300, 3))
+    d = Discretizer.fit(x, 9, "quantile")
+    edges, centers = course.fit_quantile_bins(x, 9)
+    np.testing.assert_array_equal(course.discretize(x, edges), d.encode(x))
+    np.testing.assert_allclose(course.undiscretize(d.encode(x), centers), d.decode(d.encode(x)), rtol=1e-6)
+
+
+def test_normalized_score_twin_is_envs():
+    from minirl.envs import ENVS, normalized_score
+
+    spec = ENVS["halfcheetah"]
+    for ret in (-280.0, 0.0, 4800.0, 12135.0):
+        assert course.normalized_score(ret, spec.ref_min_score, spec.ref_max_score) == pytest.approx(
+            normalized_score("halfcheetah", ret))
+
+
+# ---------------------------------------------------------------------------------------------- lesson 01's code
+
+
+def test_value_iteration_solves_the_minigrid_room():
+    from minirl.baselines import tabular
+
+    mdp = tabular.build_mdp()
+    Q, residuals = tabular.value_iteration(mdp)
+    assert len(mdp.states) == 32 and residuals[-1] < 1e-8
+    start = mdp.index((1, 1, 0))  # the room's start: top-left, facing east; the goal is 4 moves + 1 turn away
+    assert Q[start].max() == pytest.approx(0.9**4)
+    assert tabular.greedy_episode(Q, mdp) == (pytest.approx(1 - 0.9 * 5 / 100), 5)
+
+
+def test_q_learning_in_the_real_env_reaches_the_optimal_values():
+    from minirl.baselines import tabular
+
+    mdp = tabular.build_mdp()
+    Q_star, _ = tabular.value_iteration(mdp)
+    Q, log = tabular.q_learning(tabular.Config(episodes=500), mdp, Q_star)
+    assert log["max_error"][-1] < 0.05 < log["max_error"][0]
+    assert tabular.greedy_episode(Q, mdp)[1] == 5
+
+
+def test_offline_max_over_unseen_actions_overestimates_and_in_sample_does_not():
+    from minirl.baselines import tabular
+
+    mdp = tabular.build_mdp()
+    in_data = np.ones(mdp.next_state.shape, bool)
+    in_data[:, 0] = False
+    Q_data = tabular.offline_value_iteration(mdp, in_data, np.zeros(in_data.shape), in_sample=True, sweeps=200)[-1]
+    Q_init = np.random.default_rng(0).normal(size=in_data.shape)
+    naive = tabular.offline_value_iteration(mdp, in_data, Q_init, in_sample=False)[-1]
+    in_sample = tabular.offline_value_iteration(mdp, in_data, Q_init, in_sample=True)[-1]
+    assert (naive - Q_data)[in_data].max() > 0.3
+    np.testing.assert_allclose(in_sample[in_data], Q_data[in_data], atol=1e-6)
+
+
+def test_pytest_student_mode_grades_the_learners_files(tmp_path):
+    """`pytest tests/assignments --student -m lesson08` on a folder where exercise 1 is solved and 2 untouched."""
+    import os
+    import subprocess
+    import sys
+
+    folder = tmp_path / "lessons"
+    shutil.copytree(ROOT / "lessons", folder, ignore=shutil.ignore_patterns("*.png", "__pycache__"))
+    exercise = folder / "08-choosing-a-method" / "exercise.py"
+    exercise.write_text(exercise.read_text() + "\n\nfrom minirl.course import normalized_score  # noqa: E402, F811\n")
+    env = dict(os.environ, MINIRL_LESSONS_DIR=str(folder))
+    env.pop("MINIRL_STUDENT", None)
+    result = subprocess.run([sys.executable, "-m", "pytest", "tests/assignments", "--student", "-m", "lesson08",
+                             "-p", "no:cacheprovider"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "1 failed, 1 passed" in result.stdout.splitlines()[-1]
+    assert "NotImplementedError: Lesson 08, exercise 2" in result.stdout
+    assert "lesson 08 · normalized_score" in result.stdout and "not started" in result.stdout
