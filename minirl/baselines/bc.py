@@ -1,0 +1,197 @@
+"""Lesson 03 · Behaviour Cloning: supervised learning on the dataset's actions (the offline baselines' base).
+
+Pomerleau 1991 ("Efficient training of artificial neural networks for autonomous navigation"); the D4RL-era
+version is the one in CORL (Tarasov et al. 2022, `algorithms/offline/any_percent_bc.py`).
+
+No rewards, no values: fit a policy π(s) to the (state, action) pairs of the dataset,
+
+    loss = E_(s,a)~D mean_i (tanh(f(s))_i - a_i)²     (continuous actions in [-1, 1]: mean squared error)
+    loss = E_(s,a)~D [ -log softmax(f(s))_a ]        (discrete actions: cross-entropy)
+
+and act with it greedily. BC copies the average behaviour in the data, so it is exactly as good as the data, no
+better: the number every offline RL method (and every sequence model) has to beat.
+
+This file also holds what the three offline baselines share (CQL and IQL import it from here):
+- `StateEncoder`: tokenizer states -> one flat vector for an MLP. HalfCheetah states are already normalized floats;
+  a BabyAI state (the int vector of `tokenizer.encode_babyai`: 147 grid values, the direction, 24 mission words) is
+  embedded value by value and the embeddings are concatenated in place (a cell's position in the egocentric view,
+  a word's position in the mission, are half their meaning).
+- `transitions` / `prepare` / `sample_batch`: the dataset as flat (s, a, r, s', done) arrays and batches drawn
+  uniformly over transitions (BC reads only s and a; the Q-learning baselines read all five).
+- `Agent`: acting is one forward pass per step, `model.act(states)`, for every method here.
+
+Shapes: B batch, S state size (17, or 172 ints for BabyAI), E embedding width per BabyAI value, F encoder output
+size, A action size (or number of discrete actions), N environments acting in parallel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from minirl.tokenizer import GRID_CELLS, GRID_VOCAB, MISSION_VOCAB, Tokenizer, encode_babyai
+
+# ---------------------------------------------------------------------------------------------- config
+
+
+@dataclass
+class Config:
+    """CORL's BC for D4RL locomotion: a 256-256 MLP, Adam 3e-4, batch 256, 1M updates."""
+
+    hidden: int = 256  # width of each hidden layer
+    n_hidden: int = 2  # hidden layers
+    embed_dim: int = 8  # E: BabyAI only, the vector each grid value / direction / mission word becomes
+    # training (read by the shared loop in minirl/train.py)
+    steps: int = 1_000_000
+    batch_size: int = 256
+    lr: float = 3e-4
+    weight_decay: float = 0.0  # CORL uses plain Adam
+    warmup_steps: int = 0
+    lr_schedule: str = "constant"
+    grad_clip: float = 1e9  # no clipping, as in CORL
+
+
+def env_defaults(spec) -> dict:
+    """BabyAI: a few thousand bot demonstrations are fit in a few thousand updates."""
+    return {"steps": 5000} if spec.discrete else {}
+
+
+EVAL_OPTIONS: dict = {}  # a deterministic policy: nothing to choose at evaluation time
+
+
+# ---------------------------------------------------------------------------------------------- data
+
+
+def make_tokenizer(episodes: list[dict], spec, cfg) -> Tokenizer:
+    """HalfCheetah states normalized by the dataset's mean/std; rewards are left as they are."""
+    return Tokenizer.fit(episodes, spec.name, spec.discrete, spec.act_dim)
+
+
+def next_states(tok: Tokenizer, episode: dict) -> np.ndarray:
+    """s_{t+1} for every step of an episode (the observations shifted by one): (T, S), encoded like tok.states."""
+    if tok.discrete:
+        return encode_babyai(episode["image"][1:], episode["direction"][1:], episode["mission"])
+    return tok.state_norm.encode(episode["observations"][1:])
+
+
+def transitions(episodes: list[dict], tok: Tokenizer) -> dict[str, np.ndarray]:
+    """All episodes as flat transition arrays, M = total steps: states (M, S), actions (M, A) or (M,),
+    rewards (M,), next_states (M, S), dones (M,) float.
+
+    done is the environment's termination only: a time-limit truncation does not end the MDP, so the value of the
+    state it stopped in is still bootstrapped (its real next observation is in the dataset).
+    """
+    arrays = [tok.episode_arrays(ep) for ep in episodes]
+    return {
+        "states": np.concatenate([a["states"] for a in arrays]),
+        "actions": np.concatenate([a["actions"] for a in arrays]),
+        "rewards": np.concatenate([a["rewards"] for a in arrays]),
+        "next_states": np.concatenate([next_states(tok, ep) for ep in episodes]),
+        "dones": np.concatenate([np.asarray(ep["terminations"], np.float32) for ep in episodes]),
+    }
+
+
+def prepare(episodes: list[dict], tok: Tokenizer, cfg) -> dict[str, np.ndarray]:
+    return transitions(episodes, tok)
+
+
+def sample_batch(data: dict[str, np.ndarray], cfg, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    """B transitions drawn uniformly (with replacement) from the whole dataset."""
+    idx = rng.integers(0, len(data["rewards"]), cfg.batch_size)
+    return {key: torch.from_numpy(values[idx]) for key, values in data.items()}
+
+
+# ---------------------------------------------------------------------------------------------- model
+
+
+def mlp(in_dim: int, out_dim: int, hidden: int, n_hidden: int) -> nn.Sequential:
+    """in_dim -> [Linear(hidden) -> ReLU] x n_hidden -> Linear(out_dim)."""
+    layers, width = [], in_dim
+    for _ in range(n_hidden):
+        layers += [nn.Linear(width, hidden), nn.ReLU()]
+        width = hidden
+    return nn.Sequential(*layers, nn.Linear(width, out_dim))
+
+
+class StateEncoder(nn.Module):
+    """Tokenizer states (B, S) -> (B, F) floats an MLP can read; F is `out_dim`.
+
+    HalfCheetah: the normalized observation itself (F = 17). BabyAI: each grid value gets a vector from a table (the
+    object-type, colour and state channels have rows of their own), the direction one from a table of 4, each mission
+    word one from the word table; the 172 vectors are concatenated in order (F = 172 E), no pooling.
+    """
+
+    def __init__(self, tok: Tokenizer, embed_dim: int):
+        super().__init__()
+        self.discrete = tok.discrete
+        if not tok.discrete:
+            self.out_dim = tok.state_size
+            return
+        self.cell = nn.Embedding(3 * GRID_VOCAB, embed_dim)
+        self.direction = nn.Embedding(4, embed_dim)
+        self.word = nn.Embedding(len(MISSION_VOCAB), embed_dim)
+        self.register_buffer("channel_offset", torch.arange(GRID_CELLS) % 3 * GRID_VOCAB, persistent=False)
+        self.out_dim = tok.state_size * embed_dim
+
+    def forward(self, states: torch.Tensor) -> torch.Tensor:
+        if not self.discrete:
+            return states  # (B, S) float
+        cells = self.cell(states[:, :GRID_CELLS] + self.channel_offset)  # (B, 147, E)
+        direction = self.direction(states[:, GRID_CELLS:GRID_CELLS + 1])  # (B, 1, E)
+        words = self.word(states[:, GRID_CELLS + 1:])  # (B, 24, E)
+        return torch.cat([cells, direction, words], 1).flatten(1)  # (B, 172 E)
+
+
+class Model(nn.Module):
+    """π(s) = tanh(MLP(s)) in the action box [-1, 1]^A, or logits over the A discrete actions."""
+
+    def __init__(self, cfg: Config, tok: Tokenizer):
+        super().__init__()
+        self.cfg, self.discrete = cfg, tok.discrete
+        self.encoder = StateEncoder(tok, cfg.embed_dim)
+        self.policy = mlp(self.encoder.out_dim, tok.act_dim, cfg.hidden, cfg.n_hidden)
+
+    def forward(self, states: torch.Tensor) -> torch.Tensor:
+        """states (B, S) -> actions (B, A) in [-1, 1], or logits (B, A)."""
+        out = self.policy(self.encoder(states))  # (B, A)
+        return out if self.discrete else torch.tanh(out)
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """MSE to the dataset's actions (HalfCheetah) or cross-entropy on its action ids (BabyAI)."""
+        pred = self(batch["states"])
+        if self.discrete:
+            return F.cross_entropy(pred, batch["actions"])
+        return F.mse_loss(pred, batch["actions"])
+
+    @torch.no_grad()
+    def act(self, states: torch.Tensor) -> torch.Tensor:
+        """states (N, S) -> actions (N, A) float or (N,) int: the mean action, or the most likely one."""
+        out = self(states)
+        return out.argmax(-1) if self.discrete else out
+
+
+# ---------------------------------------------------------------------------------------------- acting
+
+
+class Agent:
+    """Stateless greedy acting, shared by BC, CQL and IQL: one batched `model.act` per step for all N envs."""
+
+    def __init__(self, model: nn.Module, tok: Tokenizer):
+        self.model, self.tok = model, tok
+        self.device = next(model.parameters()).device
+        self.trace: dict = {}
+
+    def reset(self, n_envs: int) -> None:
+        self.trace = {}
+
+    @torch.no_grad()
+    def act(self, states: np.ndarray) -> np.ndarray:
+        """states (N, S) from tok.encode_obs -> actions (N, A) float or (N,) int."""
+        return self.model.act(torch.as_tensor(states, device=self.device)).cpu().numpy()
+
+    def observe(self, rewards: np.ndarray, done: np.ndarray) -> None:
+        pass  # nothing to remember: the policy sees only the current state

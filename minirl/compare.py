@@ -1,0 +1,328 @@
+"""`minirl compare`: every algorithm on every dataset over several seeds, in the blog's table layout.
+
+For each dataset x algorithm x seed: reuse the finished run if one exists, else train it (`train.run_training`,
+optionally capped at `budget_minutes`), then evaluate it (`evaluate.evaluate_run`, reusing its eval.json when that
+was made with the same episodes and settings). A run lives in `runs_dir/<algo>-<dataset>-s<seed>-<hash8>`, where
+hash8 is a content key over the algorithm, its full config (steps included), the dataset (name and a fingerprint
+of its contents), the seed and the time budget: change any of them and a new run is trained; change none and
+calling compare again costs only the table.
+
+Scores: HalfCheetah as the D4RL-normalized score (0 = random, 100 = expert), BabyAI as the success rate in %;
+mean ± std over seeds. Written to `out`: compare.md, compare.csv and the bar chart compare.png. Next to our table
+the papers' own HalfCheetah numbers are printed, labelled as what they are: results on D4RL's data, not ours.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from minirl import train
+from minirl.envs import UnknownNameError, get_spec
+
+NAMES = {"bc": "BC", "cql": "CQL", "iql": "IQL", "dt": "DT", "tt": "TT", "leap": "LEAP"}
+TYPES = {"bc": "Imitation", "cql": "TD learning", "iql": "TD learning", "dt": "Seq. modeling",
+         "tt": "Seq. modeling", "leap": "Energy-based"}
+PROTOCOL = ("Config", "make_tokenizer", "prepare", "sample_batch", "Model", "Agent", "EVAL_OPTIONS")
+EVAL_SEED = 0  # the seed of the first evaluation episode, as `minirl eval` uses by default
+
+# D4RL HalfCheetah-v2 normalized scores as the papers report them (on D4RL's data, not ours). BC, CQL, IQL and DT:
+# Kostrikov et al. 2021 (IQL), Table 1; TT: Janner et al. 2021, Table 1. LEAP reports no HalfCheetah results.
+PAPER_DATASETS = ("halfcheetah-medium", "halfcheetah-medium-replay", "halfcheetah-medium-expert")
+PAPER_SCORES = {"bc": (42.6, 36.6, 55.2), "cql": (44.0, 45.5, 91.6), "iql": (47.4, 44.2, 86.7),
+                "dt": (42.6, 36.6, 86.8), "tt": (46.9, 41.9, 95.0), "leap": None}
+
+
+def paper_score(algo: str, dataset: str) -> float | None:
+    scores = PAPER_SCORES.get(algo)
+    return scores[PAPER_DATASETS.index(dataset)] if scores and dataset in PAPER_DATASETS else None
+
+
+# ---------------------------------------------------------------------------------------------- runs
+
+
+def available_modules(algos: list[str], console: Console) -> dict:
+    """algo -> module for the algorithms that import and provide the protocol; one line on the console for each
+    that does not (it is skipped). Unknown names raise UnknownNameError."""
+    modules = {}
+    for algo in algos:
+        try:
+            module = train.algo_module(algo)
+        except UnknownNameError:
+            raise
+        except Exception as e:  # noqa: BLE001  (a missing or broken module: say so in one line, carry on)
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            console.print(f"error: {algo} cannot be imported ({reason}); skipped", markup=False, highlight=False,
+                          soft_wrap=True)
+            continue
+        missing = [name for name in PROTOCOL if not hasattr(module, name)]
+        if missing:
+            console.print(f"error: {module.__name__} lacks {', '.join(missing)}; {algo} skipped", markup=False,
+                          highlight=False, soft_wrap=True)
+            continue
+        modules[algo] = module
+    return modules
+
+
+def dataset_fingerprint(dataset: str, progress: bool) -> dict:
+    """Size and reward sum of a dataset (built first if missing): part of the run key, so a re-collected dataset of
+    another size or content trains new runs instead of reusing old ones."""
+    from minirl import data
+
+    episodes = data.ensure(dataset, progress=progress)
+    return {"episodes": len(episodes), "transitions": int(sum(len(ep["rewards"]) for ep in episodes)),
+            "reward_sum": round(float(sum(ep["rewards"].sum() for ep in episodes)), 4)}
+
+
+def run_key(algo: str, dataset: str, seed: int, config: dict, fingerprint: dict, budget_minutes: float | None) -> str:
+    """8 hex digits of a hash over everything that decides what a training run produces."""
+    blob = json.dumps({"algo": algo, "dataset": dataset, "seed": seed, "config": config, "data": fingerprint,
+                       "budget_minutes": budget_minutes}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:8]
+
+
+def run_dir_for(runs_dir: Path, algo: str, dataset: str, seed: int, key: str) -> Path:
+    return Path(runs_dir) / f"{algo}-{dataset.replace('/', '_')}-s{seed}-{key}"
+
+
+def train_or_reuse(algo: str, dataset: str, seed: int, run_dir: Path, steps: int | None,
+                   budget_minutes: float | None, device: str, progress: bool) -> str:
+    """Makes sure run_dir holds a finished run; returns 'reused', 'resumed' or 'trained'."""
+    if (run_dir / "checkpoint.pt").exists():
+        if train.load_checkpoint(run_dir).get("finished"):
+            return "reused"
+        train.run_training(algo, dataset, steps=steps, seed=seed, out=run_dir, resume=True, device=device,
+                           budget_minutes=budget_minutes, progress=progress)
+        return "resumed"
+    train.run_training(algo, dataset, steps=steps, seed=seed, out=run_dir, device=device,
+                       budget_minutes=budget_minutes, progress=progress)
+    return "trained"
+
+
+def expected_settings(module, env: str) -> list[dict]:
+    """The option dicts `evaluate_run` uses by default (one, or one per value of the module's default sweep)."""
+    sweep = module.default_sweep(get_spec(env)) if hasattr(module, "default_sweep") else None
+    if not sweep:
+        return [dict(module.EVAL_OPTIONS)]
+    (name, values), = sweep.items()
+    return [dict(module.EVAL_OPTIONS, **{name: v}) for v in values]
+
+
+def evaluate_or_reuse(module, run_dir: Path, env: str, episodes: int, step: int,
+                      progress: bool) -> tuple[list[dict], bool]:
+    """The eval results of a run (one per evaluation setting) and whether they came from an existing eval.json
+    made with the same episodes, first seed, settings and training step."""
+    from minirl.evaluate import evaluate_run
+
+    path = run_dir / "eval.json"
+    if path.exists():
+        try:
+            results = json.loads(path.read_text())["runs"]
+            wanted = json.loads(json.dumps(expected_settings(module, env)))  # as JSON would store them
+            if (results and [r["options"] for r in results] == wanted
+                    and all(r["episodes"] == episodes and r["seed"] == EVAL_SEED and r.get("train_step") == step
+                            for r in results)):
+                return results, True
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # unreadable or from another version: evaluate again
+    return evaluate_run(run_dir, episodes=episodes, seed=EVAL_SEED, progress=progress)["runs"], False
+
+
+def score_of(result: dict) -> float:
+    """HalfCheetah: normalized score; BabyAI: success rate in %."""
+    return result["normalized_score"] if "normalized_score" in result else 100.0 * result["success_rate"]
+
+
+def metric_name(dataset: str) -> str:
+    return "success %" if get_spec(dataset_env(dataset)).discrete else "normalized score"
+
+
+def dataset_env(dataset: str) -> str:
+    from minirl import data
+
+    return data.env_of(dataset)
+
+
+# ---------------------------------------------------------------------------------------------- the comparison
+
+
+def run(datasets: list[str], algos: list[str], seeds: int, budget_minutes: float | None = None,
+        steps: int | None = None, episodes: int = 10, out: str | Path = "docs/compare",
+        runs_dir: str | Path = "runs/compare", console: Console | None = None, device: str = "auto",
+        progress: bool | None = None) -> dict:
+    """Trains (or reuses) and evaluates every algorithm on every dataset with seeds 0..seeds-1; prints and writes the
+    table. Returns {"rows": per-run dicts, "summary": per (algo, dataset) dicts, "files": written paths}."""
+    console = console or Console()
+    progress = console.is_terminal if progress is None else progress
+    if not datasets or not algos:
+        raise ValueError("give at least one dataset and one algorithm")
+    if seeds < 1 or episodes < 1 or (steps is not None and steps < 1):
+        raise ValueError("seeds, episodes and steps must be positive integers")
+    for algo in algos:
+        if algo not in train.ALGOS:
+            raise UnknownNameError(f"unknown algorithm '{algo}'; valid: {', '.join(train.ALGOS)}")
+    envs = {dataset: dataset_env(dataset) for dataset in datasets}  # unknown dataset names fail here, in one line
+    modules = available_modules(algos, console)
+    if not modules:
+        raise train.RunError(f"none of {', '.join(algos)} can be run (see the errors above)")
+
+    rows = []
+    total, done = len(datasets) * len(modules) * seeds, 0
+    for dataset in datasets:
+        fingerprint = dataset_fingerprint(dataset, progress)
+        for algo, module in modules.items():
+            config = dataclasses.asdict(train.make_config(module, {"steps": steps} if steps else {}, envs[dataset]))
+            for seed in range(seeds):
+                key = run_key(algo, dataset, seed, config, fingerprint, budget_minutes)
+                run_dir = run_dir_for(Path(runs_dir), algo, dataset, seed, key)
+                how = train_or_reuse(algo, dataset, seed, run_dir, steps, budget_minutes, device, progress)
+                state = train.load_checkpoint(run_dir)
+                results, eval_reused = evaluate_or_reuse(module, run_dir, envs[dataset], episodes, state["step"],
+                                                         progress)
+                best = max(results, key=score_of)  # one setting, or the best of a default sweep (DT's targets)
+                done += 1
+                rows.append({"algo": algo, "dataset": dataset, "seed": seed, "metric": metric_name(dataset),
+                             "score": score_of(best), "return_mean": best["return_mean"],
+                             "setting": ", ".join(f"{k}={v}" for k, v in best["options"].items()),
+                             "train_steps": state["step"], "train_minutes": state.get("train_seconds", 0.0) / 60,
+                             "episodes": episodes, "run": str(run_dir), "trained": how, "eval_reused": eval_reused})
+                console.print(f"[{done}/{total}] {algo} on {dataset}, seed {seed}: {how}, "
+                              f"{'eval reused' if eval_reused else 'evaluated'}: {rows[-1]['metric']} "
+                              f"{rows[-1]['score']:.1f}  ({run_dir})", markup=False, highlight=False, soft_wrap=True)
+
+    summary = summarize(rows, list(modules), datasets)
+    console.print(results_table(summary, list(modules), datasets, seeds, episodes))
+    console.print(paper_table(list(modules)))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    files = [write_csv(summary, out / "compare.csv"),
+             write_markdown(summary, rows, list(modules), datasets, seeds, episodes, out / "compare.md"),
+             plot(summary, list(modules), datasets, seeds, out / "compare.png")]
+    for path in files:
+        console.print(f"wrote {path}", markup=False, highlight=False, soft_wrap=True)
+    return {"rows": rows, "summary": summary, "files": files}
+
+
+def summarize(rows: list[dict], algos: list[str], datasets: list[str]) -> list[dict]:
+    """One dict per (algo, dataset): mean and std (population, over seeds) of the score, per-seed values."""
+    summary = []
+    for algo in algos:
+        for dataset in datasets:
+            values = [r["score"] for r in rows if r["algo"] == algo and r["dataset"] == dataset]
+            if values:
+                summary.append({"algo": algo, "dataset": dataset, "metric": metric_name(dataset),
+                                "mean": float(np.mean(values)), "std": float(np.std(values)), "seeds": len(values),
+                                "values": values, "paper": paper_score(algo, dataset)})
+    return summary
+
+
+def _cell(summary: list[dict], algo: str, dataset: str) -> str:
+    for s in summary:
+        if s["algo"] == algo and s["dataset"] == dataset:
+            return f"{s['mean']:.1f} ± {s['std']:.1f}"
+    return "-"
+
+
+def _header(dataset: str) -> str:
+    return f"{dataset} ({metric_name(dataset)})"
+
+
+def results_table(summary: list[dict], algos: list[str], datasets: list[str], seeds: int, episodes: int) -> Table:
+    table = Table("Method", "Type", *[_header(d) for d in datasets],
+                  title=f"minirl: our runs on our datasets (mean ± std over {seeds} seed(s), {episodes} episodes each)")
+    for algo in algos:
+        table.add_row(NAMES.get(algo, algo), TYPES.get(algo, ""), *[_cell(summary, algo, d) for d in datasets])
+    return table
+
+
+def paper_table(algos: list[str]) -> Table:
+    table = Table("Method", *[d.removeprefix("halfcheetah-") for d in PAPER_DATASETS],
+                  title="The papers' figures on D4RL's HalfCheetah-v2 data, NOT ours (normalized score)",
+                  caption="BC, CQL, IQL, DT: Kostrikov et al. 2021 (IQL), Table 1; TT: Janner et al. 2021")
+    for algo in algos:
+        scores = PAPER_SCORES.get(algo)
+        cells = [f"{v:.1f}" for v in scores] if scores else ["not reported"] * len(PAPER_DATASETS)
+        table.add_row(NAMES.get(algo, algo), *cells)
+    return table
+
+
+# ---------------------------------------------------------------------------------------------- files
+
+
+def write_csv(summary: list[dict], path: Path) -> Path:
+    """One row per (algo, dataset): metric, mean, std, seeds, per-seed values (';'-joined), the papers' number."""
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["algo", "dataset", "metric", "mean", "std", "seeds", "values", "paper_d4rl"])
+        for s in summary:
+            writer.writerow([s["algo"], s["dataset"], s["metric"], f"{s['mean']:.2f}", f"{s['std']:.2f}",
+                             s["seeds"], ";".join(f"{v:.2f}" for v in s["values"]),
+                             "" if s["paper"] is None else s["paper"]])
+    return path
+
+
+def _markdown(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"
+
+
+def write_markdown(summary: list[dict], rows: list[dict], algos: list[str], datasets: list[str], seeds: int,
+                   episodes: int, path: Path) -> Path:
+    ours = _markdown(["Method", "Type", *[_header(d) for d in datasets]],
+                     [[NAMES.get(a, a), TYPES.get(a, ""), *[_cell(summary, a, d) for d in datasets]] for a in algos])
+    papers = _markdown(["Method", *PAPER_DATASETS],
+                       [[NAMES.get(a, a), *([f"{v:.1f}" for v in PAPER_SCORES[a]] if PAPER_SCORES.get(a)
+                                            else ["not reported"] * 3)] for a in algos])
+    runs = _markdown(["algo", "dataset", "seed", "score", "setting", "train steps", "train min", "run"],
+                     [[r["algo"], r["dataset"], str(r["seed"]), f"{r['score']:.1f}", r["setting"] or "-",
+                       str(r["train_steps"]), f"{r['train_minutes']:.1f}", f"`{r['run']}`"] for r in rows])
+    text = (f"# minirl compare\n\nOur runs on our datasets: mean ± std over {seeds} seed(s), {episodes} evaluation "
+            "episodes per run. HalfCheetah: D4RL-normalized score; BabyAI: success rate in %.\n\n" + ours +
+            "\n## The papers' figures (D4RL HalfCheetah-v2 data, not ours)\n\nNormalized scores as reported: BC, CQL, "
+            "IQL, DT from Kostrikov et al. 2021 (IQL), Table 1; TT from Janner et al. 2021. Our HalfCheetah datasets "
+            "are made by minirl's own SAC policies on HalfCheetah-v5, so the numbers are comparable in kind, not "
+            "equal by construction.\n\n" + papers + "\n## Runs\n\n" + runs)
+    path.write_text(text)
+    return path
+
+
+def plot(summary: list[dict], algos: list[str], datasets: list[str], seeds: int, path: Path) -> Path:
+    """One panel per dataset: a bar per algorithm (mean, std error bar, seeds as dots), the papers' score as a
+    black tick where one exists."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(1.6 + 1.1 * len(algos) * len(datasets), 4.2), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = np.atleast_1d(fig.subplots(1, len(datasets), squeeze=False)[0])
+    colors = {a: f"C{i}" for i, a in enumerate(algos)}
+    for ax, dataset in zip(axes, datasets):
+        paper_drawn = False
+        for x, algo in enumerate(algos):
+            s = next((s for s in summary if s["algo"] == algo and s["dataset"] == dataset), None)
+            if s is None:
+                continue
+            ax.bar(x, s["mean"], yerr=s["std"] if s["seeds"] > 1 else None, color=colors[algo], capsize=4,
+                   alpha=0.85)
+            ax.scatter([x] * len(s["values"]), s["values"], color="k", s=10, zorder=3)
+            if s["paper"] is not None:
+                ax.plot([x - 0.4, x + 0.4], [s["paper"]] * 2, color="k", lw=2, ls="--",
+                        label=None if paper_drawn else "paper (D4RL data)")
+                paper_drawn = True
+        ax.set_xticks(range(len(algos)), [NAMES.get(a, a) for a in algos])
+        ax.set_xlabel("algorithm")
+        ax.set_ylabel("success rate (%)" if get_spec(dataset_env(dataset)).discrete else "D4RL normalized score")
+        ax.set_title(dataset)
+        if paper_drawn:
+            ax.legend(loc="best", fontsize=8)
+    fig.suptitle(f"minirl compare: {', '.join(NAMES.get(a, a) for a in algos)} "
+                 f"(mean ± std over {seeds} seed(s))")
+    fig.savefig(path, dpi=120)
+    return path

@@ -1,0 +1,241 @@
+"""Lesson 04 · Decision Transformer: offline RL as return-conditioned sequence modeling.
+
+Chen et al. 2021, "Decision Transformer: Reinforcement Learning via Sequence Modeling" (arXiv:2106.01345).
+
+No value function, no policy gradient: write every trajectory as one sequence of tokens, three per step,
+
+    τ = (R̂_1, s_1, a_1, R̂_2, s_2, a_2, ..., R̂_T, s_T, a_T),      R̂_t = Σ_{t' ≥ t} r_t'   (the return-to-go)
+
+and train a causal GPT to predict a_t from the output at the token of s_t, which sees R̂_≤t, s_≤t and a_<t:
+
+    loss = mean_t || a_t - π(R̂_≤t, s_≤t, a_<t) ||²      (continuous actions; cross-entropy for discrete ones)
+
+To act, ask for the return you want: R̂_1 = target return, then after each reward R̂_{t+1} = R̂_t - r_t; the action
+is the model's prediction at the newest state token (greedy, one forward pass per step, the last K steps in view).
+
+Each token gets an embedding of its own kind (return, state, action) plus a learned embedding of its timestep t,
+the paper's only position signal. HalfCheetah: states are normalized floats, actions floats in [-1, 1] (tanh head).
+BabyAI: states are the tokenizer's int vectors (grid, direction, mission words), actions one of 7 (logits head).
+
+Shapes: B batch, K steps in the context window (3K tokens), S state size, A action size (or number of discrete
+actions), D width, L layers, H heads, N environments acting in parallel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from minirl.tokenizer import GRID_CELLS, GRID_VOCAB, MISSION_LEN, MISSION_VOCAB, Tokenizer, sample_windows
+from minirl.transformer import Transformer, TransformerConfig, init_weights
+
+# ---------------------------------------------------------------------------------------------- config
+
+
+@dataclass
+class Config:
+    """The paper's gym settings (its Table 8 and the official gym code); `env_defaults` adapts them to BabyAI."""
+
+    # model. The activation is GELU, GPT-2's own and the shared Block's: the official gym code passed ReLU to GPT-2,
+    # but all three models here share one transformer (DESIGN.md), and GELU is what that GPT block was designed with.
+    n_layer: int = 3
+    n_head: int = 1
+    d_model: int = 128
+    dropout: float = 0.1
+    context_len: int = 20  # K: steps in view, 3K tokens
+    max_timestep: int = 1000  # rows of the timestep embedding (HalfCheetah episodes are 1000 steps)
+    rtg_scale: float = 1000.0  # R̂ is divided by this before it is embedded, so the model sees numbers near 1
+    # training (read by the shared loop in minirl/train.py)
+    steps: int = 100_000  # the paper: 10 iterations of 10k updates
+    batch_size: int = 64
+    lr: float = 1e-4
+    weight_decay: float = 1e-4
+    warmup_steps: int = 10_000  # linear warmup, then constant
+    lr_schedule: str = "constant"
+    grad_clip: float = 0.25
+
+
+def env_defaults(spec) -> dict:
+    """BabyAI: rewards are at most 1 (no scaling), episodes at most 64-128 steps, and small data trains fast."""
+    if spec.discrete:
+        return {"rtg_scale": 1.0, "max_timestep": spec.max_steps, "steps": 3000, "warmup_steps": 300}
+    return {}
+
+
+EVAL_OPTIONS = {"target_return": None}  # None: the env's default (HalfCheetah 6000, BabyAI 1.0)
+
+
+def default_sweep(spec) -> dict | None:
+    """What `minirl eval` sweeps when no target is given: the paper's two HalfCheetah targets."""
+    return None if spec.discrete else {"target_return": [6000.0, 12000.0]}
+
+
+def default_target(tok: Tokenizer) -> float:
+    return 1.0 if tok.discrete else 6000.0
+
+
+# ---------------------------------------------------------------------------------------------- data
+
+
+def make_tokenizer(episodes: list[dict], spec, cfg: Config) -> Tokenizer:
+    """States normalized by the dataset's mean/std (HalfCheetah), R̂ divided by rtg_scale, no discount."""
+    return Tokenizer.fit(episodes, spec.name, spec.discrete, spec.act_dim, rtg_scale=cfg.rtg_scale, gamma=1.0)
+
+
+def prepare(episodes: list[dict], tok: Tokenizer, cfg: Config) -> list[dict]:
+    return [tok.episode_arrays(ep) for ep in episodes]
+
+
+def sample_batch(data: list[dict], cfg: Config, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    """B windows of K steps, episodes drawn in proportion to their length, left-padded (mask False on padding)."""
+    w = sample_windows(data, cfg.context_len, cfg.batch_size, rng)
+    return {"rtg": torch.from_numpy(w["rtg"]),  # (B, K) already scaled
+            "states": torch.from_numpy(w["states"]),  # (B, K, S)
+            "actions": torch.from_numpy(w["actions"]),  # (B, K, A) float or (B, K) int
+            "timesteps": torch.from_numpy(np.minimum(w["timesteps"], cfg.max_timestep - 1)),  # (B, K)
+            "mask": torch.from_numpy(w["mask"])}  # (B, K) True = real step
+
+
+# ---------------------------------------------------------------------------------------------- model
+
+
+class BabyAIStateEmbedding(nn.Module):
+    """BabyAI state (B, K, 172) int -> (B, K, D): grid, direction and mission, each through its own tables.
+
+    Grid: each of the 7x7x3 values gets a small vector from a table (object type, colour and door state are
+    different vocabularies, so each channel has its own rows); the 147 vectors are concatenated, since a value's
+    place in the egocentric view is half its meaning, and projected to D. Mission: word vectors, concatenated in
+    order ("put the red ball next to the blue key" is not a bag of words) and projected. Direction: a table of 4.
+    """
+
+    def __init__(self, d_model: int, d_cell: int = 8, d_word: int = 16):
+        super().__init__()
+        self.cell = nn.Embedding(3 * GRID_VOCAB, d_cell)
+        self.grid_proj = nn.Linear(GRID_CELLS * d_cell, d_model)
+        self.word = nn.Embedding(len(MISSION_VOCAB), d_word)
+        self.mission_proj = nn.Linear(MISSION_LEN * d_word, d_model)
+        self.direction = nn.Embedding(4, d_model)
+        self.register_buffer("channel_offset", torch.arange(GRID_CELLS) % 3 * GRID_VOCAB, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        grid, direction, words = x[..., :GRID_CELLS], x[..., GRID_CELLS], x[..., GRID_CELLS + 1:]
+        cells = self.cell(grid + self.channel_offset).flatten(-2)  # (B, K, 147 * d_cell)
+        mission = self.word(words).flatten(-2)  # (B, K, MISSION_LEN * d_word)
+        return self.grid_proj(cells) + self.mission_proj(mission) + self.direction(direction)  # (B, K, D)
+
+
+class Model(nn.Module):
+    """Embeds (R̂, s, a) per step, runs the shared causal Transformer, reads a_t off the output at s_t's token."""
+
+    def __init__(self, cfg: Config, tok: Tokenizer):
+        super().__init__()
+        self.cfg, self.discrete, D = cfg, tok.discrete, cfg.d_model
+        self.embed_timestep = nn.Embedding(cfg.max_timestep, D)
+        self.embed_return = nn.Linear(1, D)
+        if tok.discrete:
+            self.embed_state = BabyAIStateEmbedding(D)
+            self.embed_action = nn.Embedding(tok.act_dim, D)
+            self.predict_action = nn.Linear(D, tok.act_dim)  # logits over the actions
+        else:
+            self.embed_state = nn.Linear(tok.state_size, D)
+            self.embed_action = nn.Linear(tok.act_dim, D)
+            self.predict_action = nn.Sequential(nn.Linear(D, tok.act_dim), nn.Tanh())  # actions live in [-1, 1]
+        self.embed_ln = nn.LayerNorm(D)
+        self.transformer = Transformer(TransformerConfig(cfg.n_layer, cfg.n_head, D, cfg.dropout,
+                                                         max_tokens=3 * cfg.context_len))
+        self.apply(init_weights)
+
+    def forward(self, rtg, states, actions, timesteps, mask=None, capture_attention: bool = False):
+        """Action predictions for every step of the window (only the state tokens' outputs are read).
+
+        rtg (B, K) scaled R̂; states (B, K, S); actions (B, K, A) float or (B, K) int; timesteps (B, K) int;
+        mask (B, K) bool, True = real step (None: all real).
+        Returns (B, K, A) actions in [-1, 1] or (B, K, A) logits, and if capture_attention also the per-layer
+        attention maps, a list of L tensors (B, H, 3K, 3K). Token 3t is R̂_t, 3t+1 is s_t, 3t+2 is a_t (t within
+        the window); row = query token, column = key token, and causality makes every map lower-triangular.
+        """
+        B, K = rtg.shape
+        time = self.embed_timestep(timesteps)  # (B, K, D), added to all three tokens of a step
+        tokens = torch.stack([self.embed_return(rtg[..., None]) + time,
+                              self.embed_state(states) + time,
+                              self.embed_action(actions) + time], dim=2)  # (B, K, 3, D)
+        tokens = self.embed_ln(tokens.reshape(B, 3 * K, -1))  # (B, 3K, D): R̂_1, s_1, a_1, R̂_2, ...
+        padding_mask = None if mask is None else mask.repeat_interleave(3, dim=1)  # (B, 3K)
+        out = self.transformer(tokens, causal=True, padding_mask=padding_mask, capture_attention=capture_attention)
+        hidden, maps = out if capture_attention else (out, None)
+        action_preds = self.predict_action(hidden.reshape(B, K, 3, -1)[:, :, 1])  # (B, K, A) from s_t's tokens
+        return (action_preds, maps) if capture_attention else action_preds
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """MSE on the actions (HalfCheetah) or cross-entropy (BabyAI), over real steps only (padding is masked)."""
+        preds = self(batch["rtg"], batch["states"], batch["actions"], batch["timesteps"], batch["mask"])
+        mask, actions = batch["mask"], batch["actions"]
+        if self.discrete:
+            return F.cross_entropy(preds[mask], actions[mask])  # (real steps, A) logits vs (real steps,) ids
+        return ((preds - actions) ** 2)[mask].mean()
+
+
+# ---------------------------------------------------------------------------------------------- acting
+
+
+class Agent:
+    """Greedy return-conditioned acting in N environments at once: one forward pass per step for all of them.
+
+    Each env keeps a rolling window of its last K steps (R̂, s, a, t). act() appends the new state with the current
+    R̂ (a placeholder action the state token cannot see), runs the model once on the filled part of the window and
+    takes the prediction at the newest state token; observe() subtracts each reward from R̂. All envs start together,
+    so every window holds the same number of steps and no padding is needed. trace["rtg"][i] lists env i's R̂
+    (in reward units) at each of its steps, for `minirl analyze rtg`.
+    """
+
+    def __init__(self, model: Model, tok: Tokenizer, target_return: float | None = None):
+        self.model, self.tok, self.cfg = model, tok, model.cfg
+        self.target_return = float(default_target(tok) if target_return is None else target_return)
+        self.device = next(model.parameters()).device
+
+    def reset(self, n_envs: int) -> None:
+        N, K, S, A = n_envs, self.cfg.context_len, self.tok.state_size, self.tok.act_dim
+        dtype = torch.long if self.tok.discrete else torch.float32  # of states and actions
+        self.steps = 0
+        self.rtg = torch.zeros(N, K, device=self.device)  # scaled R̂ in view
+        self.states = torch.zeros((N, K, S), dtype=dtype, device=self.device)
+        self.actions = torch.zeros((N, K) if self.tok.discrete else (N, K, A), dtype=dtype, device=self.device)
+        self.timesteps = torch.zeros((N, K), dtype=torch.long, device=self.device)
+        self.current_rtg = np.full(N, self.target_return / self.tok.rtg_scale, np.float32)  # (N,) scaled R̂_t
+        self.done = np.zeros(N, bool)
+        self.trace = {"target_return": self.target_return, "rtg": [[] for _ in range(N)]}
+
+    @staticmethod
+    def _push(window: torch.Tensor, newest: torch.Tensor) -> torch.Tensor:
+        """Drops the oldest step of (N, K, ...) and appends newest (N, ...) as step K."""
+        return torch.cat([window[:, 1:], newest[:, None]], dim=1)
+
+    @torch.no_grad()
+    def act(self, states: np.ndarray) -> np.ndarray:
+        """states (N, S) from tok.encode_obs -> actions (N, A) float or (N,) int (zeros for finished envs)."""
+        N = len(states)
+        t = min(self.steps, self.cfg.max_timestep - 1)
+        self.states = self._push(self.states, torch.as_tensor(states, device=self.device))
+        self.rtg = self._push(self.rtg, torch.as_tensor(self.current_rtg, device=self.device))
+        self.timesteps = self._push(self.timesteps, torch.full((N,), t, dtype=torch.long, device=self.device))
+        self.actions = self._push(self.actions, torch.zeros_like(self.actions[:, -1]))
+        live = torch.as_tensor(np.flatnonzero(~self.done), device=self.device)  # finished envs are skipped
+        n = min(self.steps + 1, self.cfg.context_len)  # steps filled so far, the same for every env
+        preds = self.model(self.rtg[live, -n:], self.states[live, -n:], self.actions[live, -n:],
+                           self.timesteps[live, -n:])[:, -1]  # (live, A): the prediction at the newest s_t
+        chosen = preds.argmax(-1) if self.tok.discrete else preds  # (live,) or (live, A)
+        self.actions[live, -1] = chosen
+        for i in live.tolist():
+            self.trace["rtg"][i].append(float(self.current_rtg[i] * self.tok.rtg_scale))
+        return self.actions[:, -1].cpu().numpy()
+
+    def observe(self, rewards: np.ndarray, done: np.ndarray) -> None:
+        """R̂_{t+1} = R̂_t - r_t for the envs that were still running; finished envs stay finished."""
+        running = ~self.done
+        self.current_rtg[running] -= np.asarray(rewards, np.float32)[running] / self.tok.rtg_scale
+        self.done |= np.asarray(done, bool)
+        self.steps += 1

@@ -1,0 +1,437 @@
+"""Lesson 05 · Trajectory Transformer: model whole trajectories token by token, act by beam search.
+
+Janner, Li & Levine 2021, "Offline Reinforcement Learning as One Big Sequence Modeling Problem" (arXiv:2106.02039);
+settings from the official code (github.com/jannerm/trajectory-transformer, config/offline.py).
+
+DT predicts actions only. TT models the joint distribution of everything: every dimension of the state, the action,
+the reward and the value-to-go V_t = Σ_{t'>t} γ^(t'-t-1) r_t' is cut into N quantile bins and becomes ONE token,
+so a transition with a d-dim state and an m-dim action is d + m + 2 tokens,
+
+    τ = (s¹_1 … s^d_1, a¹_1 … a^m_1, r_1, V_1, s¹_2, …),        loss = -Σ_i w_i log P_θ(τ_i | τ_<i),
+
+plain next-token cross-entropy with action tokens weighted 5×. Dimension j owns the ids j·N … j·N+N-1 and its own
+output head, so bin 7 of a joint angle and bin 7 of the reward are different words. V is only ever a target: no token
+may attend to a value token (at acting time the past values are unknown).
+
+Acting is planning. Beam search keeps `beam_width` imagined futures per env; each step every one is copied `n_expand`
+times, each copy samples an action (from its likeliest bins), the model predicts r and V, and the copies with the best
+Σ_{h≤t} γ^h r_h + γ^(t+1) V_t survive; their next state is predicted, and so on to the `horizon`. The first action of
+the best plan is executed, and the agent plans again at the next step. Tokens are decoded one at a time through the
+shared Transformer's KV cache (`CachedDecoder`); `plan_uncached` recomputes the whole window for every token instead
+and must return the same plans.
+
+BabyAI: a state is already 172 tokens (grid, direction, mission); a 175-token transition would make every planning
+step ~40× dearer, and the next egocentric view cannot be imagined cheaply anyway. So a BabyAI state is ONE conditioning
+token, never predicted: its 172 values, each in its own offset vocabulary (the same trick as above), summed into one
+embedding. A transition is [s, a, r, V] (4 tokens, a one of 7 ids). Plans are open-loop beyond the present: future
+states are a learned "unobserved" token (training hides the states after a random cut in half of its windows), so
+the search imagines actions, rewards and values, not views.
+
+Shapes: B rows (windows, or N envs × beams), T tokens, L transitions per training window, td = d + m + 2 tokens per
+transition, N bins (or envs, in the planner: said where it matters), D width, H horizon, K beam width.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from minirl.tokenizer import BABYAI_STATE_SIZE, MISSION_VOCAB, Discretizer, Tokenizer, returns_to_go
+from minirl.transformer import KVCache, Transformer, TransformerConfig, init_weights
+
+OBSERVED, UNOBSERVED = 0, 1  # BabyAI state-slot tokens: "embed the real state here" / "a future, unseen state"
+
+# ---------------------------------------------------------------------------------------------- config
+
+
+@dataclass
+class Config:
+    """The official config/offline.py (base and HalfCheetah); planning settings are in EVAL_OPTIONS."""
+
+    N: int = 100  # bins per dimension
+    discretizer: str = "quantile"  # every bin holds ~1/N of the data
+    n_layer: int = 4
+    n_head: int = 4
+    d_model: int = 128  # the official n_embd = 32 per head × 4 heads
+    dropout: float = 0.1
+    seq_len: int = 10  # L: transitions per training window (subsampled_sequence_length)
+    discount: float = 0.99  # γ in V
+    termination_penalty: float | None = -100.0  # replaces the reward of a real termination (None: keep it)
+    action_weight: float = 5.0  # loss weights per token kind (states 1)
+    reward_weight: float = 1.0
+    value_weight: float = 1.0
+    # training (the shared loop; the official one: AdamW, betas (0.9, 0.95), warmup 1 epoch, cosine to 10%)
+    steps: int = 195_000  # 50 epochs of a 1M-transition dataset at batch 256 (n_epochs_ref = 50)
+    batch_size: int = 256
+    lr: float = 6e-4
+    weight_decay: float = 0.1
+    warmup_steps: int = 3_900  # one epoch of 1M transitions
+    lr_schedule: str = "cosine"
+    grad_clip: float = 1.0
+
+
+def env_defaults(spec) -> dict:
+    """BabyAI terminates on success, so no termination penalty; its small datasets train in a few thousand steps."""
+    if spec.discrete:
+        return {"termination_penalty": None, "steps": 3000, "warmup_steps": 300}
+    return {}
+
+
+# The official HalfCheetah planning settings (its base config: horizon 15, beam_width 128).
+EVAL_OPTIONS = {"beam_width": 32, "horizon": 5, "n_expand": 2, "cdf_act": 0.6, "k_obs": 1,
+                "max_context_transitions": 5}
+
+# ---------------------------------------------------------------------------------------------- data
+
+
+def continuous_part(episode: dict, tok: Tokenizer, cfg: Config) -> np.ndarray:
+    """The values the discretizer cuts into bins, (T, d + m + 2) = [s, a, r, V] (BabyAI: (T, 2) = [r, V])."""
+    r = np.asarray(episode["rewards"], np.float64).copy()
+    if cfg.termination_penalty is not None:
+        r[np.asarray(episode["terminations"], bool)] = cfg.termination_penalty
+    V = np.append(returns_to_go(r, cfg.discount)[1:], 0.0)  # V_t = r_{t+1} + γ r_{t+2} + ...
+    rv = np.stack([r, V], 1)
+    return rv if tok.discrete else np.concatenate([tok.states(episode), episode["actions"], rv], 1)
+
+
+def make_tokenizer(episodes: list[dict], spec, cfg: Config) -> Tokenizer:
+    """States normalized (HalfCheetah), then ONE discretizer fitted on every column of the concatenated transitions."""
+    tok = Tokenizer.fit(episodes, spec.name, spec.discrete, spec.act_dim, gamma=cfg.discount)
+    values = np.concatenate([continuous_part(ep, tok, cfg) for ep in episodes])
+    tok.discretizer = Discretizer.fit(values, cfg.N, cfg.discretizer)
+    return tok
+
+
+def episode_tokens(episode: dict, tok: Tokenizer, cfg: Config) -> np.ndarray:
+    """(T, td) int64 bin ids, one row per transition: [s¹…s^d, a¹…a^m, r, V] (BabyAI: [OBSERVED, a, r, V])."""
+    ids = tok.discretizer.encode(continuous_part(episode, tok, cfg))
+    if tok.discrete:
+        T = len(ids)
+        ids = np.concatenate([np.full((T, 1), OBSERVED), np.asarray(episode["actions"]).reshape(T, 1), ids], 1)
+    return ids.astype(np.int64)
+
+
+def prepare(episodes: list[dict], tok: Tokenizer, cfg: Config) -> dict:
+    """All episodes in one flat array, each followed by L-1 padding rows, so any window is a slice."""
+    ids = [episode_tokens(ep, tok, cfg) for ep in episodes]
+    lengths = np.array([len(x) for x in ids])
+    offsets = np.cumsum(lengths + cfg.seq_len - 1) - (lengths + cfg.seq_len - 1)  # where each episode begins
+
+    def padded(a: np.ndarray) -> np.ndarray:
+        return np.concatenate([a, np.zeros((cfg.seq_len - 1,) + a.shape[1:], a.dtype)])
+
+    data = {"tokens": np.concatenate([padded(x) for x in ids]),
+            "real": np.concatenate([padded(np.ones(T, bool)) for T in lengths]),  # False on padding
+            "starts": np.concatenate([o + np.arange(T) for o, T in zip(offsets, lengths)])}  # any step, uniformly
+    if tok.discrete:
+        data["states"] = np.concatenate([padded(tok.states(ep)) for ep in episodes])
+    return data
+
+
+def sample_batch(data: dict, cfg: Config, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    """B windows of L transitions, right-padded: tokens (B, L·td), mask (B, L·td) True = real [, states (B, L, 172)]."""
+    B, L = cfg.batch_size, cfg.seq_len
+    rows = rng.choice(data["starts"], B)[:, None] + np.arange(L)  # (B, L)
+    tokens, td = data["tokens"][rows], data["tokens"].shape[1]  # (B, L, td)
+    batch = {"mask": torch.from_numpy(np.repeat(data["real"][rows], td, axis=1))}
+    if "states" in data:  # BabyAI: half the windows hide the states from a random transition on
+        cut = np.where(rng.random(B) < 0.5, rng.integers(1, L, B), L)
+        tokens[:, :, 0][np.arange(L) >= cut[:, None]] = UNOBSERVED
+        batch["states"] = torch.from_numpy(data["states"][rows])
+    batch["tokens"] = torch.from_numpy(tokens.reshape(B, L * td))
+    return batch
+
+
+# ---------------------------------------------------------------------------------------------- model
+
+
+class Model(nn.Module):
+    """Offset token embeddings + position embeddings -> the shared causal Transformer -> one head per dimension."""
+
+    def __init__(self, cfg: Config, tok: Tokenizer):
+        super().__init__()
+        self.cfg, self.discrete, N, D = cfg, tok.discrete, cfg.N, cfg.d_model
+        self.obs_dim = 1 if tok.discrete else tok.state_size  # d: state tokens per transition
+        self.act_dim = 1 if tok.discrete else tok.act_dim  # m: action tokens per transition
+        self.transition_dim = td = self.obs_dim + self.act_dim + 2
+        self.block_size = cfg.seq_len * td - 1  # a training window minus its last token
+        self.tok_emb = nn.Embedding(td * N, D)  # dimension j uses rows j·N … j·N+N-1
+        self.pos_emb = nn.Parameter(torch.zeros(self.block_size, D))
+        self.drop = nn.Dropout(cfg.dropout)
+        self.transformer = Transformer(TransformerConfig(cfg.n_layer, cfg.n_head, D, cfg.dropout, self.block_size))
+        self.head = nn.Parameter(torch.empty(td, D, N))  # head[j]: hidden -> logits of dimension j's bins
+        sizes = [2, tok.act_dim, N, N] if tok.discrete else [N] * td  # ids each dimension can take
+        self.register_buffer("valid", torch.arange(N)[None] < torch.tensor(sizes)[:, None], persistent=False)
+        weights = [0.0 if tok.discrete else 1.0] * self.obs_dim + [cfg.action_weight] * self.act_dim
+        self.register_buffer("weights", torch.tensor(weights + [cfg.reward_weight, cfg.value_weight]),
+                             persistent=False)  # (td,) loss weight per dimension; BabyAI states are not predicted
+        centers = torch.tensor(tok.discretizer.centers[-2:], dtype=torch.float32)
+        self.register_buffer("rv_centers", centers, persistent=False)  # (2, N) values of the r and V bins
+        if tok.discrete:  # each of the 172 state fields in its own offset vocabulary, summed into one embedding
+            self.state_emb = nn.EmbeddingBag(BABYAI_STATE_SIZE * len(MISSION_VOCAB), D, mode="sum")
+            self.register_buffer("field_offset", torch.arange(BABYAI_STATE_SIZE) * len(MISSION_VOCAB),
+                                 persistent=False)
+        self.apply(init_weights)
+        nn.init.normal_(self.head, std=0.02)
+        if tok.discrete:
+            nn.init.normal_(self.state_emb.weight, std=0.02)
+
+    def forward(self, tokens, first: int = 0, window_start: int = 0, cache: KVCache | None = None, states=None):
+        """Hidden states (B, T, D) of `tokens` (B, T), the piece of a sequence that starts at position `first`.
+
+        The model's view of the sequence starts at `window_start` (a multiple of td): position embeddings count from
+        there, and `cache` holds the view's tokens before `first`. states (B or N, C, 172): BabyAI observations of
+        the sequence's first C transitions (rows repeat for the beams of one env).
+        """
+        T, td = tokens.shape[1], self.transition_dim
+        pos = torch.arange(first, first + T, device=tokens.device)  # (T,) positions in the sequence
+        x = self.tok_emb(tokens + pos % td * self.cfg.N) + self.pos_emb[pos - window_start]  # (B, T, D)
+        if self.discrete:
+            x = x + self.embed_states(tokens, pos, states)
+        keys = torch.arange(window_start, first + T, device=tokens.device)  # every key in view (cached ones too)
+        not_value = (keys % td != td - 1)[None]  # (1, P+T): value tokens are hidden from every query
+        return self.transformer(self.drop(x), causal=True, padding_mask=not_value, cache=cache)
+
+    def embed_states(self, tokens, pos, states):
+        """BabyAI: the summed field embeddings of each transition's state, added at its OBSERVED state slot."""
+        B, td = len(tokens), self.transition_dim
+        n, C, S = states.shape
+        per_state = self.state_emb((states + self.field_offset).view(n * C, S)).view(n, C, -1)  # (n, C, D)
+        per_token = per_state.repeat_interleave(B // n, 0)[:, (pos // td).clamp(max=C - 1)]  # (B, T, D)
+        return per_token * ((pos % td == 0) & (tokens == OBSERVED))[..., None]
+
+    def logits(self, hidden, dims):
+        """hidden (B, T, D), dims (T,) the dimension each output predicts -> (B, T, N); impossible ids at -inf."""
+        out = torch.einsum("btd,tdn->btn", hidden, self.head[dims])
+        return out.masked_fill(~self.valid[dims], float("-inf"))
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Weighted cross-entropy of every next token of the window (padding excluded)."""
+        tokens, mask = batch["tokens"], batch["mask"]  # (B, L·td)
+        hidden = self(tokens[:, :-1], states=batch.get("states"))  # (B, L·td - 1, D)
+        dims = torch.arange(1, tokens.shape[1], device=tokens.device) % self.transition_dim  # what each output predicts
+        nll = F.cross_entropy(self.logits(hidden, dims).transpose(1, 2), tokens[:, 1:], reduction="none")  # (B, T)
+        weight = self.weights[dims] * mask[:, 1:]
+        return (nll * weight).sum() / mask[:, 1:].sum()
+
+
+# ---------------------------------------------------------------------------------------------- planning
+
+
+def window_start(length: int, max_block: int, td: int) -> int:
+    """Where the model's view of a `length`-token sequence begins: its last max_block tokens, cut back to a transition
+    boundary so the view always opens with s¹ (the official planner crops the same way)."""
+    return 0 if length <= max_block else -(-(length - max_block) // td) * td
+
+
+class FullDecoder:
+    """Next-token logits for a batch of sequences, recomputing the whole view every time: O(view) work per token."""
+
+    def __init__(self, model: Model, max_block: int, states=None):
+        self.model, self.max_block, self.states = model, max_block, states
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, T) -> (B, N) logits of token T."""
+        L, td = x.shape[1], self.model.transition_dim
+        start = window_start(L, self.max_block, td)
+        hidden = self.model(x[:, start:], start, start, None, self.states)
+        return self.model.logits(hidden[:, -1:], torch.tensor([L % td], device=x.device))[:, 0]
+
+    def select(self, index: torch.Tensor) -> None:
+        """The rows became x[index] (beams kept, copied, reordered); nothing to do without a cache."""
+
+
+class CachedDecoder(FullDecoder):
+    """The same logits, feeding only the tokens the KV cache has not seen: O(1) new tokens per call.
+
+    When the view slides forward (past max_block tokens) every position embedding changes, so the new view is encoded
+    once from scratch: once per imagined transition, against td single-token steps.
+    """
+
+    def __init__(self, model: Model, max_block: int, states=None):
+        super().__init__(model, max_block, states)
+        self.cache, self.start, self.last = None, 0, None
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        L, td = x.shape[1], self.model.transition_dim
+        start = window_start(L, self.max_block, td)
+        if self.cache is None or start != self.start:
+            self.cache, self.start = KVCache(self.model.cfg.n_layer), start
+        first = start + self.cache.length  # tokens before `first` are in the cache
+        if first < L:
+            hidden = self.model(x[:, first:], first, start, self.cache, self.states)
+            self.last = self.model.logits(hidden[:, -1:], torch.tensor([L % td], device=x.device))[:, 0]
+        return self.last
+
+    def select(self, index: torch.Tensor) -> None:
+        if self.cache is not None:
+            self.cache, self.last = self.cache.select(index), self.last[index]
+
+
+def sample(logits, generator, cdf: float | None = None, top_k: int | None = None) -> torch.Tensor:
+    """(B, N) logits -> (B, 1) ids. cdf: drop the least likely bins while their total mass stays below cdf (the
+    official cdf_act = 0.6 samples from the top 40%); top_k: keep the k likeliest (k = 1: argmax, no randomness)."""
+    if top_k == 1:
+        return logits.argmax(-1, keepdim=True)
+    probs = logits.softmax(-1)
+    if cdf is not None:
+        ascending, order = probs.sort(-1)
+        drop = torch.zeros_like(probs, dtype=torch.bool).scatter(-1, order, ascending.cumsum(-1) < cdf)
+        probs = probs.masked_fill(drop, 0.0)
+    if top_k is not None:
+        probs = probs.masked_fill(probs < probs.topk(top_k, -1).values[:, -1:], 0.0)
+    return torch.multinomial(probs, 1, generator=generator)
+
+
+def expand_beams(decoder, x, rewards, t: int, n_envs: int, n_copies: int, beam_width: int, cdf_act: float,
+                 generator):
+    """One step of TT's beam search, for n_envs envs at once (rows env-major: an env's beams are adjacent).
+
+    x (n·b, T) sequences ending in a state; rewards (n·b, H+1) the expected r_0 … r_{t-1} of each plan so far.
+    Every row is copied n_copies times; each copy samples its action a_t token by token, then the likeliest r_t and
+    V_t tokens are appended while their expectations enter the score  Σ_{h≤t} γ^h E[r_h] + γ^(t+1) E[V_t].
+    The beam_width best copies of each env survive, best first.
+    Returns x (n·K, T + m + 2), rewards (n·K, H+1), scores (n, K).
+    """
+    model = decoder.model
+    copies = torch.arange(len(x), device=x.device).repeat_interleave(n_copies)  # (n·b·n_copies,)
+    x, rewards = x[copies], rewards[copies]
+    decoder.select(copies)
+    for _ in range(model.act_dim):  # the action: sampled from its likeliest bins
+        x = torch.cat([x, sample(decoder(x), generator, cdf=cdf_act)], 1)
+    for k in range(2):  # the reward r_t, then the value V_t
+        probs = decoder(x).softmax(-1)  # (rows, N)
+        rewards[:, t + k] = probs @ model.rv_centers[k]  # r_t into column t, V_t into t+1 (until r_{t+1} comes)
+        x = torch.cat([x, probs.argmax(-1, keepdim=True)], 1)
+    gammas = model.cfg.discount ** torch.arange(rewards.shape[1], device=x.device, dtype=rewards.dtype)
+    candidates = (rewards * gammas).sum(-1).view(n_envs, -1)  # (n, b·n_copies)
+    scores, best = candidates.topk(beam_width, dim=1)  # (n, K), sorted best first
+    keep = (best + torch.arange(n_envs, device=x.device)[:, None] * candidates.shape[1]).flatten()  # rows of x
+    decoder.select(keep)
+    return x[keep], rewards[keep], scores
+
+
+@torch.no_grad()
+def plan(model: Model, prefix: torch.Tensor, states: torch.Tensor | None = None, beam_width: int = 32,
+         horizon: int = 5, n_expand: int = 2, cdf_act: float = 0.6, k_obs: int | None = 1,
+         max_context_transitions: int = 5, generator: torch.Generator | None = None, cached: bool = True):
+    """Beam search from the current state of n envs.
+
+    prefix (n, T0) tokens: past transitions, then the current state's d tokens (BabyAI: [OBSERVED]); all envs have
+    the same number of past transitions. states (n, C, 172): BabyAI observations of those transitions and the current
+    one. The model sees at most max_context_transitions·td - 1 tokens (the official max_block), sliding forward a
+    transition at a time as the plan grows. Returns the best plan per env, (n, H·td - d) tokens
+    [a_0, r_0, V_0, s_1, a_1, …, V_{H-1}], and its score (n,).
+    """
+    model.eval()  # no dropout while planning
+    max_block = min(max_context_transitions, model.cfg.seq_len) * model.transition_dim - 1  # <= the trained length
+    decoder = (CachedDecoder if cached else FullDecoder)(model, max_block, states)
+    n = len(prefix)
+    decoder(prefix)  # encodes each env's prefix once, before it is copied into beams (cached)
+    x, rewards = prefix, torch.zeros(n, horizon + 1, device=prefix.device, dtype=model.rv_centers.dtype)
+    for t in range(horizon):  # at t = 0 each env's one row becomes beam_width · n_expand candidates
+        copies = n_expand * (beam_width if t == 0 else 1)
+        x, rewards, scores = expand_beams(decoder, x, rewards, t, n, copies, beam_width, cdf_act, generator)
+        if t < horizon - 1:  # imagine the next state (BabyAI: only mark it unobserved)
+            if model.discrete:
+                x = torch.cat([x, torch.full_like(x[:, :1], UNOBSERVED)], 1)
+            for _ in range(0 if model.discrete else model.obs_dim):
+                x = torch.cat([x, sample(decoder(x), generator, top_k=k_obs)], 1)
+    best = torch.arange(n, device=x.device) * beam_width  # row 0 of each env is its best plan
+    return x[best, prefix.shape[1]:], scores[:, 0]
+
+
+def plan_uncached(model: Model, prefix: torch.Tensor, states: torch.Tensor | None = None, **options):
+    """The reference planner: the same search, but every next-token distribution recomputes the whole view."""
+    return plan(model, prefix, states, cached=False, **options)
+
+
+def plan_cost(model: Model, tok: Tokenizer, beam_widths=(1, 2, 4, 8, 16, 32), horizon: int = 5, cached: bool = True,
+              repeats: int = 3, clock=time.perf_counter, **options) -> dict[int, float]:
+    """Seconds per planning step (median of `repeats`) for each beam width: one env, a full view of random valid
+    tokens (the cost does not depend on their values). model, tok: as `minirl.train.load_run` returns them.
+    clock=time.process_time counts this process's CPU time only (steadier on a shared machine)."""
+    generator = torch.Generator().manual_seed(0)
+    past = min(options.get("max_context_transitions", 5), model.cfg.seq_len) - 1
+    dims = torch.arange(past * model.transition_dim + model.obs_dim) % model.transition_dim
+    prefix = (torch.rand(1, len(dims), generator=generator) * model.valid.sum(1)[dims]).long()  # (1, T0)
+    states = torch.zeros(1, past + 1, BABYAI_STATE_SIZE, dtype=torch.long) if tok.discrete else None
+    out = {}
+    for K in beam_widths:
+        times = []
+        for _ in range(repeats):
+            t0 = clock()
+            plan(model, prefix, states, beam_width=K, horizon=horizon, generator=generator, cached=cached, **options)
+            times.append(clock() - t0)
+        out[K] = float(np.median(times))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- acting
+
+
+class Agent:
+    """Plans anew at every step for N envs in one batch, each env with its last max_context_transitions - 1
+    transitions as context (all that fit in the view next to the current state). trace: plan_ms (per step) and
+    plan_score (the best plan's predicted Σ γ^h r_h + γ^H V, mean over envs)."""
+
+    def __init__(self, model: Model, tok: Tokenizer, beam_width: int = 32, horizon: int = 5, n_expand: int = 2,
+                 cdf_act: float = 0.6, k_obs: int | None = 1, max_context_transitions: int = 5, seed: int = 0):
+        self.model, self.tok, self.disc = model.eval(), tok, tok.discretizer
+        self.options = dict(beam_width=beam_width, horizon=horizon, n_expand=n_expand, cdf_act=cdf_act, k_obs=k_obs,
+                            max_context_transitions=max_context_transitions)
+        self.seed, self.device = seed, next(model.parameters()).device
+        self.keep = min(max_context_transitions, model.cfg.seq_len) - 1  # past transitions that fit in the view
+
+    def reset(self, n_envs: int) -> None:
+        td = self.model.transition_dim
+        self.context = np.zeros((n_envs, 0, td), np.int64)  # (N, C, td) past transitions' tokens
+        self.context_states = np.zeros((n_envs, 0, BABYAI_STATE_SIZE), np.int64)  # (N, C, 172) BabyAI only
+        self.done = np.zeros(n_envs, bool)
+        self.generator = torch.Generator(self.device).manual_seed(self.seed)
+        self.trace = {"plan_ms": [], "plan_score": []}
+
+    def encode(self, values: np.ndarray, first: int) -> np.ndarray:
+        """(N, k) values of discretizer columns first … first+k-1 -> (N, k) bin ids."""
+        full = np.zeros((len(values), self.disc.edges.shape[0]))
+        full[:, first:first + values.shape[1]] = values
+        return self.disc.encode(full)[:, first:first + values.shape[1]]
+
+    @torch.no_grad()
+    def act(self, states: np.ndarray) -> np.ndarray:
+        """states (N, S) from tok.encode_obs -> actions (N, A) float or (N,) int."""
+        N, m = len(states), self.model.act_dim
+        current = np.full((N, 1), OBSERVED) if self.tok.discrete else self.encode(states, 0)  # (N, d)
+        prefix = np.concatenate([self.context.reshape(N, -1), current], 1)
+        live = np.flatnonzero(~self.done) if not self.done.all() else np.arange(N)  # finished envs are not planned
+        seen = np.concatenate([self.context_states, states[:, None]], 1) if self.tok.discrete else None
+        t0 = time.perf_counter()
+        plan_tokens, scores = plan(self.model, torch.as_tensor(prefix[live], device=self.device),
+                                   None if seen is None else torch.as_tensor(seen[live], device=self.device),
+                                   generator=self.generator, **self.options)
+        self.trace["plan_ms"].append(1000 * (time.perf_counter() - t0))
+        self.trace["plan_score"].append(float(scores.mean()))
+        action_ids = np.zeros((N, m), np.int64)
+        action_ids[live] = plan_tokens[:, :m].cpu().numpy()  # the first action of the best plan
+        self.pending = (current, action_ids, seen)
+        if self.tok.discrete:
+            return action_ids[:, 0]
+        d = self.model.obs_dim
+        return self.disc.centers[np.arange(d, d + m), action_ids].astype(np.float32)  # (N, m) bin values
+
+    def observe(self, rewards: np.ndarray, done: np.ndarray) -> None:
+        """Appends [s, a, r, V placeholder] to each env's context (no query ever attends to a value token)."""
+        current, action_ids, seen = self.pending
+        r = self.encode(np.asarray(rewards, np.float64)[:, None], self.disc.edges.shape[0] - 2)  # (N, 1)
+        rv = np.concatenate([r, np.zeros_like(r)], 1)
+        keep = self.keep
+        transition = np.concatenate([current, action_ids, rv], 1)[:, None]  # (N, 1, td)
+        self.context = np.concatenate([self.context, transition], 1)[:, max(0, self.context.shape[1] + 1 - keep):]
+        if self.tok.discrete:
+            self.context_states = seen[:, max(0, seen.shape[1] - keep):]
+        self.done |= np.asarray(done, bool)

@@ -1,0 +1,93 @@
+"""`minirl compare` on a tiny configuration: the table, CSV and bar chart, reuse of finished runs, new runs when the
+config changes, and one-line errors for algorithms that cannot be imported."""
+
+import csv
+import os
+
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
+from minirl import data, train
+
+runner = CliRunner()
+ARGS = ["compare", "--datasets", "babyai-gotoredball", "--algos", "bc,iql", "--seeds", "1", "--episodes", "2"]
+
+
+def compare(tmp_path, *extra, steps: int = 10):
+    result = runner.invoke(app, ARGS + ["--steps", str(steps), "--out", str(tmp_path / "out"),
+                                        "--runs-dir", str(tmp_path / "runs"), *extra])
+    assert "Traceback" not in result.output
+    return result
+
+
+def stamps(runs):
+    """Modification times of each run's checkpoint and eval.json."""
+    return {r: ((r / "checkpoint.pt").stat().st_mtime_ns, (r / "eval.json").stat().st_mtime_ns) for r in runs}
+
+
+@pytest.fixture(scope="module")
+def first_call(tmp_path_factory):
+    """50 bot demonstrations of GoToRedBall in a private Minari folder, and one `minirl compare` over bc and iql."""
+    old = os.environ.get("MINARI_DATASETS_PATH")
+    os.environ["MINARI_DATASETS_PATH"] = str(tmp_path_factory.mktemp("compare-minari"))
+    data.collect("babyai-gotoredball", episodes=50, seed=0, progress=False)
+    tmp_path = tmp_path_factory.mktemp("compare")
+    result = compare(tmp_path)
+    runs = sorted((tmp_path / "runs").iterdir())
+    yield tmp_path, result, runs, stamps(runs)
+    os.environ["MINARI_DATASETS_PATH"] = old
+
+
+def test_compare_prints_and_writes_table_csv_and_chart(first_call):
+    tmp_path, result, runs, _ = first_call
+    assert result.exit_code == 0, result.output
+    assert "BC" in result.output and "IQL" in result.output and "success %" in result.output
+    assert "NOT ours" in result.output and "47.4" in result.output  # the papers' IQL score, labelled as theirs
+    out = tmp_path / "out"
+    rows = list(csv.DictReader(open(out / "compare.csv")))
+    assert [(r["algo"], r["dataset"], r["seeds"]) for r in rows] == [("bc", "babyai-gotoredball", "1"),
+                                                                     ("iql", "babyai-gotoredball", "1")]
+    assert all(0.0 <= float(r["mean"]) <= 100.0 for r in rows)
+    assert (out / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| BC | Imitation |" in (out / "compare.md").read_text()
+    assert [r.name.rsplit("-", 1)[0] for r in runs] == ["bc-babyai-gotoredball-s0", "iql-babyai-gotoredball-s0"]
+
+
+def test_second_call_reuses_runs_and_evaluations(first_call):
+    tmp_path, _, runs, before = first_call
+    table = (tmp_path / "out" / "compare.csv").read_text()
+    result = compare(tmp_path)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("reused, eval reused") == 2
+    assert stamps(runs) == before  # no training, no evaluation: the files were not rewritten
+    assert (tmp_path / "out" / "compare.csv").read_text() == table
+
+
+def test_changing_the_steps_trains_new_runs(first_call):
+    tmp_path, _, runs, before = first_call
+    result = compare(tmp_path, steps=11)
+    assert result.exit_code == 0, result.output
+    assert result.output.count(": trained, ") == 2
+    assert len(list((tmp_path / "runs").iterdir())) == 4  # 10 and 11 steps: different content keys
+    assert stamps(runs) == before
+
+
+def test_unimportable_algorithm_gives_one_line_and_the_rest_still_run(first_call, monkeypatch):
+    tmp_path = first_call[0]
+    monkeypatch.setitem(train.ALGOS, "ghost", "minirl.ghost_not_written_yet")
+    result = compare(tmp_path, "--algos", "ghost,bc")
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if "ghost" in line]
+    assert len(lines) == 1 and lines[0].startswith("error: ghost cannot be imported")
+
+    only_ghost = compare(tmp_path, "--algos", "ghost")
+    assert only_ghost.exit_code == 1
+    assert only_ghost.output.strip().splitlines()[-1].startswith("error: none of ghost can be run")
+
+
+@pytest.mark.parametrize("flag,value", [("--algos", "bc,nope"), ("--datasets", "babyai-nope")])
+def test_unknown_algorithm_or_dataset_is_a_one_line_error(first_call, flag, value):
+    result = compare(first_call[0], flag, value)
+    assert result.exit_code == 1
+    assert result.output.strip().startswith("error: unknown")
