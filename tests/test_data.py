@@ -160,9 +160,11 @@ def test_unknown_names_raise_unknown_name_error_and_missing_ones_say_how_to_make
     assert data.env_of("mujoco/halfcheetah/medium-v0") == "halfcheetah"
 
 
-def test_medium_and_expert_roll_out_the_policy_file(policy_dir, monkeypatch):
+def test_medium_and_expert_roll_out_the_policy_file(policy_dir, monkeypatch, tmp_path):
+    monkeypatch.setenv("MINIRL_POLICY_DIR", str(tmp_path))  # a folder without policies
     with pytest.raises(FileNotFoundError, match="halfcheetah-medium.pt"):
-        data.collect("halfcheetah-medium", steps=1000, progress=False)  # the shipped policy is not there
+        data.collect("halfcheetah-medium", steps=1000, progress=False)
+    monkeypatch.delenv("MINIRL_POLICY_DIR")
     data.collect("halfcheetah-medium", steps=1000, progress=False, policy_dir=policy_dir)
     medium = data.load("halfcheetah-medium")
     assert len(medium) == 1 and medium[0]["actions"].shape == (1000, 6)

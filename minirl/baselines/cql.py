@@ -36,7 +36,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from minirl.baselines.bc import Agent, StateEncoder, make_tokenizer, mlp, prepare, sample_batch  # noqa: F401
+from minirl.baselines.bc import (  # noqa: F401  (Agent, make_tokenizer, prepare, sample_batch: the protocol, as BC's)
+    BABYAI_DEFAULTS,
+    Agent,
+    StateEncoder,
+    make_tokenizer,
+    mlp,
+    prepare,
+    sample_batch,
+)
 from minirl.baselines.sac import Actor, Critic
 from minirl.tokenizer import Tokenizer
 
@@ -68,8 +76,9 @@ class Config:
 
 
 def env_defaults(spec) -> dict:
-    """BabyAI: α_cql = 1 (the discrete-action value d3rlpy uses; the paper's Atari runs used 0.5-4) and fewer steps."""
-    return {"cql_alpha": 1.0, "steps": 5000} if spec.discrete else {}
+    """BabyAI: BC's small-net settings (bc.BABYAI_DEFAULTS) and α_cql = 1 (the discrete-action value d3rlpy uses;
+    the paper's Atari runs used 0.5-4)."""
+    return dict(BABYAI_DEFAULTS, cql_alpha=1.0) if spec.discrete else {}
 
 
 EVAL_OPTIONS: dict = {}

@@ -33,7 +33,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from minirl.baselines.bc import Agent, StateEncoder, make_tokenizer, mlp, prepare, sample_batch  # noqa: F401
+from minirl.baselines.bc import (  # noqa: F401  (Agent, make_tokenizer, prepare, sample_batch: the protocol, as BC's)
+    BABYAI_DEFAULTS,
+    Agent,
+    StateEncoder,
+    make_tokenizer,
+    mlp,
+    prepare,
+    sample_batch,
+)
 from minirl.tokenizer import Tokenizer
 
 # ---------------------------------------------------------------------------------------------- config
@@ -65,8 +73,8 @@ class Config:
 
 
 def env_defaults(spec) -> dict:
-    """BabyAI: small datasets, fewer steps."""
-    return {"steps": 5000} if spec.discrete else {}
+    """BabyAI: BC's small-net settings (bc.BABYAI_DEFAULTS); the cosine schedule stays."""
+    return dict(BABYAI_DEFAULTS) if spec.discrete else {}
 
 
 EVAL_OPTIONS: dict = {}
