@@ -712,13 +712,11 @@ def _dt_open_loop(run: Run, ep: dict, t0: int, H: int) -> dict:
     own, forced = [], []
     for t in range(t0, min(t0 + H, len(ep["rewards"]))):
         sl = slice(max(0, t + 1 - K), t + 1)
-        def predict(acts):
-            preds = run.model(torch.as_tensor(ep["rtg"][sl])[None], torch.as_tensor(ep["states"][sl])[None],
-                              torch.as_tensor(acts[sl])[None],
-                              torch.as_tensor(np.minimum(ep["timesteps"][sl], run.cfg.max_timestep - 1))[None])
-            p = preds[0, -1]
-            return int(p.argmax()) if run.tok.discrete else p.numpy()
-        a_own, a_forced = predict(actions), predict(ep["actions"])
+        both = lambda x: torch.as_tensor(np.stack([x[sl], x[sl]]))  # row 0: own actions, row 1: the dataset's
+        acts = torch.as_tensor(np.stack([actions[sl], ep["actions"][sl]]))
+        preds = run.model(both(ep["rtg"]), both(ep["states"]), acts,
+                          both(np.minimum(ep["timesteps"], run.cfg.max_timestep - 1)))[:, -1]  # (2, A)
+        a_own, a_forced = (preds.argmax(-1).numpy() if run.tok.discrete else preds.numpy())
         actions[t] = a_own  # the model's own action replaces the dataset's in every later context
         own.append(_action_error(run, [a_own], [ep["actions"][t]])[0])
         forced.append(_action_error(run, [a_forced], [ep["actions"][t]])[0])

@@ -10,8 +10,8 @@ so a transition with a d-dim state and an m-dim action is d + m + 2 tokens,
     τ = (s¹_1 … s^d_1, a¹_1 … a^m_1, r_1, V_1, s¹_2, …),        loss = -Σ_i w_i log P_θ(τ_i | τ_<i),
 
 plain next-token cross-entropy with action tokens weighted 5×. Dimension j owns the ids j·N … j·N+N-1 and its own
-output head, so bin 7 of a joint angle and bin 7 of the reward are different words. V is only ever a target: no token
-may attend to a value token (at acting time the past values are unknown).
+output head, so bin 7 of a joint angle and bin 7 of the reward are different words. V is only ever a target: no other
+token attends to a value token (at acting time the past values are unknown), as in the official code.
 
 Acting is planning. Beam search keeps `beam_width` imagined futures per env; each step every one is copied `n_expand`
 times, each copy samples an action (from its likeliest bins), the model predicts r and V, and the copies with the best
@@ -27,8 +27,8 @@ embedding. A transition is [s, a, r, V] (4 tokens, a one of 7 ids). Plans are op
 states are a learned "unobserved" token (training hides the states after a random cut in half of its windows), so
 the search imagines actions, rewards and values, not views.
 
-Shapes: B rows (windows, or N envs × beams), T tokens, L transitions per training window, td = d + m + 2 tokens per
-transition, N bins (or envs, in the planner: said where it matters), D width, H horizon, K beam width.
+Shapes: B rows (training windows, or n envs × beams while planning), T tokens, L transitions per training window,
+td = d + m + 2 tokens per transition, N bins, D width, H horizon, K beam width, C transitions with a known state.
 """
 
 from __future__ import annotations

@@ -130,4 +130,5 @@ def test_tokenizer_state_dict_round_trip():
     tok.discretizer = Discretizer.fit(ep["observations"], 5)
     again = Tokenizer.from_state_dict(tok.state_dict())
     np.testing.assert_array_equal(again.states(ep), tok.states(ep))
-    np.testing.assert_array_equal(again.discretizer.encode(ep["observations"]), tok.discretizer.encode(ep["observations"]))
+    obs = ep["observations"]
+    np.testing.assert_array_equal(again.discretizer.encode(obs), tok.discretizer.encode(obs))
