@@ -41,7 +41,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from minirl.tokenizer import BABYAI_STATE_SIZE, MISSION_VOCAB, Discretizer, Tokenizer, returns_to_go
+from minirl.tokenizer import BABYAI_STATE_SIZE, MISSION_VOCAB, Discretizer, Normalizer, Tokenizer, returns_to_go
 from minirl.transformer import KVCache, Transformer, TransformerConfig, init_weights
 
 OBSERVED, UNOBSERVED = 0, 1  # BabyAI state-slot tokens: "embed the real state here" / "a future, unseen state"
@@ -370,6 +370,22 @@ def plan_cost(model: Model, tok: Tokenizer, beam_widths=(1, 2, 4, 8, 16, 32), ho
             times.append(clock() - t0)
         out[K] = float(np.median(times))
     return out
+
+
+def bench_plan_cost(quick: bool = False) -> dict:
+    """`minirl bench speed`: ms per planning step vs beam width, cached and uncached, horizon 5, for a paper-size
+    model with HalfCheetah's shapes (untrained: the cost does not depend on the weights)."""
+    rng = np.random.default_rng(0)
+    tok = Tokenizer("halfcheetah", False, 6, Normalizer(np.zeros(17), np.ones(17)),
+                    discretizer=Discretizer.fit(rng.normal(size=(2000, 17 + 6 + 2)), Config.N))
+    torch.manual_seed(0)
+    model, rows = Model(Config(), tok), []
+    for kind in ("cached", "uncached"):
+        costs = plan_cost(model, tok, (1, 4, 16) if quick else (1, 2, 4, 8, 16, 32), horizon=5,
+                          cached=kind == "cached", repeats=1 if quick else 3)
+        rows += [{"label": f"{kind} K={K}", "kind": kind, "beam_width": K, "ms_per_step": 1000 * seconds}
+                 for K, seconds in costs.items()]
+    return {"horizon": 5, "rows": rows}
 
 
 # ---------------------------------------------------------------------------------------------- acting
