@@ -467,7 +467,8 @@ def attention(run: Run, out: Path) -> list[Path]:
 
 
 def attention_by_type(run: Run, out: Path, max_steps: int = 300) -> list[Path]:
-    """Over the longest dataset episode: each decision's attention shares per token type and per step age."""
+    """Over the longest dataset episode: each decision's attention shares per token type and per step age; and per
+    layer, the type shares over the decisions of the 8 longest episodes, with uniform attention's for reference."""
     arrays = run.arrays()
     index = max(range(len(arrays)), key=lambda i: (len(arrays[i]["rewards"]), -i))
     T = min(max_steps, len(arrays[index]["rewards"]))
@@ -500,20 +501,29 @@ def attention_by_type(run: Run, out: Path, max_steps: int = 300) -> list[Path]:
         ax.set_ylim(0, 1)
         ax.set_title(f"by {what} (mean over layers and heads)")
         ax.legend(fontsize=7, loc="upper right")
+    # per layer over many decisions (those of `horizon`), against attention spread uniformly over the visible keys
+    many = _decision_views(run)
+    per_layer = np.array([[group_shares(w.maps[layer].mean(0)[row], w.types, type_names) for w, row in many]
+                          for layer in range(L)]).mean(1)  # (L, types)
+    uniform = np.mean([group_shares(w.allowed[row] / w.allowed[row].sum(), w.types, type_names) for w, row in many],
+                      0)  # (types,)
     ax = axes[0, 2]
-    per_layer = by_type.mean(1)  # (L, types)
     width = 0.8 / len(type_names)
     for j, name in enumerate(type_names):
-        ax.bar(np.arange(L) + j * width, per_layer[:, j], width, label=name, color=TYPE_COLORS.get(name))
+        x = np.arange(L) + j * width
+        ax.bar(x, per_layer[:, j], width, label=name, color=TYPE_COLORS.get(name))
+        ax.scatter(x, np.full(L, uniform[j]), marker="_", s=150, color="k", zorder=3,
+                   label="uniform over visible keys" if j == 0 else None)
     ax.set_xticks(np.arange(L) + 0.4 - width / 2, [f"layer {i}" for i in range(L)])
     ax.set_ylabel("mean share of decision attention (0-1)")
-    ax.set_title("per layer, mean over the episode")
+    ax.set_title(f"per layer, mean over {len(many)} decisions ({min(8, len(arrays))} longest episodes)", fontsize=9)
     ax.legend(fontsize=7)
-    _suptitle(fig, run.title(f"Where each decision looks (dataset episode {index}, {T} steps; "
-                           f"recent = 1-{RECENT} steps back, old = more)"))
+    _suptitle(fig, run.title(f"Where each decision looks (left, middle: dataset episode {index}, {T} steps; "
+                             f"recent = 1-{RECENT} steps back, old = more)"))
     numbers = dict(_run_info(run), episode=index, type_names=type_names, age_names=age_names,
                    by_type_per_layer=by_type, by_age_per_layer=by_age,
-                   type_share_per_layer=per_layer, age_share_per_layer=by_age.mean(1))
+                   type_share_per_layer_this_episode=by_type.mean(1), age_share_per_layer=by_age.mean(1),
+                   decisions=len(many), type_share_per_layer=per_layer, type_share_uniform=uniform)
     return _save(fig, numbers, out, f"attention-by-type-{run.path.name}")
 
 
@@ -526,30 +536,45 @@ def _decision_views(run: Run, max_episodes: int = 8, max_steps: int = 100) -> li
     return [decision_view(run, arrays[i], t) for i in order for t in range(min(max_steps, len(arrays[i]["rewards"])))]
 
 
+def _mass_by_distance(views: list[tuple[Window, int]], attention_of) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over decisions of distance_mass for the attention row attention_of(window, row) -> (distances, mass)."""
+    total: dict[int, float] = {}
+    for w, row in views:
+        full = np.zeros((len(w.steps), len(w.steps)))
+        full[row] = attention_of(w, row)
+        for d, mass in distance_mass(full, w.steps, w.steps, [row], w.allowed).items():
+            total[d] = total.get(d, 0.0) + mass / len(views)
+    distances = np.array(sorted(total))
+    return distances, np.array([total[d] for d in distances])
+
+
 def horizon(runs: list[Run], out: Path) -> list[Path]:
-    """Attention mass of the decision queries against timestep distance, per layer, one panel per model."""
+    """Attention mass of the decision queries against timestep distance, per layer, one panel per model.
+
+    The dashed grey line is what attention spread uniformly over the visible keys would give: a step with more
+    visible tokens draws more mass under uniform attention too, so locality means "above the grey line"."""
     fig, axes = _figure(1, len(runs), width=4.8, height=3.8, sharey=True)
     numbers = {"runs": []}
     for ax, run in zip(axes[0], runs):
         views = _decision_views(run)
-        L = len(views[0][0].maps)
         layers = []
-        for layer in range(L):
-            total: dict[int, float] = {}
-            for w, row in views:
-                for d, mass in distance_mass(w.maps[layer].mean(0), w.steps, w.steps, [row], w.allowed).items():
-                    total[d] = total.get(d, 0.0) + mass / len(views)
-            distances = np.array(sorted(total))
-            mass = np.array([total[d] for d in distances])
+        for layer in range(len(views[0][0].maps)):
+            distances, mass = _mass_by_distance(views, lambda w, row: w.maps[layer].mean(0)[row])
             ax.plot(distances, mass, marker="o", ms=3, label=f"layer {layer}")
             layers.append({"distance": distances, "mass": mass, "mean_distance": float((distances * mass).sum()),
-                           "mass_at_0": total.get(0, 0.0),
-                           "mass_within_recent": float(mass[np.abs(distances) <= RECENT].sum())})
+                           "mass_at_0": float(mass[distances == 0].sum()),
+                           "mass_within_recent": float(mass[np.abs(distances) <= RECENT].sum()),
+                           "mass_in_future": float(mass[distances < 0].sum())})
+        distances, uniform = _mass_by_distance(views, lambda w, row: w.allowed[row] / w.allowed[row].sum())
+        ax.plot(distances, uniform, "--", color="grey", lw=1, label="uniform over visible keys")
         ax.set_xlabel("query step − key step (timesteps; < 0 = future)")
         ax.set_ylabel("mean attention mass (fraction)")
         ax.set_title(f"{run.algo.upper()} · {run.dataset} · {run.path.name}", fontsize=9)
         ax.legend(fontsize=7)
-        numbers["runs"].append(dict(_run_info(run), decisions=len(views), layers=layers))
+        numbers["runs"].append(dict(_run_info(run), decisions=len(views), layers=layers,
+                                    uniform={"distance": distances, "mass": uniform,
+                                             "mean_distance": float((distances * uniform).sum()),
+                                             "mass_within_recent": float(uniform[np.abs(distances) <= RECENT].sum())}))
     _suptitle(fig, "How far back (or ahead) each decision looks: attention mass by timestep distance, mean over "
                    "heads and decisions\n" + _runs_line(runs))
     return _save(fig, numbers, out, "horizon")
@@ -634,7 +659,7 @@ def sparsity(runs: list[Run], out: Path) -> list[Path]:
         ax.set_xticks(np.arange(2) + 0.4 - width / 2, labels, fontsize=8)
         ax.set_ylabel("value (dimensionless, 0-1)")
         ax.set_title(what, fontsize=9)
-        ax.legend(fontsize=7)
+    fig.legend(*axes[0, 1].get_legend_handles_labels(), loc="outside lower center", ncol=len(runs), fontsize=7)
     _suptitle(fig, "Attention sparsity on dataset windows (lower share90 / higher Gini = more focused)\n"
                    + _runs_line(runs))
     return _save(fig, numbers, out, "sparsity")
@@ -789,14 +814,15 @@ def error_horizon(run: Run) -> int:
 
 def error(runs: list[Run], out: Path, max_episodes: int = 32, H: int | None = None) -> list[Path]:
     """Open-loop multi-step prediction error against horizon h, mean and 95% confidence band (mean ± 1.96
-    standard errors) over dataset episodes, each started at its first step. Left: action error, the one measure all
+    standard errors) over max_episodes dataset episodes drawn at random (seed 0), each started at its first step;
+    fewer episodes reach the larger h (the count per h is in the JSON). Left: action error, the one measure all
     three models share; right: TT's errors on the rewards (and states) it imagines."""
     numbers = {"runs": [], "definition": ERROR_DEFINITION}
     fig, axes = _figure(1, 2, width=6.0, height=4.4)
     floor = 1e-3
     for run in runs:
         arrays = run.arrays()
-        order = sorted(range(len(arrays)), key=lambda i: (-len(arrays[i]["rewards"]), i))[:max_episodes]
+        order = np.random.default_rng(0).permutation(len(arrays))[:max_episodes]  # the same episodes every run
         horizon_steps = H or error_horizon(run)
         curves: dict[str, list[list[float]]] = {}
         for i in order:

@@ -60,9 +60,12 @@ class Config:
 
 
 def env_defaults(spec) -> dict:
-    """BabyAI: rewards are at most 1 (no scaling), episodes at most 64-128 steps, and small data trains fast."""
+    """BabyAI (not in the paper): rewards are at most 1, so R̂ needs no scaling; episodes last at most 64-128 steps
+    (bot demos ~5 on GoToLocal), so 10 steps of context suffice; a half-width 2-layer model at lr 1e-3 trains in
+    ~65 ms per batch on one CPU core (the paper's size: ~330 ms), so 3000 steps take ~3.5 CPU-minutes."""
     if spec.discrete:
-        return {"rtg_scale": 1.0, "max_timestep": spec.max_steps, "steps": 3000, "warmup_steps": 300}
+        return {"rtg_scale": 1.0, "max_timestep": spec.max_steps, "context_len": 10, "d_model": 64, "n_layer": 2,
+                "n_head": 2, "lr": 1e-3, "steps": 3000, "warmup_steps": 200}
     return {}
 
 
@@ -104,28 +107,33 @@ def sample_batch(data: list[dict], cfg: Config, rng: np.random.Generator) -> dic
 
 
 class BabyAIStateEmbedding(nn.Module):
-    """BabyAI state (B, K, 172) int -> (B, K, D): grid, direction and mission, each through its own tables.
+    """BabyAI state (B, K, 172) int -> (B, K, D): the egocentric grid read in the light of the mission, plus direction.
 
-    Grid: each of the 7x7x3 values gets a small vector from a table (object type, colour and door state are
-    different vocabularies, so each channel has its own rows); the 147 vectors are concatenated, since a value's
-    place in the egocentric view is half its meaning, and projected to D. Mission: word vectors, concatenated in
-    order ("put the red ball next to the blue key" is not a bag of words) and projected. Direction: a table of 4.
+    Mission: word vectors concatenated in order ("put the red ball next to the blue key" is not a bag of words) and
+    projected to D. Grid: each of the 7x7 cells is the sum of its object, colour and door-state vectors; the mission
+    then scales and shifts every cell's features (FiLM, Perez et al. 2018, as in BabyAI's own baseline), so "is this
+    the green ball I was asked for?" takes one multiplication. The 49 cells are concatenated, since a cell's place
+    in the view is half its meaning, and projected to D. (Without FiLM, 8000 GoToLocal demos gave 89% success after
+    3000 updates instead of 99%.)
     """
 
-    def __init__(self, d_model: int, d_cell: int = 8, d_word: int = 16):
+    def __init__(self, d_model: int, d_cell: int = 16, d_word: int = 16):
         super().__init__()
-        self.cell = nn.Embedding(3 * GRID_VOCAB, d_cell)
-        self.grid_proj = nn.Linear(GRID_CELLS * d_cell, d_model)
+        self.cell = nn.Embedding(3 * GRID_VOCAB, d_cell)  # object types, colours and states get separate rows
         self.word = nn.Embedding(len(MISSION_VOCAB), d_word)
         self.mission_proj = nn.Linear(MISSION_LEN * d_word, d_model)
+        self.film = nn.Linear(d_model, 2 * d_cell)
+        self.grid_proj = nn.Linear(GRID_CELLS // 3 * d_cell, d_model)
         self.direction = nn.Embedding(4, d_model)
         self.register_buffer("channel_offset", torch.arange(GRID_CELLS) % 3 * GRID_VOCAB, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         grid, direction, words = x[..., :GRID_CELLS], x[..., GRID_CELLS], x[..., GRID_CELLS + 1:]
-        cells = self.cell(grid + self.channel_offset).flatten(-2)  # (B, K, 147 * d_cell)
-        mission = self.word(words).flatten(-2)  # (B, K, MISSION_LEN * d_word)
-        return self.grid_proj(cells) + self.mission_proj(mission) + self.direction(direction)  # (B, K, D)
+        mission = self.mission_proj(self.word(words).flatten(-2))  # (B, K, D)
+        cells = self.cell(grid + self.channel_offset).unflatten(-2, (GRID_CELLS // 3, 3)).sum(-2)  # (B, K, 49, dc)
+        scale, shift = self.film(mission).unsqueeze(-2).chunk(2, dim=-1)  # (B, K, 1, dc) each
+        cells = torch.relu(cells * (1 + scale) + shift)
+        return self.grid_proj(cells.flatten(-2)) + mission + self.direction(direction)  # (B, K, D)
 
 
 class Model(nn.Module):
