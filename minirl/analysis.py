@@ -1020,6 +1020,7 @@ def energy(run: Run, out: Path, iterations: int | None = None) -> list[Path]:
     iterations = iterations if iterations is not None else 3 * run.cfg.iterations
     _, energies = run.model.plan(states, None, iterations, torch.Generator().manual_seed(0))  # (N, iterations+1)
     e = energies.numpy()
+    configured = run.cfg.iterations
     mean, std = e.mean(0), e.std(0)
     ci = 1.96 * e.std(0, ddof=1) / np.sqrt(len(e)) if len(e) > 1 else np.zeros_like(mean)
     fig, axes = _figure(1, 1, width=6.0, height=4.0)
@@ -1035,8 +1036,9 @@ def energy(run: Run, out: Path, iterations: int | None = None) -> list[Path]:
     _suptitle(fig, run.title(f"Energy minimization (horizon {run.cfg.horizon}, resample '{run.cfg.resample}')"))
     numbers = dict(_run_info(run), states=len(e), iterations=iterations, mean=mean, std=std, ci95=ci,
                    median=np.median(e, 0), drop=float(mean[0] - mean[-1]),
-                   share_of_states_lower_at_end=float((e[:, -1] < e[:, 0]).mean()),
-                   share_of_states_not_higher_at_end=float((e[:, -1] <= e[:, 0] + 1e-6).mean()))
+                   configured_iterations=run.cfg.iterations,
+                   share_of_states_lower_at_configured=float((e[:, min(configured, iterations)] < e[:, 0]).mean()),
+                   share_of_states_lower_at_end=float((e[:, -1] < e[:, 0]).mean()))
     return _save(fig, numbers, out, f"energy-{run.path.name}")
 
 
