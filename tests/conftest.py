@@ -1,6 +1,5 @@
 """Shared fixtures: tiny real datasets made once per test session in a temporary Minari directory."""
 
-import os
 
 import matplotlib
 import pytest
@@ -14,10 +13,6 @@ torch.set_num_threads(1)
 def minari_dir(tmp_path_factory):
     """Every test writes datasets to a private MINARI_DATASETS_PATH, never the user's own."""
     path = tmp_path_factory.mktemp("minari")
-    old = os.environ.get("MINARI_DATASETS_PATH")
-    os.environ["MINARI_DATASETS_PATH"] = str(path)
-    yield path
-    if old is None:
-        os.environ.pop("MINARI_DATASETS_PATH", None)
-    else:
-        os.environ["MINARI_DATASETS_PATH"] = old
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MINARI_DATASETS_PATH", str(path))
+        yield path

@@ -2,7 +2,6 @@
 
 import json
 import math
-import os
 
 import numpy as np
 import pytest
@@ -108,14 +107,10 @@ def datasets_dir(tmp_path_factory):
     """20 BabyAI bot episodes in this module's own MINARI_DATASETS_PATH (restored afterwards)."""
     from minirl import data
 
-    old = os.environ.get("MINARI_DATASETS_PATH")
-    os.environ["MINARI_DATASETS_PATH"] = str(tmp_path_factory.mktemp("analysis-minari"))
-    data.collect("babyai-gotoredball", episodes=20, seed=0, progress=False)
-    yield
-    if old is None:
-        os.environ.pop("MINARI_DATASETS_PATH", None)
-    else:
-        os.environ["MINARI_DATASETS_PATH"] = old
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MINARI_DATASETS_PATH", str(tmp_path_factory.mktemp("analysis-minari")))
+        data.collect("babyai-gotoredball", episodes=20, seed=0, progress=False)
+        yield
 
 
 @pytest.fixture(scope="module")

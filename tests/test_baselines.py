@@ -7,7 +7,6 @@ trained agents are compared with a random policy on the very same episode seeds)
 
 import json
 import math
-import os
 import types
 
 import numpy as np
@@ -28,12 +27,11 @@ EVAL_EPISODES = 50
 @pytest.fixture(scope="module", autouse=True)
 def datasets(tmp_path_factory):
     """This file's own MINARI_DATASETS_PATH, so other test files' datasets of the same names do not interfere."""
-    old = os.environ.get("MINARI_DATASETS_PATH")
-    os.environ["MINARI_DATASETS_PATH"] = str(tmp_path_factory.mktemp("baselines-minari"))
-    data.collect("halfcheetah-random", steps=3000, seed=0, progress=False)
-    data.collect("babyai-gotoredball", episodes=200, seed=0, progress=False)
-    yield
-    os.environ["MINARI_DATASETS_PATH"] = old
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MINARI_DATASETS_PATH", str(tmp_path_factory.mktemp("baselines-minari")))
+        data.collect("halfcheetah-random", steps=3000, seed=0, progress=False)
+        data.collect("babyai-gotoredball", episodes=200, seed=0, progress=False)
+        yield
 
 
 def build(module, dataset: str, overrides: dict):

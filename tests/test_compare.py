@@ -2,7 +2,6 @@
 config changes, and one-line errors for algorithms that cannot be imported."""
 
 import csv
-import os
 
 import pytest
 from typer.testing import CliRunner
@@ -29,14 +28,13 @@ def stamps(runs):
 @pytest.fixture(scope="module")
 def first_call(tmp_path_factory):
     """50 bot demonstrations of GoToRedBall in a private Minari folder, and one `minirl compare` over bc and iql."""
-    old = os.environ.get("MINARI_DATASETS_PATH")
-    os.environ["MINARI_DATASETS_PATH"] = str(tmp_path_factory.mktemp("compare-minari"))
-    data.collect("babyai-gotoredball", episodes=50, seed=0, progress=False)
-    tmp_path = tmp_path_factory.mktemp("compare")
-    result = compare(tmp_path)
-    runs = sorted((tmp_path / "runs").iterdir())
-    yield tmp_path, result, runs, stamps(runs)
-    os.environ["MINARI_DATASETS_PATH"] = old
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MINARI_DATASETS_PATH", str(tmp_path_factory.mktemp("compare-minari")))
+        data.collect("babyai-gotoredball", episodes=50, seed=0, progress=False)
+        tmp_path = tmp_path_factory.mktemp("compare")
+        result = compare(tmp_path)
+        runs = sorted((tmp_path / "runs").iterdir())
+        yield tmp_path, result, runs, stamps(runs)
 
 
 def test_compare_prints_and_writes_table_csv_and_chart(first_call):

@@ -6,7 +6,6 @@ scripted gait, since random data holds no behaviour worth copying.
 """
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -26,15 +25,11 @@ TINY = {"n_layer": 1, "n_head": 1, "d_model": 32, "context_len": 5, "batch_size"
 @pytest.fixture(scope="module", autouse=True)
 def datasets(tmp_path_factory):
     """This module's own datasets (100 bot demos, 3000 random HalfCheetah steps), whatever other tests collected."""
-    old = os.environ.get("MINARI_DATASETS_PATH")
-    os.environ["MINARI_DATASETS_PATH"] = str(tmp_path_factory.mktemp("dt_minari"))
-    data.collect("babyai-gotoredball", episodes=100, seed=0, progress=False)
-    data.collect("halfcheetah-random", steps=3000, seed=0, progress=False)
-    yield
-    if old is None:
-        os.environ.pop("MINARI_DATASETS_PATH")
-    else:
-        os.environ["MINARI_DATASETS_PATH"] = old
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MINARI_DATASETS_PATH", str(tmp_path_factory.mktemp("dt_minari")))
+        data.collect("babyai-gotoredball", episodes=100, seed=0, progress=False)
+        data.collect("halfcheetah-random", steps=3000, seed=0, progress=False)
+        yield
 
 
 def train(episodes, env, steps, run_dir, seed=0, **overrides):

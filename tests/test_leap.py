@@ -6,7 +6,6 @@ One tiny model is trained once (module fixture) on 80 GoToRedBall episodes; the 
 
 import dataclasses
 import json
-import os
 
 import numpy as np
 import pytest
@@ -24,15 +23,11 @@ EVAL_EPISODES, EVAL_SEED = 30, 1000
 @pytest.fixture(scope="module")
 def datasets(tmp_path_factory):
     """This file's own datasets in a private folder, so other test files' dataset sizes cannot leak in."""
-    old = os.environ.get("MINARI_DATASETS_PATH")
-    os.environ["MINARI_DATASETS_PATH"] = str(tmp_path_factory.mktemp("leap_minari"))
-    data.collect("babyai-gotoredball", episodes=100, seed=0, progress=False)
-    data.collect("halfcheetah-random", steps=3000, seed=0, progress=False)
-    yield
-    if old is None:
-        os.environ.pop("MINARI_DATASETS_PATH", None)
-    else:
-        os.environ["MINARI_DATASETS_PATH"] = old
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MINARI_DATASETS_PATH", str(tmp_path_factory.mktemp("leap_minari")))
+        data.collect("babyai-gotoredball", episodes=100, seed=0, progress=False)
+        data.collect("halfcheetah-random", steps=3000, seed=0, progress=False)
+        yield
 
 
 def _setup(name: str, episodes: list, overrides: dict):

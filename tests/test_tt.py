@@ -6,7 +6,6 @@ token: same seed, same plans.
 """
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -24,15 +23,11 @@ TINY = {"n_layer": 2, "n_head": 2, "d_model": 32, "seq_len": 3, "batch_size": 32
 
 @pytest.fixture(scope="module", autouse=True)
 def datasets(tmp_path_factory):
-    old = os.environ.get("MINARI_DATASETS_PATH")
-    os.environ["MINARI_DATASETS_PATH"] = str(tmp_path_factory.mktemp("tt_minari"))
-    data.collect("halfcheetah-random", steps=3000, seed=0, progress=False)
-    data.collect("babyai-gotoredball", episodes=30, seed=0, progress=False)
-    yield
-    if old is None:
-        os.environ.pop("MINARI_DATASETS_PATH")
-    else:
-        os.environ["MINARI_DATASETS_PATH"] = old
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MINARI_DATASETS_PATH", str(tmp_path_factory.mktemp("tt_minari")))
+        data.collect("halfcheetah-random", steps=3000, seed=0, progress=False)
+        data.collect("babyai-gotoredball", episodes=30, seed=0, progress=False)
+        yield
 
 
 def setup(name, **overrides):
