@@ -100,6 +100,8 @@ def data_collect(
     seed: Annotated[int, typer.Option(help="Random seed: the same seed rebuilds identical arrays.")] = 0,
     noise: Annotated[float, typer.Option(help="BabyAI: fraction of random actions in the bot's demonstrations.")] = 0.0,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing dataset of that name.")] = False,
+    data_dir: Annotated[Path | None, typer.Option(help="Datasets folder to write to (default: MINARI_DATASETS_PATH "
+                                                       "or ~/.minari/datasets).")] = None,
 ):
     """Make a dataset offline and write it in Minari format.
 
@@ -112,9 +114,10 @@ def data_collect(
             raise typer.BadParameter(f"--noise must be in [0, 1], got {noise}")
         from minirl import data
 
-        path = data.collect(name, episodes=episodes, steps=steps, seed=seed, noise=noise, overwrite=overwrite)
-        console.print(f"wrote {name} to {path}")
-        _print_info(name)
+        with data.datasets_root(data_dir) if data_dir else contextlib.nullcontext():
+            path = data.collect(name, episodes=episodes, steps=steps, seed=seed, noise=noise, overwrite=overwrite)
+            console.print(f"wrote {name} to {path}")
+            _print_info(name)
 
 
 @data_app.command("list")
@@ -242,17 +245,23 @@ def analyze(
                                              "cost, energy, or all.")],
     runs: Annotated[list[Path], typer.Argument(help="One or more run directories.")],
     out: Annotated[Path, typer.Option(help="Folder for the PNG and JSON files.")] = Path("docs/figures"),
+    data_dir: Annotated[Path | None, typer.Option(help="Read episodes from the runs' datasets in this datasets "
+                                                       "folder (a held-out copy made with data collect "
+                                                       "--data-dir DIR --seed N).")] = None,
 ):
     """Look inside trained models: attention maps, horizons, entropy, error propagation, cost, energy.
 
     Example: minirl analyze attention runs/dt-halfcheetah-medium-s0 --out docs/figures
     """
     with user_errors():
-        from minirl import analysis
+        from minirl import analysis, data
 
         writable_dir(out)
-        for path in analysis.run(kind, [str(r) for r in runs], out):
-            console.print(f"wrote {path}")
+        if data_dir is not None and not data_dir.is_dir():
+            raise FileNotFoundError(f"--data-dir {data_dir} is not a folder")
+        with data.datasets_root(data_dir) if data_dir else contextlib.nullcontext():
+            for path in analysis.run(kind, [str(r) for r in runs], out):
+                console.print(f"wrote {path}")
 
 
 @app.command()

@@ -843,7 +843,10 @@ def error(runs: list[Run], out: Path, max_episodes: int = 32, H: int | None = No
             ax.fill_between(h, np.maximum(mean - band, floor), np.maximum(mean + band, floor), alpha=0.15,
                             color=line.get_color())
             result[name] = {"horizon": h, "mean": mean, "ci95": band, "episodes": [len(v) for v in values]}
-        numbers["runs"].append(dict(_run_info(run), curves=result))
+        from minirl import data
+
+        episodes_from = str(data.dataset_path(run.dataset))  # a held-out copy when `--data-dir` points elsewhere
+        numbers["runs"].append(dict(_run_info(run), episodes_from=episodes_from, curves=result))
     unit = "share of steps whose action differs" if runs[0].tok.discrete else "squared error per action dim"
     for ax, ylabel, title in ((axes[0, 0], f"action error ({unit}; log)", "action vs the dataset's (all models)"),
                               (axes[0, 1], "squared error (units in the legend; log)",

@@ -375,8 +375,10 @@ def _rollout_babyai(
 
 
 @contextlib.contextmanager
-def _datasets_root(path: Path) -> Iterator[None]:
-    """Points Minari at another datasets folder: the dataset is built under its real id inside a staging folder."""
+def datasets_root(path: str | Path) -> Iterator[None]:
+    """Points Minari (and `load`/`collect`) at another datasets folder for the duration of a `with` block: collect
+    builds a dataset under its real id inside a staging folder this way, and `minirl analyze --data-dir` reads a
+    held-out copy of a run's dataset."""
     old = os.environ.get("MINARI_DATASETS_PATH")
     os.environ["MINARI_DATASETS_PATH"] = str(path)
     try:
@@ -426,7 +428,7 @@ def _write(
         scores = {}
         if spec.ref_min_score is not None:  # stored so minari.get_normalized_score works on HalfCheetah datasets
             scores = dict(ref_min_score=spec.ref_min_score, ref_max_score=spec.ref_max_score)
-        with _datasets_root(staging), envs.quiet(), warnings.catch_warnings():
+        with datasets_root(staging), envs.quiet(), warnings.catch_warnings():
             # no stable URL or e-mail to record; Minari warns about each missing field
             warnings.filterwarnings("ignore", message=r"`(code_permalink|author_email)` is set to None")
             create_namespace(NAMESPACE, description="minirl's own datasets (minirl data collect)")

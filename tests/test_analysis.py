@@ -278,3 +278,26 @@ def test_cli_reports_a_misapplied_analysis_in_one_line(run_dirs, tmp_path):
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         f"error: analysis 'energy' applies to leap runs; '{model_dir(run_dirs, 'dt')}' is a dt run"]
+
+
+def test_data_dir_reads_a_held_out_copy_of_the_dataset(run_dirs, tmp_path):
+    """`--data-dir` points the analysis at another datasets folder holding the same dataset made with another seed."""
+    held_out = tmp_path / "held-out"
+    runner = CliRunner()
+    made = runner.invoke(app, ["data", "collect", "babyai-gotoredball", "--episodes", "6", "--seed", "1",
+                               "--data-dir", str(held_out)])
+    assert made.exit_code == 0, made.output
+    result = runner.invoke(app, ["analyze", "error", str(model_dir(run_dirs, "dt")), "--out", str(tmp_path),
+                                 "--data-dir", str(held_out)])
+    assert result.exit_code == 0, result.output
+    numbers = json.loads((tmp_path / "error.json").read_text())["runs"][0]
+    assert numbers["episodes_from"].startswith(str(held_out))
+    own = numbers["curves"]["action error, own actions fed back"]
+    assert max(own["episodes"]) == 6  # the 6 held-out episodes, not the 20 trained on
+
+
+def test_missing_data_dir_is_a_one_line_error(run_dirs, tmp_path):
+    result = CliRunner().invoke(app, ["analyze", "error", str(model_dir(run_dirs, "dt")), "--out", str(tmp_path),
+                                      "--data-dir", str(tmp_path / "nowhere")])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [f"error: --data-dir {tmp_path / 'nowhere'} is not a folder"]
