@@ -77,6 +77,17 @@ def parse_overrides(pairs: list[str] | None) -> dict:
     return out
 
 
+def parse_algo_overrides(pairs: list[str] | None) -> dict[str, dict]:
+    """`--set dt.lr=3e-4 --set tt.beam_width=8` -> {"dt": {"lr": 0.0003}, "tt": {"beam_width": 8}}."""
+    out: dict[str, dict] = {}
+    for pair in pairs or []:
+        algo, dot, rest = pair.partition(".")
+        if not dot or "=" not in rest or "=" in algo:
+            raise typer.BadParameter(f"--set expects algo.key=value (e.g. dt.lr=3e-4), got '{pair}'")
+        out.setdefault(algo, {}).update(parse_overrides([rest]))
+    return out
+
+
 def writable_dir(path: Path) -> Path:
     """Creates `path` if needed and checks it can be written, before any long work starts."""
     try:
@@ -274,6 +285,8 @@ def compare(
     episodes: Annotated[int, typer.Option(help="Evaluation episodes per run.")] = 10,
     out: Annotated[Path, typer.Option(help="Folder for the table (md, csv) and bar chart.")] = Path("docs/compare"),
     runs_dir: Annotated[Path, typer.Option(help="Where the runs are kept (and reused).")] = Path("runs/compare"),
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override one algorithm's config field on every "
+                                                                  "dataset: --set dt.lr=3e-4.")] = None,
 ):
     """Train (or reuse) and evaluate every algorithm on every dataset; print the blog's table.
 
@@ -288,7 +301,7 @@ def compare(
         writable_dir(out)
         comparison.run([d for d in datasets.split(",") if d], [a for a in algos.split(",") if a], seeds,
                        budget_minutes=budget_minutes, steps=steps, episodes=episodes, out=out, runs_dir=runs_dir,
-                       console=console)
+                       console=console, overrides=parse_algo_overrides(set_))
 
 
 @app.command()

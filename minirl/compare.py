@@ -93,16 +93,16 @@ def run_dir_for(runs_dir: Path, algo: str, dataset: str, seed: int, key: str) ->
 
 
 def train_or_reuse(algo: str, dataset: str, seed: int, run_dir: Path, steps: int | None,
-                   budget_minutes: float | None, device: str, progress: bool) -> str:
+                   budget_minutes: float | None, device: str, progress: bool, overrides: dict | None = None) -> str:
     """Makes sure run_dir holds a finished run; returns 'reused', 'resumed' or 'trained'."""
     if (run_dir / "checkpoint.pt").exists():
         if train.load_checkpoint(run_dir).get("finished"):
             return "reused"
         train.run_training(algo, dataset, steps=steps, seed=seed, out=run_dir, resume=True, device=device,
-                           budget_minutes=budget_minutes, progress=progress)
+                           budget_minutes=budget_minutes, overrides=overrides, progress=progress)
         return "resumed"
     train.run_training(algo, dataset, steps=steps, seed=seed, out=run_dir, device=device,
-                       budget_minutes=budget_minutes, progress=progress)
+                       budget_minutes=budget_minutes, overrides=overrides, progress=progress)
     return "trained"
 
 
@@ -156,9 +156,11 @@ def dataset_env(dataset: str) -> str:
 def run(datasets: list[str], algos: list[str], seeds: int, budget_minutes: float | None = None,
         steps: int | None = None, episodes: int = 10, out: str | Path = "docs/compare",
         runs_dir: str | Path = "runs/compare", console: Console | None = None, device: str = "auto",
-        progress: bool | None = None) -> dict:
+        progress: bool | None = None, overrides: dict[str, dict] | None = None) -> dict:
     """Trains (or reuses) and evaluates every algorithm on every dataset with seeds 0..seeds-1; prints and writes the
-    table. Returns {"rows": per-run dicts, "summary": per (algo, dataset) dicts, "files": written paths}."""
+    table. `overrides` maps an algorithm to config fields it trains with on every dataset ({"dt": {"lr": 3e-4}});
+    they are part of each run's key. Returns {"rows": per-run dicts, "summary": per (algo, dataset) dicts, "files":
+    written paths}."""
     console = console or Console()
     progress = console.is_terminal if progress is None else progress
     if not datasets or not algos:
@@ -168,6 +170,10 @@ def run(datasets: list[str], algos: list[str], seeds: int, budget_minutes: float
     for algo in algos:
         if algo not in train.ALGOS:
             raise UnknownNameError(f"unknown algorithm '{algo}'; valid: {', '.join(train.ALGOS)}")
+    overrides = overrides or {}
+    for algo in overrides:
+        if algo not in algos:
+            raise ValueError(f"--set names '{algo}', which is not among --algos ({', '.join(algos)})")
     envs = {dataset: dataset_env(dataset) for dataset in datasets}  # unknown dataset names fail here, in one line
     modules = available_modules(algos, console)
     if not modules:
@@ -178,11 +184,13 @@ def run(datasets: list[str], algos: list[str], seeds: int, budget_minutes: float
     for dataset in datasets:
         fingerprint = dataset_fingerprint(dataset, progress)
         for algo, module in modules.items():
-            config = dataclasses.asdict(train.make_config(module, {"steps": steps} if steps else {}, envs[dataset]))
+            fields = dict(overrides.get(algo, {}), **({"steps": steps} if steps else {}))
+            config = dataclasses.asdict(train.make_config(module, fields, envs[dataset]))
             for seed in range(seeds):
                 key = run_key(algo, dataset, seed, config, fingerprint, budget_minutes)
                 run_dir = run_dir_for(Path(runs_dir), algo, dataset, seed, key)
-                how = train_or_reuse(algo, dataset, seed, run_dir, steps, budget_minutes, device, progress)
+                how = train_or_reuse(algo, dataset, seed, run_dir, steps, budget_minutes, device, progress,
+                                     overrides.get(algo))
                 state = train.load_checkpoint(run_dir)
                 results, eval_reused = evaluate_or_reuse(module, run_dir, envs[dataset], episodes, state["step"],
                                                          progress)
@@ -191,6 +199,7 @@ def run(datasets: list[str], algos: list[str], seeds: int, budget_minutes: float
                 rows.append({"algo": algo, "dataset": dataset, "seed": seed, "metric": metric_name(dataset),
                              "score": score_of(best), "return_mean": best["return_mean"],
                              "setting": ", ".join(f"{k}={v}" for k, v in best["options"].items()),
+                             "overrides": ", ".join(f"{k}={v}" for k, v in overrides.get(algo, {}).items()),
                              "train_steps": state["step"], "train_minutes": state.get("train_seconds", 0.0) / 60,
                              "episodes": episodes, "run": str(run_dir), "trained": how, "eval_reused": eval_reused})
                 console.print(f"[{done}/{total}] {algo} on {dataset}, seed {seed}: {how}, "
@@ -280,8 +289,10 @@ def write_markdown(summary: list[dict], rows: list[dict], algos: list[str], data
     papers = _markdown(["Method", *PAPER_DATASETS],
                        [[NAMES.get(a, a), *([f"{v:.1f}" for v in PAPER_SCORES[a]] if PAPER_SCORES.get(a)
                                             else ["not reported"] * 3)] for a in algos])
-    runs = _markdown(["algo", "dataset", "seed", "score", "setting", "train steps", "train min", "run"],
+    runs = _markdown(["algo", "dataset", "seed", "score", "setting", "config overrides", "train steps", "train min",
+                      "run"],
                      [[r["algo"], r["dataset"], str(r["seed"]), f"{r['score']:.1f}", r["setting"] or "-",
+                       r.get("overrides") or "-",
                        str(r["train_steps"]), f"{r['train_minutes']:.1f}", f"`{r['run']}`"] for r in rows])
     text = (f"# minirl compare\n\nOur runs on our datasets: mean ± std over {seeds} seed(s), {episodes} evaluation "
             "episodes per run. HalfCheetah: D4RL-normalized score; BabyAI: success rate in %.\n\n" + ours +

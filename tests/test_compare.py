@@ -89,3 +89,22 @@ def test_unknown_algorithm_or_dataset_is_a_one_line_error(first_call, flag, valu
     result = compare(first_call[0], flag, value)
     assert result.exit_code == 1
     assert result.output.strip().startswith("error: unknown")
+
+
+def test_set_overrides_one_algorithms_config_and_keys_new_runs(first_call):
+    tmp_path = first_call[0]
+    before = set((tmp_path / "runs").iterdir())
+    result = compare(tmp_path, "--set", "bc.lr=0.002")
+    assert result.exit_code == 0, result.output
+    assert result.output.count(": trained, ") == 1 and result.output.count("reused, eval reused") == 1  # iql kept
+    new = sorted(set((tmp_path / "runs").iterdir()) - before)
+    assert [r.name.rsplit("-", 1)[0] for r in new] == ["bc-babyai-gotoredball-s0"]
+    assert [train.load_checkpoint(r)["config"]["lr"] for r in new] == [0.002]
+    assert "lr=0.002" in (tmp_path / "out" / "compare.md").read_text()
+
+
+@pytest.mark.parametrize("value", ["lr=0.002", "bc.lr", "dt.lr=0.002"])
+def test_bad_set_is_a_one_line_error(first_call, value):
+    result = compare(first_call[0], "--set", value)
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
