@@ -313,6 +313,8 @@ def bench(
     algos: Annotated[str | None, typer.Option(help="quality: comma-separated algorithms.")] = None,
     seeds: Annotated[int | None, typer.Option(help="quality: seeds per algorithm and dataset.")] = None,
     budget_minutes: Annotated[float | None, typer.Option(help="quality: cap on each training run.")] = None,
+    episodes: Annotated[int | None, typer.Option(help="quality: evaluation episodes per run.")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="quality: --set dt.lr=3e-4 (as compare).")] = None,
 ):
     """Benchmarks (not tests): training/eval speed, and quality over seeds.
 
@@ -320,11 +322,13 @@ def bench(
     """
     with user_errors():
         positive(seeds, "--seeds")
+        positive(episodes, "--episodes")
         from minirl import bench as benchmarks
 
         writable_dir(out)
         benchmarks.run(kind, out=out, quick=quick, console=console, seeds=seeds, budget_minutes=budget_minutes,
-                       datasets=datasets.split(",") if datasets else None, algos=algos.split(",") if algos else None)
+                       datasets=datasets.split(",") if datasets else None, algos=algos.split(",") if algos else None,
+                       episodes=episodes, overrides=parse_algo_overrides(set_) or None)
 
 
 @baseline_app.command("sac")
