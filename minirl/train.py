@@ -169,11 +169,12 @@ def fit(model, sample, cfg, run_dir: Path, meta: dict, seed: int = 0, resume: bo
                 step += 1
                 elapsed += time.time() - t0
                 window_steps += 1
-                if step % log_every == 0 or step == cfg.steps:
+                last = step == cfg.steps or bool(deadline and time.time() > deadline)  # the run's final step
+                if step % log_every == 0 or last:
                     sps = window_steps * cfg.batch_size / max(1e-9, time.time() - window_start)
                     row = {"step": step, "loss": loss.item(), "lr": opt.param_groups[0]["lr"],
                            "samples_per_s": sps, "train_seconds": elapsed}
-                    if eval_fn and eval_every and (step % eval_every == 0 or step == cfg.steps):
+                    if eval_fn and eval_every and (step % eval_every == 0 or last):
                         model.eval()
                         row.update(eval_fn(model))
                         model.train()
@@ -183,7 +184,7 @@ def fit(model, sample, cfg, run_dir: Path, meta: dict, seed: int = 0, resume: bo
                     window_start, window_steps = time.time(), 0
                 if step % ckpt_every == 0 and step < cfg.steps:
                     checkpoint(False)
-                if deadline and time.time() > deadline:
+                if last:
                     break
     except KeyboardInterrupt:
         checkpoint(False)

@@ -263,3 +263,13 @@ def test_cli_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path):
     assert whole["step"] == split["step"] == 20
     for key, value in whole["model"].items():
         assert torch.equal(value, split["model"][key]), key
+
+
+def test_a_budget_stop_logs_its_last_step(tmp_path):
+    """A run cut by --budget-minutes before its first regular log step still leaves its final row in metrics.jsonl."""
+    run = tmp_path / "run"
+    cli("train", "dt", "--dataset", "babyai-gotoredball", "--steps", 500, "--budget-minutes", 0.0001, "--out", run,
+        "--quiet", *TINY_SET)
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    step = torch.load(run / "checkpoint.pt", weights_only=False)["step"]
+    assert 0 < step < 500 and rows and rows[-1]["step"] == step
