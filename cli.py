@@ -252,8 +252,8 @@ def evaluate(
 
 @app.command()
 def analyze(
-    kind: Annotated[str, typer.Argument(help="attention, attention-by-type, horizon, entropy, sparsity, rtg, error, "
-                                             "cost, energy, or all.")],
+    kind: Annotated[str, typer.Argument(help="curve, attention, attention-by-type, horizon, entropy, sparsity, rtg, "
+                                             "error, cost, energy, or all.")],
     runs: Annotated[list[Path], typer.Argument(help="One or more run directories.")],
     out: Annotated[Path, typer.Option(help="Folder for the PNG and JSON files.")] = Path("docs/figures"),
     data_dir: Annotated[Path | None, typer.Option(help="Read episodes from the runs' datasets in this datasets "

@@ -16,6 +16,8 @@ Nothing here recomputes attention.
     error              open-loop prediction error against horizon (each model's measure: ERROR_DEFINITION)
     cost               milliseconds per decision vs beam width (TT) and refinement iterations (LEAP), DT's as a line
     energy             LEAP: plan energy against refinement iteration over held-out start states
+    curve              the learning curve from metrics.jsonl: loss against step, evaluation score against step and
+                       against training minutes (any algorithm; the score rows come from `train --eval-every`)
     all                every analysis that applies to the given runs, plus an index.md that embeds the figures
 
 Definitions (query = the token whose output is read, key = a token it may attend to; a row of a map sums to 1):
@@ -38,9 +40,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-KINDS = ("attention", "attention-by-type", "horizon", "entropy", "sparsity", "rtg", "error", "cost", "energy")
+KINDS = ("curve", "attention", "attention-by-type", "horizon", "entropy", "sparsity", "rtg", "error", "cost",
+         "energy")
 SEQUENCE_MODELS = ("dt", "tt", "leap")
-APPLIES = {kind: SEQUENCE_MODELS for kind in KINDS} | {"rtg": ("dt",), "energy": ("leap",)}
+APPLIES = ({kind: SEQUENCE_MODELS for kind in KINDS} | {"rtg": ("dt",), "energy": ("leap",)}
+           | {"curve": SEQUENCE_MODELS + ("bc", "cql", "iql")})
 RECENT = 3  # steps back that still count as "recent" in attention-by-type
 SPECIALIZED = 0.5  # a head whose mean entropy is below this fraction of the uniform entropy is "specialized"
 GENERALIST = 0.8  # ... above this fraction, a "generalist"
@@ -1045,11 +1049,54 @@ def energy(run: Run, out: Path, iterations: int | None = None) -> list[Path]:
     return _save(fig, numbers, out, f"energy-{run.path.name}")
 
 
+# ---------------------------------------------------------------------------------------------- learning curve
+
+
+def curve(runs: list[Run], out: Path) -> list[Path]:
+    """Learning curves from each run's metrics.jsonl: training loss against step; evaluation score (normalized
+    score or success %) against step and against training minutes, where the run logged evaluations."""
+    numbers = {"runs": []}
+    fig, axes = _figure(1, 3, width=4.2, height=3.6)
+    for run in runs:
+        path = run.path / "metrics.jsonl"
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+        score_key = "success_rate" if run.tok.discrete else "normalized_score"
+        scale = 100.0 if score_key == "success_rate" else 1.0
+        evals = [r for r in rows if r.get(score_key) is not None]
+        label = f"{run.algo.upper()} · {run.path.name}"
+        axes[0, 0].plot([r["step"] for r in rows], [r["loss"] for r in rows], label=label)
+        steps, minutes = [r["step"] for r in evals], [r["train_seconds"] / 60 for r in evals]
+        scores = [scale * r[score_key] for r in evals]
+        axes[0, 1].plot(steps, scores, marker="o", ms=3, label=label)
+        axes[0, 2].plot(minutes, scores, marker="o", ms=3, label=label)
+        numbers["runs"].append(dict(_run_info(run), score=score_key, step=[r["step"] for r in rows],
+                                    loss=[r["loss"] for r in rows], eval_step=steps, eval_minutes=minutes,
+                                    eval_score=scores))
+    metric = "success rate (%)" if runs[0].tok.discrete else "normalized score (0 random, 100 expert)"
+    for ax, xlabel, ylabel, title in ((axes[0, 0], "gradient step", "training loss (log)", "loss"),
+                                      (axes[0, 1], "gradient step", metric, "evaluation score vs step"),
+                                      (axes[0, 2], "training time (minutes, this CPU)", metric,
+                                       "evaluation score vs time")):
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, fontsize=9)
+        if ax.lines:
+            ax.legend(fontsize=7)
+    axes[0, 0].set_yscale("log")
+    if not any(r["eval_step"] for r in numbers["runs"]):
+        for ax in axes[0, 1:]:
+            ax.text(0.5, 0.5, "no evaluations logged\n(train with --eval-every N)", ha="center", va="center",
+                    transform=ax.transAxes)
+    _suptitle(fig, "Learning curve (evaluations: the periodic `--eval-every` rollouts, env seeds from 10000)\n"
+              + _runs_line(runs))
+    return _save(fig, numbers, out, "curve")
+
+
 # ---------------------------------------------------------------------------------------------- the command
 
 PER_RUN = {"attention": attention, "attention-by-type": attention_by_type, "entropy": entropy, "rtg": rtg,
            "energy": energy}
-ALL_RUNS = {"horizon": horizon, "sparsity": sparsity, "error": error, "cost": cost}
+ALL_RUNS = {"horizon": horizon, "sparsity": sparsity, "error": error, "cost": cost, "curve": curve}
 CAPTIONS = {
     "attention": "Attention (mean over heads) on a real dataset window, one panel per layer; strips mark token types.",
     "attention-by-type": "Where each decision's attention goes over an episode: by token type and by step age.",
@@ -1060,6 +1107,7 @@ CAPTIONS = {
     "error": "Open-loop prediction error against horizon (log scale); each model's measure is in error.json.",
     "cost": "Milliseconds per decision against beam width (TT) and refinement iterations (LEAP); DT's constant.",
     "energy": "LEAP's plan energy against refinement iteration, over held-out states.",
+    "curve": "Training loss against step; evaluation score against step and training minutes (metrics.jsonl).",
 }
 
 
@@ -1077,7 +1125,7 @@ def run(kind: str, runs: list[str], out: Path) -> list[Path]:
                 raise ValueError(f"analysis '{kind}' applies to {'/'.join(APPLIES[kind])} runs; "
                                  f"'{r.path}' is a {r.algo} run")
         return _one(kind, loaded, out)
-    usable = [r for r in loaded if r.algo in SEQUENCE_MODELS]
+    usable = [r for r in loaded if r.algo in SEQUENCE_MODELS]  # the baselines have only a learning curve
     if not usable:
         raise ValueError(f"no analysis applies to these runs (they are {', '.join(r.algo for r in loaded)} runs; "
                          f"the analyses read {'/'.join(SEQUENCE_MODELS)} runs)")

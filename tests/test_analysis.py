@@ -264,7 +264,7 @@ def test_single_analysis_returns_its_png_and_json(run_dirs, tmp_path):
 
 
 def test_unknown_analysis_is_a_one_line_error(run_dirs):
-    with pytest.raises(ValueError, match="unknown analysis 'attn'; valid: attention"):
+    with pytest.raises(ValueError, match="unknown analysis 'attn'; valid: curve, attention"):
         analysis.run("attn", [str(next(iter(run_dirs.values())))], "unused")
 
 
@@ -301,3 +301,15 @@ def test_missing_data_dir_is_a_one_line_error(run_dirs, tmp_path):
                                       "--data-dir", str(tmp_path / "nowhere")])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [f"error: --data-dir {tmp_path / 'nowhere'} is not a folder"]
+
+
+def test_curve_plots_the_periodic_evaluations_of_any_algorithm(datasets_dir, tmp_path):
+    from minirl.train import run_training
+
+    run = run_training("bc", "babyai-gotoredball", steps=30, out=tmp_path / "bc", progress=False, device="cpu",
+                       eval_every=10, eval_episodes=2)
+    png, js = analysis.run("curve", [str(run)], tmp_path / "out")
+    numbers = json.loads(js.read_text())["runs"][0]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert numbers["eval_step"] == [10, 20, 30] and all(0 <= s <= 100 for s in numbers["eval_score"])
+    assert len(numbers["loss"]) == len(numbers["step"]) > 0
