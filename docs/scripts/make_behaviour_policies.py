@@ -2,6 +2,7 @@
 
     minirl baseline sac --env halfcheetah --steps 300000 --seed 1 --out runs/sac-halfcheetah
     python docs/scripts/make_behaviour_policies.py runs/sac-halfcheetah [--max-step N]
+    python docs/scripts/make_behaviour_policies.py runs/sac-long --only expert --medium-run runs/sac-halfcheetah
 
 expert = the snapshot with the best 10-episode return (stochastic actions, as the datasets are collected);
 medium = the snapshot whose return is closest to one third of the expert's. Writes minirl/policies/halfcheetah-
@@ -47,6 +48,8 @@ def main():
     parser.add_argument("--shortlist", type=int, default=4, help="snapshots per level evaluated with 10 episodes")
     parser.add_argument("--medium-step", type=int, default=None, help="use this snapshot as medium (skip the rule)")
     parser.add_argument("--only", choices=["medium", "expert"], default=None, help="write only this level")
+    parser.add_argument("--medium-run", type=Path, default=None,
+                        help="with --only expert: the run the shipped medium came from, drawn next to this one")
     args = parser.parse_args()
     torch.set_num_threads(1)
     rows = [json.loads(line) for line in (args.run / "metrics.jsonl").read_text().splitlines()]
@@ -94,19 +97,27 @@ def main():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    all_rows = [json.loads(line) for line in (args.run / "metrics.jsonl").read_text().splitlines()]
     fig, ax = plt.subplots(figsize=(6, 4))
-    steps = np.array([r["step"] for r in all_rows])
-    mean = np.array([r["eval_return_mean"] for r in all_rows])
-    std = np.array([r["eval_return_std"] for r in all_rows])
-    ax.plot(steps, mean, label="SAC (5 deterministic episodes)")
-    ax.fill_between(steps, mean - std, mean + std, alpha=0.3)
-    for level, step in levels.items():
+    runs = [(args.run, f"SAC seed {config['seed']}, {args.run.name}")]
+    if args.medium_run is not None:
+        runs.append((args.medium_run, f"SAC {args.medium_run.name} (the shipped medium's run)"))
+    for run, label in runs:
+        all_rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        steps = np.array([r["step"] for r in all_rows])
+        mean = np.array([r["eval_return_mean"] for r in all_rows])
+        std = np.array([r["eval_return_std"] for r in all_rows])
+        ax.plot(steps, mean, label=f"{label} (5 deterministic episodes)")
+        ax.fill_between(steps, mean - std, mean + std, alpha=0.3)
+    cards = {level: (step, scored[step]["eval_return_mean"]) for level, step in levels.items()}
+    if args.medium_run is not None:
+        medium = json.loads((POLICIES / "halfcheetah-medium.json").read_text())
+        cards["medium"] = (medium["training_steps"], medium["eval_return_mean"])
+    for level, (step, ret) in cards.items():
         ax.axvline(step, ls="--", color="gray")
-        ax.annotate(f"{level}\n{scored[step]['eval_return_mean']:.0f}", (step, scored[step]["eval_return_mean"]))
+        ax.annotate(f"{level}\n{ret:.0f} (10 stochastic)", (step, ret))
     ax.set_xlabel("environment steps")
     ax.set_ylabel("episode return")
-    ax.set_title(f"SAC on HalfCheetah-v5 (seed {config['seed']}): behaviour policies")
+    ax.set_title("SAC on HalfCheetah-v5: the shipped behaviour policies")
     ax.legend()
     fig.tight_layout()
     fig.savefig(ROOT / "docs" / "figures" / "sac_halfcheetah.png", dpi=120)
