@@ -18,6 +18,7 @@ import csv
 import dataclasses
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -94,8 +95,16 @@ def run_dir_for(runs_dir: Path, algo: str, dataset: str, seed: int, key: str) ->
 
 def train_or_reuse(algo: str, dataset: str, seed: int, run_dir: Path, steps: int | None,
                    budget_minutes: float | None, device: str, progress: bool, overrides: dict | None = None) -> str:
-    """Makes sure run_dir holds a finished run; returns 'reused', 'resumed' or 'trained'."""
+    """Makes sure run_dir holds a finished run; returns 'reused', 'resumed' or 'trained'. A run whose checkpoint the
+    current model code cannot load (written by an older version of the algorithm) is trained again from scratch."""
     if (run_dir / "checkpoint.pt").exists():
+        try:
+            train.load_run(run_dir)
+        except train.RunError:
+            shutil.rmtree(run_dir)  # stale: its eval.json must not be reused either
+            train.run_training(algo, dataset, steps=steps, seed=seed, out=run_dir, device=device,
+                               budget_minutes=budget_minutes, overrides=overrides, progress=progress)
+            return "retrained (stale checkpoint)"
         if train.load_checkpoint(run_dir).get("finished"):
             return "reused"
         train.run_training(algo, dataset, steps=steps, seed=seed, out=run_dir, resume=True, device=device,

@@ -15,7 +15,11 @@ from p_θ(a_i | s, τ_-i) (a Gibbs step), recording E after every step. Execute 
 Cost per decision: (iterations + 2) forward passes (the start, one per refinement, the final E) of L rows each.
 
 Tokens, one sequence per plan: [s, a_1, ..., a_L]. Token 0 is the current state, with the goal pooled in (BabyAI:
-the mission words); tokens 1..L are the plan, each an action id or [MASK]. BabyAI: one token per step, 7 actions.
+the mission words); tokens 1..L are the plan, each an action id or [MASK]. BabyAI: one token per step, 7 actions
+and [END]: a BabyAI episode ends when its task is done, so a plan that runs past the end holds [END] for the steps
+after it. (With plain padding, a plan of H tokens always says "H more actions follow", and the model never learns to
+put the finishing action first: on PickupLoc it gave `pickup` 1% probability where the bot picked up, and
+succeeded in 4% of episodes.) The executed first step is never [END].
 HalfCheetah (an extension: the paper only used discrete actions): each action dimension is cut into n_bins bins by
 the shared Discretizer and is a token of its own, step-major (a_1 dim 1..6, a_2 dim 1..6, ...), so L = horizon × 6;
 the energy and the Gibbs steps then run over dimensions as well as steps, and the executed action is the bins'
@@ -37,7 +41,8 @@ Official settings (test_run.sh): GoToLocal / PickupLoc horizon 5 with 10 iterati
 minGPT with 3 layers, 4 heads, width 128; AdamW lr 6e-4, batch 64, warmup then cosine decay.
 
 Shapes: B batch (plans), L plan tokens = H steps × A tokens per step (A = 1 for BabyAI, act_dim for HalfCheetah),
-V action vocabulary (7, or n_bins; id V is [MASK]), S state size, D width, N environments acting in parallel.
+V token vocabulary (7 actions + [END] for BabyAI, or n_bins; id V is [MASK]), S state size, D width, N environments
+acting in parallel.
 """
 
 from __future__ import annotations
@@ -100,24 +105,33 @@ def make_tokenizer(episodes: list[dict], spec, cfg: Config) -> Tokenizer:
 
 
 def prepare(episodes: list[dict], tok: Tokenizer, cfg: Config) -> dict:
-    """All steps of all episodes: state (T, S), action tokens (T, A), and the steps left in the episode (T,)."""
+    """All steps of all episodes: state (T, S), action tokens (T, A), the steps left in the episode (T,), and
+    whether the episode ended by termination (T,) bool: BabyAI's success, after which a plan holds [END] (the
+    HalfCheetah time limit cuts episodes without ending them; plans past the cut are padding)."""
     actions = np.concatenate([ep["actions"] for ep in episodes])
     tokens = actions.reshape(len(actions), 1) if tok.discrete else tok.discretizer.encode(actions)
+    ended = [tok.discrete and bool(ep["terminations"][-1]) for ep in episodes]
     return {"states": np.concatenate([tok.states(ep) for ep in episodes]),
             "tokens": tokens.astype(np.int64),
-            "steps_left": np.concatenate([np.arange(len(ep["actions"]), 0, -1) for ep in episodes])}
+            "steps_left": np.concatenate([np.arange(len(ep["actions"]), 0, -1) for ep in episodes]),
+            "ended": np.concatenate([np.full(len(ep["actions"]), e) for ep, e in zip(episodes, ended)]),
+            "end_token": tok.act_dim}
 
 
 def sample_batch(data: dict, cfg: Config, rng: np.random.Generator) -> dict[str, torch.Tensor]:
-    """B plans: a uniformly drawn step's state and the H actions from there on (tokens past the episode's end are
-    padding, real = False)."""
+    """B plans: a uniformly drawn step's state and the H actions from there on. Steps past the episode's end are
+    [END] tokens if it ended by termination (BabyAI), else padding (real = False)."""
     start = rng.integers(len(data["states"]), size=cfg.batch_size)  # (B,)
     offset = np.arange(cfg.horizon)  # (H,)
-    real = offset[None] < data["steps_left"][start, None]  # (B, H)
-    rows = np.where(real, start[:, None] + offset, start[:, None])  # (B, H); padding reads any valid row
-    A = data["tokens"].shape[1]
+    inside = offset[None] < data["steps_left"][start, None]  # (B, H)
+    rows = np.where(inside, start[:, None] + offset, start[:, None])  # (B, H); outside reads any valid row
+    tokens = data["tokens"][rows]  # (B, H, A)
+    ended = data["ended"][start, None]  # (B, 1)
+    tokens = np.where((~inside & ended)[..., None], data["end_token"], tokens)
+    real = inside | ended  # (B, H)
+    A = tokens.shape[2]
     return {"states": torch.from_numpy(data["states"][start]),  # (B, S)
-            "plan": torch.from_numpy(data["tokens"][rows].reshape(cfg.batch_size, -1)),  # (B, L) step-major
+            "plan": torch.from_numpy(tokens.reshape(cfg.batch_size, -1)),  # (B, L) step-major
             "real": torch.from_numpy(np.repeat(real, A, axis=1))}  # (B, L)
 
 
@@ -159,7 +173,8 @@ class Model(nn.Module):
         super().__init__()
         self.cfg, D = cfg, cfg.d_model
         self.tokens_per_step = 1 if tok.discrete else tok.act_dim  # A
-        self.vocab = tok.act_dim if tok.discrete else cfg.n_bins  # V
+        self.end_id = tok.act_dim if tok.discrete else None  # BabyAI's [END], after the last action of an episode
+        self.vocab = tok.act_dim + 1 if tok.discrete else cfg.n_bins  # V
         self.mask_id = self.vocab  # the [MASK] token's id
         L = cfg.horizon * self.tokens_per_step
         self.embed_state = BabyAIStateEmbedding(D) if tok.discrete else nn.Linear(tok.state_size, D)
@@ -227,6 +242,14 @@ class Model(nn.Module):
         probs = (log_p / self.cfg.temperature).softmax(-1)
         return torch.multinomial(probs.reshape(-1, self.vocab), 1, generator=generator).view(log_p.shape[:-1])
 
+    def acting_first(self, log_p: torch.Tensor) -> torch.Tensor:
+        """(B, L, V) log-probabilities with [END] ruled out for step 1's tokens: the executed step is an action."""
+        if self.end_id is None:
+            return log_p
+        log_p = log_p.clone()
+        log_p[:, :self.tokens_per_step, self.end_id] = float("-inf")
+        return log_p
+
     def refine_step(self, states, plan, generator: torch.Generator | None = None):
         """One iteration of energy minimization: in each plan re-mask one token and resample it given all the others.
 
@@ -240,7 +263,7 @@ class Model(nn.Module):
             i = torch.randint(L, (B,), generator=generator, device=plan.device)  # (B,) any token (official)
         rows = torch.arange(B, device=plan.device)
         plan = plan.clone()
-        plan[rows, i] = self.choose(log_p[rows, i], generator)  # a Gibbs step on token i
+        plan[rows, i] = self.choose(self.acting_first(log_p)[rows, i], generator)  # a Gibbs step on token i
         return plan, token_energy.sum(1)
 
     @torch.no_grad()
@@ -255,7 +278,7 @@ class Model(nn.Module):
             raise ValueError(f"unknown resample '{self.cfg.resample}'; valid: random, max_energy")
         B, L = len(states), horizon * self.tokens_per_step
         plan = torch.full((B, L), self.mask_id, dtype=torch.long, device=states.device)
-        plan = self.choose(self(states, plan).log_softmax(-1), generator)  # (B, L) the starting plan
+        plan = self.choose(self.acting_first(self(states, plan).log_softmax(-1)), generator)  # (B, L) the start
         energies = []
         for _ in range(iterations):
             plan, energy = self.refine_step(states, plan, generator)

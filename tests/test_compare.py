@@ -108,3 +108,19 @@ def test_bad_set_is_a_one_line_error(first_call, value):
     result = compare(first_call[0], "--set", value)
     assert result.exit_code != 0
     assert "Traceback" not in result.output
+
+
+def test_a_run_the_current_code_cannot_load_is_trained_again(first_call):
+    """A checkpoint from an older version of a model (its weights no longer fit) is not reused, nor its eval.json."""
+    import torch
+
+    tmp_path, _, runs, _ = first_call
+    bc_run = runs[0]
+    state = torch.load(bc_run / "checkpoint.pt", weights_only=False)
+    state["model"] = {k: v for k, v in state["model"].items() if not k.endswith("bias")}  # an older layout
+    torch.save(state, bc_run / "checkpoint.pt")
+    result = compare(tmp_path)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("retrained (stale checkpoint), evaluated") == 1
+    assert result.output.count("reused, eval reused") == 1  # iql untouched
+    train.load_run(bc_run)  # loads again

@@ -59,7 +59,7 @@ def _full_plans(episodes, tok, cfg, n=200, seed=1):
     """States and their following H bot actions, for plans that lie wholly inside their episode."""
     batch = leap.sample_batch(leap.prepare(episodes, tok, cfg), dataclasses.replace(cfg, batch_size=n),
                               np.random.default_rng(seed))
-    full = batch["real"].all(1)
+    full = batch["real"].all(1) & (batch["plan"] < tok.act_dim).all(1)  # no padding, no [END]
     return batch["states"][full], batch["plan"][full]
 
 
@@ -132,8 +132,26 @@ def test_refinement_lowers_plan_energy_from_its_start(trained):
     states, _ = _full_plans(held_out, tok, cfg)
     plan, energies = model.plan(states, horizon=5, iterations=10, generator=torch.Generator().manual_seed(0))
     assert plan.shape == (len(states), 5) and energies.shape == (len(states), 11)
-    assert energies[:, -1].mean() < 0.8 * energies[:, 0].mean(), energies.mean(0)
+    assert energies[:, -1].mean() < energies[:, 0].mean(), energies.mean(0)  # sampled Gibbs steps: lower, noisily
     torch.testing.assert_close(energies[:, -1], model.energy(states, plan))  # the last column is the plan's E
+    model.cfg = dataclasses.replace(cfg, temperature=0.0)  # argmax steps (the official code): a clear descent
+    try:
+        _, greedy = model.plan(states, horizon=5, iterations=10)
+    finally:
+        model.cfg = cfg
+    assert greedy[:, -1].mean() < 0.8 * greedy[:, 0].mean(), greedy.mean(0)
+
+
+def test_plans_may_end_but_the_executed_step_is_an_action(trained):
+    """BabyAI plans that run past the episode's end hold [END]; plan() never puts [END] first."""
+    model, tok, cfg, held_out, _ = trained
+    batch = leap.sample_batch(leap.prepare(held_out, tok, cfg), dataclasses.replace(cfg, batch_size=256),
+                              np.random.default_rng(0))
+    assert (batch["plan"] == model.end_id).any() and batch["real"].all()  # bot episodes end by success
+    assert not (batch["plan"][:, 0] == model.end_id).any()  # every sampled step has an action of its own
+    states = batch["states"][:64]
+    plan, _ = model.plan(states, horizon=5, iterations=10, generator=torch.Generator().manual_seed(0))
+    assert not (plan[:, 0] == model.end_id).any()
 
 
 # ---------------------------------------------------------------------------------------------- acting
