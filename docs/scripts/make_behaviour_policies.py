@@ -34,6 +34,7 @@ def load_actor(path: Path) -> Actor:
 
 def evaluate(path: Path, episodes: int = 10) -> dict:
     actor = load_actor(path)
+    torch.manual_seed(0)  # the action noise: the same card for the same snapshot, whatever was evaluated before
     stochastic = evaluate_policy(actor, "HalfCheetah-v5", episodes, seed=0, deterministic=False)
     deterministic = evaluate_policy(actor, "HalfCheetah-v5", episodes, seed=0, deterministic=True)
     return {"eval_return_mean": float(np.mean(stochastic)), "eval_return_std": float(np.std(stochastic)),
@@ -97,28 +98,30 @@ def main():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    runs = [(args.run, f"SAC seed {config['seed']}, {args.run.name}")]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    runs = [(args.run, f"run {args.run.name}, seed {config['seed']}")]
     if args.medium_run is not None:
-        runs.append((args.medium_run, f"SAC {args.medium_run.name} (the shipped medium's run)"))
+        seed = json.loads((args.medium_run / "config.json").read_text())["seed"]
+        runs.append((args.medium_run, f"run {args.medium_run.name}, seed {seed} (the medium's)"))
     for run, label in runs:
         all_rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
         steps = np.array([r["step"] for r in all_rows])
         mean = np.array([r["eval_return_mean"] for r in all_rows])
         std = np.array([r["eval_return_std"] for r in all_rows])
-        ax.plot(steps, mean, label=f"{label} (5 deterministic episodes)")
-        ax.fill_between(steps, mean - std, mean + std, alpha=0.3)
+        ax.plot(steps / 1000, mean, label=f"{label}: 5 deterministic episodes")
+        ax.fill_between(steps / 1000, mean - std, mean + std, alpha=0.3)
     cards = {level: (step, scored[step]["eval_return_mean"]) for level, step in levels.items()}
     if args.medium_run is not None:
         medium = json.loads((POLICIES / "halfcheetah-medium.json").read_text())
         cards["medium"] = (medium["training_steps"], medium["eval_return_mean"])
     for level, (step, ret) in cards.items():
-        ax.axvline(step, ls="--", color="gray")
-        ax.annotate(f"{level}\n{ret:.0f} (10 stochastic)", (step, ret))
-    ax.set_xlabel("environment steps")
+        ax.axvline(step / 1000, ls="--", color="gray")
+        ax.annotate(f"{level}: {ret:.0f}\n(10 stochastic episodes)", (step / 1000, ret), xytext=(4, -28),
+                    textcoords="offset points", fontsize=8)
+    ax.set_xlabel("environment steps (thousands)")
     ax.set_ylabel("episode return")
     ax.set_title("SAC on HalfCheetah-v5: the shipped behaviour policies")
-    ax.legend()
+    ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(ROOT / "docs" / "figures" / "sac_halfcheetah.png", dpi=120)
 
