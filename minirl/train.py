@@ -170,11 +170,12 @@ def fit(model, sample, cfg, run_dir: Path, meta: dict, seed: int = 0, resume: bo
                 elapsed += time.time() - t0
                 window_steps += 1
                 last = step == cfg.steps or bool(deadline and time.time() > deadline)  # the run's final step
-                if step % log_every == 0 or last:
+                evaluate = bool(eval_fn and eval_every and (step % eval_every == 0 or last))
+                if step % log_every == 0 or last or evaluate:
                     sps = window_steps * cfg.batch_size / max(1e-9, time.time() - window_start)
                     row = {"step": step, "loss": loss.item(), "lr": opt.param_groups[0]["lr"],
                            "samples_per_s": sps, "train_seconds": elapsed}
-                    if eval_fn and eval_every and (step % eval_every == 0 or last):
+                    if evaluate:
                         model.eval()
                         row.update(eval_fn(model))
                         model.train()
