@@ -125,7 +125,7 @@ def data_collect(
             raise typer.BadParameter(f"--noise must be in [0, 1], got {noise}")
         from minirl import data
 
-        with data.datasets_root(data_dir) if data_dir else contextlib.nullcontext():
+        with data.datasets_root(data_dir):
             path = data.collect(name, episodes=episodes, steps=steps, seed=seed, noise=noise, overwrite=overwrite)
             console.print(f"wrote {name} to {path}")
             _print_info(name)
@@ -270,7 +270,7 @@ def analyze(
         writable_dir(out)
         if data_dir is not None and not data_dir.is_dir():
             raise FileNotFoundError(f"--data-dir {data_dir} is not a folder")
-        with data.datasets_root(data_dir) if data_dir else contextlib.nullcontext():
+        with data.datasets_root(data_dir):
             for path in analysis.run(kind, [str(r) for r in runs], out):
                 console.print(f"wrote {path}")
 

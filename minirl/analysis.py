@@ -1064,14 +1064,14 @@ def curve(runs: list[Run], out: Path) -> list[Path]:
         scale = 100.0 if score_key == "success_rate" else 1.0
         evals = [r for r in rows if r.get(score_key) is not None]
         label = f"{run.algo.upper()} · {run.path.name}"
-        axes[0, 0].plot([r["step"] for r in rows], [r["loss"] for r in rows], label=label)
+        step, loss = [r["step"] for r in rows], [r["loss"] for r in rows]
         steps, minutes = [r["step"] for r in evals], [r["train_seconds"] / 60 for r in evals]
         scores = [scale * r[score_key] for r in evals]
+        axes[0, 0].plot(step, loss, label=label)
         axes[0, 1].plot(steps, scores, marker="o", ms=3, label=label)
         axes[0, 2].plot(minutes, scores, marker="o", ms=3, label=label)
-        numbers["runs"].append(dict(_run_info(run), score=score_key, step=[r["step"] for r in rows],
-                                    loss=[r["loss"] for r in rows], eval_step=steps, eval_minutes=minutes,
-                                    eval_score=scores))
+        numbers["runs"].append(dict(_run_info(run), score=score_key, step=step, loss=loss, eval_step=steps,
+                                    eval_minutes=minutes, eval_score=scores))
     metric = "success rate (%)" if runs[0].tok.discrete else "normalized score (0 random, 100 expert)"
     for ax, xlabel, ylabel, title in ((axes[0, 0], "gradient step", "training loss (log)", "loss"),
                                       (axes[0, 1], "gradient step", metric, "evaluation score vs step"),

@@ -95,24 +95,25 @@ def run_dir_for(runs_dir: Path, algo: str, dataset: str, seed: int, key: str) ->
 
 def train_or_reuse(algo: str, dataset: str, seed: int, run_dir: Path, steps: int | None,
                    budget_minutes: float | None, device: str, progress: bool, overrides: dict | None = None) -> str:
-    """Makes sure run_dir holds a finished run; returns 'reused', 'resumed' or 'trained'. A run whose checkpoint the
-    current model code cannot load (written by an older version of the algorithm) is trained again from scratch."""
+    """Makes sure run_dir holds a finished run; returns 'reused', 'resumed', 'trained' or 'retrained (stale
+    checkpoint)': a run whose checkpoint the current model code cannot load (written by an older version of the
+    algorithm) is trained again from scratch."""
+    stale = False
     if (run_dir / "checkpoint.pt").exists():
         try:
-            train.load_run(run_dir)
+            state = train.load_run(run_dir)[-1]
         except train.RunError:
-            shutil.rmtree(run_dir)  # stale: its eval.json must not be reused either
-            train.run_training(algo, dataset, steps=steps, seed=seed, out=run_dir, device=device,
+            shutil.rmtree(run_dir)  # its eval.json must not be reused either
+            stale = True
+        else:
+            if state.get("finished"):
+                return "reused"
+            train.run_training(algo, dataset, steps=steps, seed=seed, out=run_dir, resume=True, device=device,
                                budget_minutes=budget_minutes, overrides=overrides, progress=progress)
-            return "retrained (stale checkpoint)"
-        if train.load_checkpoint(run_dir).get("finished"):
-            return "reused"
-        train.run_training(algo, dataset, steps=steps, seed=seed, out=run_dir, resume=True, device=device,
-                           budget_minutes=budget_minutes, overrides=overrides, progress=progress)
-        return "resumed"
+            return "resumed"
     train.run_training(algo, dataset, steps=steps, seed=seed, out=run_dir, device=device,
                        budget_minutes=budget_minutes, overrides=overrides, progress=progress)
-    return "trained"
+    return "retrained (stale checkpoint)" if stale else "trained"
 
 
 def expected_settings(module, env: str) -> list[dict]:

@@ -375,10 +375,13 @@ def _rollout_babyai(
 
 
 @contextlib.contextmanager
-def datasets_root(path: str | Path) -> Iterator[None]:
+def datasets_root(path: str | Path | None) -> Iterator[None]:
     """Points Minari (and `load`/`collect`) at another datasets folder for the duration of a `with` block: collect
     builds a dataset under its real id inside a staging folder this way, and `minirl analyze --data-dir` reads a
-    held-out copy of a run's dataset."""
+    held-out copy of a run's dataset. None: leaves the folder as it is."""
+    if path is None:
+        yield
+        return
     old = os.environ.get("MINARI_DATASETS_PATH")
     os.environ["MINARI_DATASETS_PATH"] = str(path)
     try:
