@@ -8,6 +8,8 @@ stderr and a non-zero exit, never a traceback (set MINIRL_DEBUG=1 to see one).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import os
 from pathlib import Path
 from typing import Annotated
@@ -334,25 +336,44 @@ def bench(
 @baseline_app.command("sac")
 def baseline_sac(
     env: Annotated[str, typer.Option(help="Environment (halfcheetah).")] = "halfcheetah",
-    steps: Annotated[int, typer.Option(help="Environment steps.")] = 300_000,
+    steps: Annotated[int | None, typer.Option(help="Env steps [default: 300000 / the resumed run's].")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/sac-halfcheetah"),
     eval_every: Annotated[int, typer.Option(help="Evaluate every N env steps.")] = 10_000,
+    resume: Annotated[Path | None, typer.Option(help="Continue this run folder exactly from its checkpoint.")] = None,
 ):
-    """Train SAC online (the behaviour-policy learner). Example: minirl baseline sac --env halfcheetah --steps 300000"""
+    """Train SAC online (the behaviour-policy learner). Example: minirl baseline sac --env halfcheetah --steps 300000
+
+    A run checkpoints every 10k steps; `minirl baseline sac --resume RUN` continues it (same numbers as never
+    stopping). With --resume, --steps may raise the run's total; the other options come from RUN/config.json.
+    """
     with user_errors():
-        positive(steps, "--steps")
+        if steps is not None:
+            positive(steps, "--steps")
         positive(eval_every, "--eval-every")
         from minirl.baselines import sac
         from minirl.envs import get_spec
 
-        spec = get_spec(env)
-        if spec.discrete:
-            raise typer.BadParameter(f"SAC here is for continuous control; '{env}' has discrete actions")
-        writable_dir(out)
-        cfg = sac.Config(env_id=spec.gym_id, total_steps=steps, seed=seed, eval_every=eval_every,
-                         learning_starts=min(5_000, steps // 2))
-        sac.train(cfg, out, progress=lambda row: console.print(
+        if resume is not None:
+            config = resume / "config.json"
+            if not (resume / "checkpoint" / "state.pt").exists() or not config.exists():
+                raise typer.BadParameter(f"'{resume}' is not a SAC run with a checkpoint (no checkpoint/state.pt)")
+            cfg = sac.Config(**json.loads(config.read_text()))
+            if steps is not None and steps != cfg.total_steps:  # an explicit --steps extends (or shortens) the run
+                if steps > cfg.buffer_size:
+                    raise typer.BadParameter(f"--steps {steps} exceeds the run's buffer ({cfg.buffer_size})")
+                cfg.total_steps = steps
+                (resume / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+            out = resume
+        else:
+            spec = get_spec(env)
+            if spec.discrete:
+                raise typer.BadParameter(f"SAC here is for continuous control; '{env}' has discrete actions")
+            writable_dir(out)
+            steps = 300_000 if steps is None else steps
+            cfg = sac.Config(env_id=spec.gym_id, total_steps=steps, seed=seed, eval_every=eval_every,
+                             learning_starts=min(5_000, steps // 2))
+        sac.train(cfg, out, resume=resume is not None, progress=lambda row: console.print(
             f"step {row['step']:>8}  eval return {row['eval_return_mean']:9.1f} ± {row['eval_return_std']:.1f}"))
         console.print(f"SAC run saved in {out}")
 

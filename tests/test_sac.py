@@ -67,3 +67,62 @@ def test_shipped_policies_load_and_act(level):
     actions = actor.act(np.stack([obs, obs]))
     assert actions.shape == (2, 6) and np.all(np.abs(actions) <= 1.0)
     assert card["eval_return_mean"] > 0
+
+
+RESUME_CFG = dict(total_steps=1200, learning_starts=200, eval_every=400, eval_episodes=2, max_episode_steps=130,
+                  batch_size=32, hidden=32, num_envs=2)
+
+
+def uninterrupted(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sac-full")
+    sac.train(sac.Config(**RESUME_CFG), out, snapshot_every=400, checkpoint_every=300)
+    return out
+
+
+def rows_without_wall_time(path):
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    return [{k: v for k, v in row.items() if k != "wall_s"} for row in rows]
+
+
+def test_sac_resumes_a_killed_run_to_the_same_weights(tmp_path_factory):
+    """A run killed (SIGKILL) after a checkpoint, mid-episode (130-step episodes, checkpoints every 300 steps), then
+    resumed, ends with exactly the weights, replay buffer and evaluation rows of a run that was never stopped."""
+    import subprocess
+    import sys
+    import time
+
+    full = uninterrupted(tmp_path_factory)
+    out = tmp_path_factory.mktemp("sac-killed")
+    script = ("import sys; from minirl.baselines import sac; "
+              f"sac.train(sac.Config(**{RESUME_CFG!r}), sys.argv[1], snapshot_every=400, checkpoint_every=300)")
+    proc = subprocess.Popen([sys.executable, "-c", script, str(out)])
+    deadline = time.time() + 300
+    while not (out / "checkpoint" / "state.pt").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    assert not (out / "policy_final.pt").exists(), "the run finished before it could be killed"
+    assert (out / "checkpoint" / "state.pt").exists()
+    sac.train(sac.Config(**RESUME_CFG), out, snapshot_every=400, checkpoint_every=300, resume=True)
+
+    a, b = torch.load(full / "policy_final.pt"), torch.load(out / "policy_final.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with np.load(full / "replay_buffer.npz") as x, np.load(out / "replay_buffer.npz") as y:
+        # 600 calls per env; an episode is 130 transitions + 1 autoreset call, so 4 autoreset rows per env skipped
+        assert len(x["obs"]) == 1200 - 2 * 4 and all(np.array_equal(x[k], y[k]) for k in x.files)
+    assert rows_without_wall_time(full / "metrics.jsonl") == rows_without_wall_time(out / "metrics.jsonl")
+
+
+def test_sac_checkpoint_loads_with_weights_only(tmp_path):
+    sac.train(sac.Config(**{**RESUME_CFG, "total_steps": 300}), tmp_path, checkpoint_every=300)
+    state = torch.load(tmp_path / "checkpoint" / "state.pt", weights_only=True)
+    assert state["step"] == 300 and state["buffer_n"] == 300 - 2 * 1  # 150 calls per env: one autoreset each
+
+
+def test_cli_resume_refuses_a_folder_that_is_not_a_run(tmp_path):
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    result = CliRunner().invoke(app, ["baseline", "sac", "--resume", str(tmp_path)])
+    assert result.exit_code != 0 and "not a SAC run" in result.output and "Traceback" not in result.output
