@@ -12,7 +12,7 @@ so that Minari's own tools can read them too:
 
 `load(name)` returns a list of episodes, each a dict of numpy arrays (T steps, T+1 observations):
 
-    HalfCheetah: observations float32 (T+1, 17), actions float32 (T, 6)
+    HalfCheetah: observations float32 (T+1, 17), actions float32 (T, 6)  (stored as the env emits them: float64)
     BabyAI:      image uint8 (T+1, 7, 7, 3), direction int64 (T+1,), mission str, actions int64 (T,)
     both:        rewards float32 (T,), terminations bool (T,), truncations bool (T,)
 
@@ -67,8 +67,9 @@ BABYAI_OBSERVATION_SPACE = spaces.Dict(
     direction=spaces.Discrete(4),
     mission=spaces.Text(max_length=200, charset=MISSION_CHARSET),
 )
-# HalfCheetah is stored as float32 (what the models and the SAC replay buffer use), so load() is lossless.
-HALFCHEETAH_OBSERVATION_SPACE = spaces.Box(-np.inf, np.inf, (17,), np.float32)
+# HalfCheetah is stored as HalfCheetah-v5 emits it (float64), so the dataset's observation_space contains what
+# `dataset.recover_environment()` returns; load() hands the models float32.
+HALFCHEETAH_OBSERVATION_SPACE = spaces.Box(-np.inf, np.inf, (17,), np.float64)
 
 DESCRIPTIONS = {
     "random": "HalfCheetah-v5, uniform random actions (D4RL-style 'random').",
@@ -198,7 +199,7 @@ def _rollout_halfcheetah(lengths: list[int], seed: int, noise: float, actor, adv
             chunk = lengths[start : start + n_envs]
             k, horizon = len(chunk), max(chunk)
             obs = np.stack([env.reset(seed=s)[0] for env, s in zip(env_list, episode_seeds[start : start + k])])
-            observations = np.zeros((horizon + 1, k, 17), np.float32)  # (T+1, k, 17)
+            observations = np.zeros((horizon + 1, k, 17), np.float64)  # (T+1, k, 17), as the env emits them
             actions = np.zeros((horizon, k, 6), np.float32)  # (T, k, 6)
             rewards = np.zeros((horizon, k), np.float32)
             terminations = np.zeros((horizon, k), bool)
@@ -398,7 +399,7 @@ def _to_buffer(episode: Episode, episode_id: int, seed: int | None) -> EpisodeBu
         T1 = len(episode["image"])
         observations = dict(image=episode["image"], direction=episode["direction"], mission=[episode["mission"]] * T1)
     else:
-        observations = episode["observations"]
+        observations = episode["observations"].astype(np.float64)  # the space's dtype (a SAC buffer holds float32)
     return EpisodeBuffer(
         id=episode_id,
         seed=seed,
@@ -409,6 +410,32 @@ def _to_buffer(episode: Episode, episode_id: int, seed: int | None) -> EpisodeBu
         truncations=episode["truncations"],
         infos={},  # we record no infos, but Minari's EpisodeData expects a dict
     )
+
+
+def _requirements(discrete: bool) -> list[str]:
+    """The packages (pinned to the versions that wrote the dataset) Minari needs to recover its environments."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    packages = ["minirl", "gymnasium", "minigrid"] if discrete else ["minirl", "gymnasium", "mujoco"]
+    pinned = []
+    for package in packages:
+        with contextlib.suppress(PackageNotFoundError):
+            pinned.append(f"{package}=={version(package)}")
+    return pinned
+
+
+def _code_permalink() -> str:
+    """Where the writing code lives: minirl's git commit when run from a checkout (there is no public URL)."""
+    import subprocess
+
+    here = Path(__file__).resolve().parent
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        commit = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        if commit:
+            return f"minirl git {commit}: minirl/data.py"
+    return "minirl: minirl/data.py"
 
 
 def _write(
@@ -433,7 +460,7 @@ def _write(
             scores = dict(ref_min_score=spec.ref_min_score, ref_max_score=spec.ref_max_score)
         with datasets_root(staging), envs.quiet(), warnings.catch_warnings():
             # no stable URL or e-mail to record; Minari warns about each missing field
-            warnings.filterwarnings("ignore", message=r"`(code_permalink|author_email)` is set to None")
+            warnings.filterwarnings("ignore", message=r"`author_email` is set to None")
             create_namespace(NAMESPACE, description="minirl's own datasets (minirl data collect)")
             dataset = minari.create_dataset_from_buffers(
                 _minari_id(name),
@@ -444,7 +471,8 @@ def _write(
                 author="minirl",
                 description=description,
                 observation_space=BABYAI_OBSERVATION_SPACE if spec.discrete else HALFCHEETAH_OBSERVATION_SPACE,
-                requirements=["minigrid>=3.0"] if spec.discrete else ["gymnasium[mujoco]>=1.0"],
+                requirements=_requirements(spec.discrete),
+                code_permalink=_code_permalink(),
                 jpeg_encoding=False,  # lossless: JPEG would alter observation arrays
                 **scores,
             )
@@ -538,7 +566,8 @@ def collect(
                 for part in ("halfcheetah-medium", "halfcheetah-expert"):
                     if not _is_complete(dataset_path(part)):
                         collect(part, episodes, steps, seed, noise, progress=False, policy_dir=policy_dir)
-                    episode_list += load(part)
+                    stored = minari.MinariDataset(dataset_path(part) / "data").iterate_episodes()
+                    episode_list += [_from_minari(ep, np.float64) for ep in stored]  # as stored, not load()'s float32
                 algorithm_name = "SAC behaviour policies (medium + expert), sampled"
         task = bar.add_task(f"write {name} ({len(episode_list)} episodes)", total=1)
         path = _write(name, episode_list, seeds, algorithm_name, description, extra, overwrite)
@@ -551,7 +580,7 @@ def collect(
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _from_minari(episode: minari.EpisodeData) -> Episode:
+def _from_minari(episode: minari.EpisodeData, obs_dtype=np.float32) -> Episode:
     """One Minari episode -> our numpy dict (BabyAI dict observations become image / direction / mission)."""
     if isinstance(episode.observations, dict):
         obs = episode.observations
@@ -561,7 +590,7 @@ def _from_minari(episode: minari.EpisodeData) -> Episode:
             mission=str(obs["mission"][0]),
         )
     else:
-        out = dict(observations=np.asarray(episode.observations, np.float32))
+        out = dict(observations=np.asarray(episode.observations, obs_dtype))
     actions = np.asarray(episode.actions)
     out["actions"] = actions.astype(np.int64 if np.issubdtype(actions.dtype, np.integer) else np.float32)
     out["rewards"] = np.asarray(episode.rewards, np.float32)
