@@ -290,3 +290,16 @@ def test_ensure_collects_a_missing_dataset(monkeypatch):
     monkeypatch.setattr(data, "DEFAULT_BABYAI_EPISODES", 3)  # the real default (1000) is too slow for a unit test
     assert len(data.ensure("babyai-gotoredball", progress=False)) == 3
     assert len(data.ensure("babyai-gotoredball", progress=False)) == 3  # now it only loads
+
+
+@pytest.mark.parametrize("level", ["medium", "expert"])
+def test_data_from_the_shipped_policy_scores_what_its_card_says(level):
+    """Two fresh 1000-step episodes (collect's own seeds, not the card's) of the shipped policy: their mean return
+    is within 3 standard errors (the card's 10-episode spread) plus 5% of the card's stochastic mean."""
+    import json
+
+    card = json.loads((data.POLICY_DIR / f"halfcheetah-{level}.json").read_text())
+    data.collect(f"halfcheetah-{level}", episodes=2, progress=False)
+    mean = np.mean([ep["rewards"].sum() for ep in data.load(f"halfcheetah-{level}")])
+    tolerance = 3 * card["eval_return_std"] / np.sqrt(2) + 0.05 * abs(card["eval_return_mean"])
+    assert abs(mean - card["eval_return_mean"]) <= tolerance, (mean, card["eval_return_mean"], tolerance)
