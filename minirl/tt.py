@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 import torch
@@ -53,26 +54,28 @@ OBSERVED, UNOBSERVED = 0, 1  # BabyAI state-slot tokens: "embed the real state h
 class Config:
     """The official config/offline.py (base and HalfCheetah); planning settings are in EVAL_OPTIONS."""
 
-    N: int = 100  # bins per dimension
-    discretizer: str = "quantile"  # every bin holds ~1/N of the data
-    n_layer: int = 4
-    n_head: int = 4
-    d_model: int = 128  # the official n_embd = 32 per head × 4 heads
-    dropout: float = 0.1
-    seq_len: int = 10  # L: transitions per training window (subsampled_sequence_length)
-    discount: float = 0.99  # γ in V
-    termination_penalty: float | None = -100.0  # replaces the reward of a real termination (None: keep it)
-    action_weight: float = 5.0  # loss weights per token kind (states 1)
-    reward_weight: float = 1.0
-    value_weight: float = 1.0
+    N: Annotated[int, "[2, 10_000]"] = 100  # bins per dimension
+    discretizer: Annotated[str, ("quantile", "uniform")] = "quantile"  # every bin holds ~1/N of the data
+    n_layer: Annotated[int, "[1, 64]"] = 4
+    n_head: Annotated[int, "[1, 64]"] = 4
+    d_model: Annotated[int, "[1, 8192]"] = 128  # the official n_embd = 32 per head × 4 heads
+    dropout: Annotated[float, "[0, 1)"] = 0.1
+    seq_len: Annotated[int, "[1, 1000]"] = 10  # L: transitions per training window (subsampled_sequence_length)
+    discount: Annotated[float, "[0, 1]"] = 0.99  # γ in V
+    # replaces the reward of a real termination (None: keep it)
+    termination_penalty: Annotated[float | None, "[-1e6, 1e6]"] = -100.0
+    action_weight: Annotated[float, "[0, 1e6]"] = 5.0  # loss weights per token kind (states 1)
+    reward_weight: Annotated[float, "[0, 1e6]"] = 1.0
+    value_weight: Annotated[float, "[0, 1e6]"] = 1.0
     # training (the shared loop; the official one: AdamW, betas (0.9, 0.95), warmup 1 epoch, cosine to 10%)
-    steps: int = 195_000  # 50 epochs of a 1M-transition dataset at batch 256 (n_epochs_ref = 50)
-    batch_size: int = 256
-    lr: float = 6e-4
-    weight_decay: float = 0.1
-    warmup_steps: int = 3_900  # one epoch of 1M transitions
-    lr_schedule: str = "cosine"
-    grad_clip: float = 1.0
+    # 50 epochs of a 1M-transition dataset at batch 256 (n_epochs_ref = 50)
+    steps: Annotated[int, "[1, 100_000_000]"] = 195_000
+    batch_size: Annotated[int, "[1, 65_536]"] = 256
+    lr: Annotated[float, "(0, 1]"] = 6e-4
+    weight_decay: Annotated[float, "[0, 100]"] = 0.1
+    warmup_steps: Annotated[int, "[0, 100_000_000]"] = 3_900  # one epoch of 1M transitions
+    lr_schedule: Annotated[str, ("constant", "cosine")] = "cosine"
+    grad_clip: Annotated[float, "(0, 1e12]"] = 1.0
 
 
 def env_defaults(spec) -> dict:
