@@ -17,7 +17,10 @@ so that Minari's own tools can read them too:
     both:        rewards float32 (T,), terminations bool (T,), truncations bool (T,)
 
 Datasets are written atomically (built in a hidden staging folder, renamed into place when complete), so an
-interrupted `collect` never leaves anything that `load` accepts. Writing goes through
+interrupted `collect` never leaves anything that `load` accepts, and the next `collect` deletes the staging folder
+a killed one left; `--overwrite` exchanges the old and new folders in one step, so one of them is always in place.
+`load` refuses NaN or infinite observations, actions and rewards; `remove` deletes only a dataset's own folder
+inside the datasets root. Writing goes through
 `minari.create_dataset_from_buffers`, not Minari's DataCollector, because the collector needs jax.
 """
 
@@ -26,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import string
 import tempfile
@@ -50,6 +54,7 @@ DATASETS: list[str] = [f"halfcheetah-{level}" for level in HALFCHEETAH_LEVELS] +
     name for name in envs.ENVS if name.startswith("babyai-")
 ]
 NAMESPACE = "minirl"
+STAGING_PREFIX = ".minirl-staging-"  # + pid + random: a dataset being built, hidden from Minari's listing
 VERSION = 0
 POLICY_DIR = Path(__file__).parent / "policies"  # the shipped behaviour policies and replay buffer
 CACHE_FILE = "minirl_cache.npz"  # decoded arrays, next to Minari's data/ folder
@@ -452,7 +457,8 @@ def _write(
     final = dataset_path(name)
     spec = envs.get_spec(name)
     root = get_dataset_path()
-    staging = Path(tempfile.mkdtemp(prefix=".minirl-staging-", dir=root))  # same filesystem: rename is atomic
+    # same filesystem: rename is atomic; the pid in the name lets a later collect remove it if this one is killed
+    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=root))
     try:
         buffers = [_to_buffer(ep, i, None if seeds is None else seeds[i]) for i, ep in enumerate(episode_list)]
         scores = {}
@@ -485,18 +491,54 @@ def _write(
         if final.exists():
             if not overwrite:
                 raise FileExistsError(f"dataset '{name}' already exists; remove it with: minirl data remove {name}")
-            aside = staging / "replaced"
-            os.replace(final, aside)
-            try:
-                os.replace(built, final)
-            except BaseException:
-                os.replace(aside, final)
-                raise
+            _swap(built, final)  # the old dataset now sits in staging, deleted below
         else:
             os.replace(built, final)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return final
+
+
+def _swap(new: Path, old: Path) -> None:
+    """Puts folder `new` at `old`'s place and `old` at `new`'s, in one atomic step where the OS offers one (Linux
+    renameat2 RENAME_EXCHANGE), so the old dataset stays readable until the new one is in place. Elsewhere two
+    renames, with the old one put back if the second fails."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        at_fdcwd, rename_exchange = -100, 2
+        if libc.renameat2(at_fdcwd, os.fsencode(new), at_fdcwd, os.fsencode(old), rename_exchange) == 0:
+            return
+    except (AttributeError, OSError):  # no renameat2 in this libc
+        pass
+    aside = new.with_name(new.name + ".replaced")
+    os.replace(old, aside)
+    try:
+        os.replace(new, old)
+    except BaseException:
+        os.replace(aside, old)
+        raise
+    os.replace(aside, new)
+
+
+def _remove_stale_staging(root: Path) -> None:
+    """Deletes staging folders that a killed collect left in the datasets root (their process no longer runs)."""
+    for path in root.glob(f"{STAGING_PREFIX}*"):
+        pid = path.name.removeprefix(STAGING_PREFIX).split("-", 1)[0]
+        if path.is_symlink() or not path.is_dir() or (pid.isdigit() and _alive(int(pid))):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _progress_bar(enabled: bool) -> Progress:
@@ -533,6 +575,7 @@ def collect(
         raise ValueError("episodes and steps must be positive")
     if _is_complete(dataset_path(name)) and not overwrite:
         raise FileExistsError(f"dataset '{name}' already exists; remove it with: minirl data remove {name}")
+    _remove_stale_staging(get_dataset_path())
     extra = dict(name=name, seed=seed, noise=noise, episodes=episodes, steps=steps)
     seeds = None
     with _progress_bar(progress) as bar:
@@ -642,13 +685,37 @@ def load(name: str) -> list[Episode]:
             raise FileNotFoundError(f"dataset '{name}' not found; make it with: minirl data collect {name}")
     cache = path / CACHE_FILE
     newest_data = max(f.stat().st_mtime for f in (path / "data").iterdir())
+    episode_list = None
     if cache.exists() and cache.stat().st_mtime >= newest_data:
         with contextlib.suppress(OSError, ValueError, KeyError, zipfile.BadZipFile):  # unreadable: decode again
-            return _read_cache(cache)
+            episode_list = _read_cache(cache)
+    if episode_list is not None:
+        return _check_finite(name, episode_list)
     episode_list = [_from_minari(ep) for ep in minari.MinariDataset(path / "data").iterate_episodes()]
+    _check_finite(name, episode_list)
     if episode_list:
         with contextlib.suppress(OSError):  # a read-only datasets folder still loads, just without the cache
             _save_cache(cache, episode_list)
+    return episode_list
+
+
+class NonFiniteDataError(ValueError):
+    """A dataset holds NaN or infinite observations, actions or rewards."""
+
+
+def _check_finite(name: str, episode_list: list[Episode]) -> list[Episode]:
+    """Raises NonFiniteDataError naming the dataset, episode, array and step of the first NaN or infinity: every
+    model would otherwise train on it silently (TT's bins and normalizer) or stop with a NaN loss."""
+    for i, episode in enumerate(episode_list):
+        for key in ("observations", "actions", "rewards"):
+            values = episode.get(key)
+            if values is None or not np.issubdtype(values.dtype, np.floating):
+                continue
+            bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)  # (T,) or (T+1,): a row holds NaN/inf
+            if bad.any():
+                fix = f"; re-collect it: minirl data collect {name} --overwrite" if name in DATASETS else ""
+                raise NonFiniteDataError(f"dataset '{name}' episode {i}: {key} at step {int(np.argmax(bad))} "
+                                         f"are not finite (NaN or inf){fix}")
     return episode_list
 
 
@@ -708,9 +775,35 @@ def list_datasets() -> list[dict]:
     return rows
 
 
+MINARI_ID = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9_.-]*/)+[A-Za-z0-9_][A-Za-z0-9_.-]*-v\d+")  # namespace/name-vN
+
+
 def remove(name: str) -> None:
-    """Deletes a dataset (a minirl name or a local Minari id) and its cache."""
-    path = dataset_path(name)
-    if not path.exists():
+    """Deletes a dataset (a minirl name or a local Minari id such as mujoco/halfcheetah/medium-v0) and its cache.
+
+    Only a folder that is that dataset, at its own place inside the datasets root, is ever deleted: a name that is
+    not a dataset name (`../x`, `/abs`, `.`, `minirl/`), a path through a symbolic link, or a folder that is not the
+    Minari dataset of that id is refused with a ValueError and nothing is removed."""
+    if "/" not in name:
+        _check_name(name)  # UnknownNameError listing the valid names ('.', '..' and the like included)
+    elif not MINARI_ID.fullmatch(name):
+        raise ValueError(f"refusing to remove '{name}': not a dataset name (minirl names such as babyai-gotolocal, "
+                         "or a Minari id such as mujoco/halfcheetah/medium-v0); nothing removed")
+    dataset_id = _minari_id(name) if name in DATASETS else name
+    root = get_dataset_path()
+    path = root / dataset_id
+    if not path.exists() and not path.is_symlink():
         raise FileNotFoundError(f"dataset '{name}' not found at {path}")
+    between = [root / part for part in Path(dataset_id).parents if part != Path(".")]
+    for part in [path, *between]:  # the folder itself and every folder between it and the root
+        if part.is_symlink():
+            raise ValueError(f"refusing to remove '{name}': {part} is a symbolic link; nothing removed")
+    metadata = path / "data" / "metadata.json"
+    try:
+        recorded = json.loads(metadata.read_text()).get("dataset_id") if metadata.is_file() else None
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    if recorded != dataset_id or not path.resolve().is_relative_to(root.resolve()):
+        raise ValueError(f"refusing to remove '{name}': {path} is not the Minari dataset {dataset_id}; "
+                         "nothing removed")
     shutil.rmtree(path)
