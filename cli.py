@@ -2,7 +2,9 @@
 
 Thin by design: each command parses and validates its options, calls one function in `minirl`, and prints. Any
 error a user can cause (unknown names, missing or corrupt runs, bad sizes, unwritable paths) ends with one line on
-stderr and a non-zero exit, never a traceback (set MINIRL_DEBUG=1 to see one).
+stderr and a non-zero exit, never a traceback (set MINIRL_DEBUG=1 to see one). Numbers are checked in one place,
+minirl/validate.py: each numeric option below names its range (`callback=in_range("[1, 10_000]")`), and `--set`
+fields are checked against the ranges their algorithm's Config declares.
 """
 
 from __future__ import annotations
@@ -17,8 +19,36 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+from minirl import validate
+
+
+class OneLineErrors(TyperGroup):
+    """Usage errors (a value that is not a number, an unknown option, a missing argument) end in one line on stderr
+    and exit code 2, like every other bad input, instead of Typer's usage box."""
+
+    def make_context(self, *args, **kwargs):
+        with one_line_usage_errors():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx):
+        with one_line_usage_errors():
+            return super().invoke(ctx)
+
+
+@contextlib.contextmanager
+def one_line_usage_errors():
+    try:
+        yield
+    except typer.BadParameter.__mro__[1] as e:  # click's UsageError, the base of every parse error
+        if type(e).__name__ == "NoArgsIsHelpError":  # the help text itself, shown for a bare command
+            raise
+        typer.echo(f"error: {e.format_message().splitlines()[0]}", err=True)
+        raise typer.Exit(2) from None
+
+
+app = typer.Typer(cls=OneLineErrors, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Offline RL as sequence modeling: Decision Transformer, Trajectory Transformer and LEAP.")
 data_app = typer.Typer(no_args_is_help=True, help="Make, list, inspect and remove Minari datasets.")
 baseline_app = typer.Typer(no_args_is_help=True, help="Online baselines (SAC: the behaviour-policy learner).")
@@ -47,35 +77,33 @@ def user_errors():
         raise typer.Exit(1) from None
 
 
-def positive(value: int | None, name: str) -> int | None:
-    if value is not None and value < 1:
-        raise typer.BadParameter(f"{name} must be a positive integer, got {value}")
-    return value
+def in_range(accepts: str):
+    """A Typer callback that checks a (typed) numeric option against the range `accepts` ("[1, 10_000]"); None, an
+    option not given, passes. Out of range, NaN or infinite: "Invalid value for '--x': must be … in …, got …"."""
+
+    def check(ctx: typer.Context, param: typer.CallbackParam, value):
+        if value is None:
+            return None
+        try:
+            return validate.convert(value, type(value), accepts, "it")
+        except validate.BadValue as e:
+            raise typer.BadParameter(str(e).removeprefix("it "), ctx, param) from None
+
+    return check
 
 
-def parse_list(values: list[str] | None, cast=float) -> list | None:
-    """`--x 1 --x 2` or `--x 1,2` -> [1, 2]."""
-    if not values:
-        return None
-    try:
-        return [cast(v) for item in values for v in item.split(",") if v.strip()]
-    except ValueError as e:
-        raise typer.BadParameter(str(e)) from None
+SEED = "[0, 4_294_967_295]"  # what numpy, torch and Gymnasium all accept (32 bits)
 
 
 def parse_overrides(pairs: list[str] | None) -> dict:
-    """`--set n_layer=4 --set lr=3e-4` -> {"n_layer": 4, "lr": 0.0003} (numbers parsed, the rest kept as str)."""
-    import json
-
+    """`--set n_layer=4 --set lr=3e-4` -> {"n_layer": "4", "lr": "3e-4"}: the text is converted, and checked, by
+    train.make_config against the algorithm's Config."""
     out = {}
     for pair in pairs or []:
-        if "=" not in pair:
+        key, equals, value = pair.partition("=")
+        if not equals or not key.strip():
             raise typer.BadParameter(f"--set expects key=value, got '{pair}'")
-        key, value = pair.split("=", 1)
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
+        out[key.strip()] = value.strip()
     return out
 
 
@@ -108,10 +136,14 @@ def writable_dir(path: Path) -> Path:
 @data_app.command("collect")
 def data_collect(
     name: Annotated[str, typer.Argument(help="Dataset name, e.g. halfcheetah-random or babyai-gotolocal.")],
-    episodes: Annotated[int | None, typer.Option(help="Number of episodes (BabyAI).")] = None,
-    steps: Annotated[int | None, typer.Option(help="Number of transitions (HalfCheetah; D4RL uses 1M).")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed: the same seed rebuilds identical arrays.")] = 0,
-    noise: Annotated[float, typer.Option(help="BabyAI: fraction of random actions in the bot's demonstrations.")] = 0.0,
+    episodes: Annotated[int | None, typer.Option(help="Number of episodes (BabyAI).",
+                                                 callback=in_range("[1, 1_000_000]"))] = None,
+    steps: Annotated[int | None, typer.Option(help="Number of transitions (HalfCheetah; D4RL uses 1M).",
+                                              callback=in_range("[1, 100_000_000]"))] = None,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed rebuilds identical arrays.",
+                                      callback=in_range(SEED))] = 0,
+    noise: Annotated[float, typer.Option(help="BabyAI: fraction of random actions in the bot's demonstrations.",
+                                         callback=in_range("[0, 1]"))] = 0.0,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing dataset of that name.")] = False,
     data_dir: Annotated[Path | None, typer.Option(help="Datasets folder to write to (default: MINARI_DATASETS_PATH "
                                                        "or ~/.minari/datasets).")] = None,
@@ -121,10 +153,6 @@ def data_collect(
     Example: minirl data collect babyai-gotolocal --episodes 1000
     """
     with user_errors():
-        positive(episodes, "--episodes")
-        positive(steps, "--steps")
-        if not 0.0 <= noise <= 1.0:
-            raise typer.BadParameter(f"--noise must be in [0, 1], got {noise}")
         from minirl import data
 
         with data.datasets_root(data_dir):
@@ -178,15 +206,21 @@ def data_remove(name: Annotated[str, typer.Argument(help="Dataset name.")]):
 def train(
     algo: Annotated[str, typer.Argument(help="dt, tt, leap, bc, cql or iql.")],
     dataset: Annotated[str, typer.Option(help="Dataset name (built first if missing).")] = "halfcheetah-medium",
-    steps: Annotated[int | None, typer.Option(help="Gradient steps (default: the algorithm's config).")] = None,
-    budget_minutes: Annotated[float | None, typer.Option(help="Stop (checkpointed) after N minutes.")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    steps: Annotated[int | None, typer.Option(help="Gradient steps (default: the algorithm's config).",
+                                              callback=in_range("[1, 100_000_000]"))] = None,
+    budget_minutes: Annotated[float | None, typer.Option(help="Stop (checkpointed) after N minutes.",
+                                                         callback=in_range("(0, 525_600]"))] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.", callback=in_range(SEED))] = 0,
     out: Annotated[Path | None, typer.Option(help="Run directory (default runs/<algo>-<dataset>-s<seed>).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last checkpoint.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Start again in --out: replaces minirl's run files there (an old "
+                                                 "run, its eval.json) and writes next to any other files.")] = False,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config field: --set n_layer=4.")] = None,
-    eval_every: Annotated[int, typer.Option(help="Evaluate every N steps into metrics.jsonl (0: never).")] = 0,
-    eval_episodes: Annotated[int, typer.Option(help="Episodes per periodic evaluation.")] = 5,
+    eval_every: Annotated[int, typer.Option(help="Evaluate every N steps into metrics.jsonl (0: never).",
+                                            callback=in_range("[0, 100_000_000]"))] = 0,
+    eval_episodes: Annotated[int, typer.Option(help="Episodes per periodic evaluation.",
+                                               callback=in_range("[1, 1000]"))] = 5,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ):
     """Train a model on a dataset; writes runs/<name>/{config.json, checkpoint.pt, metrics.jsonl}.
@@ -194,31 +228,30 @@ def train(
     Example: minirl train dt --dataset halfcheetah-medium --steps 10000
     """
     with user_errors():
-        positive(steps, "--steps")
-        if budget_minutes is not None and budget_minutes <= 0:
-            raise typer.BadParameter("--budget-minutes must be positive")
-        if eval_every < 0:
-            raise typer.BadParameter("--eval-every must be >= 0")
-        positive(eval_episodes, "--eval-episodes")
         from minirl.train import run_training
 
         run_dir = out or Path("runs") / f"{algo}-{dataset.replace('/', '_')}-s{seed}"
         writable_dir(run_dir.parent)
         run_dir = run_training(algo, dataset, steps=steps, seed=seed, out=run_dir, resume=resume, device=device,
                                budget_minutes=budget_minutes, overrides=parse_overrides(set_), progress=not quiet,
-                               eval_every=eval_every, eval_episodes=eval_episodes)
+                               eval_every=eval_every, eval_episodes=eval_episodes, overwrite=overwrite)
         console.print(f"run saved in {run_dir}")
 
 
 @app.command("eval")
 def evaluate(
     run: Annotated[Path, typer.Argument(help="Run directory, e.g. runs/dt-halfcheetah-medium-s0.")],
-    episodes: Annotated[int, typer.Option(help="Episodes, run in parallel.")] = 10,
-    seed: Annotated[int, typer.Option(help="Seed of the first episode (episode i uses seed + i).")] = 0,
+    episodes: Annotated[int, typer.Option(help="Episodes, run in parallel (in chunks of at most 32).",
+                                          callback=in_range("[1, 10_000]"))] = 10,
+    seed: Annotated[int, typer.Option(help="Seed of the first episode (episode i uses seed + i).",
+                                      callback=in_range(SEED))] = 0,
     target_return: Annotated[list[str] | None, typer.Option(help="DT: target return(s), e.g. 6000,12000.")] = None,
-    beam_width: Annotated[int | None, typer.Option(help="TT: beams kept per step.")] = None,
-    horizon: Annotated[int | None, typer.Option(help="TT/LEAP: planning horizon in steps.")] = None,
-    iterations: Annotated[int | None, typer.Option(help="LEAP: refinement iterations per step.")] = None,
+    beam_width: Annotated[int | None, typer.Option(help="TT: beams kept per step.",
+                                                   callback=in_range("[1, 1024]"))] = None,
+    horizon: Annotated[int | None, typer.Option(help="TT/LEAP: planning horizon in steps.",
+                                                callback=in_range("[1, 1000]"))] = None,
+    iterations: Annotated[int | None, typer.Option(help="LEAP: refinement iterations per step (0: the first plan).",
+                                                   callback=in_range("[0, 10_000]"))] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "cpu",
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ):
@@ -227,13 +260,9 @@ def evaluate(
     Example: minirl eval runs/dt-halfcheetah-medium-s0 --target-return 6000,12000 --episodes 10
     """
     with user_errors():
-        positive(episodes, "--episodes")
-        positive(beam_width, "--beam-width")
-        positive(horizon, "--horizon")
-        positive(iterations, "--iterations")
         from minirl.evaluate import evaluate_run
 
-        targets = parse_list(target_return)
+        targets = validate.number_list(target_return, "--target-return", "[-1e9, 1e9]")
         options = {"beam_width": beam_width, "horizon": horizon, "iterations": iterations}
         result = evaluate_run(run, episodes=episodes, seed=seed, device=device, progress=not quiet,
                               sweep={"target_return": targets} if targets else None, **options)
@@ -281,10 +310,13 @@ def analyze(
 def compare(
     datasets: Annotated[str, typer.Option(help="Comma-separated dataset names.")] = "halfcheetah-medium",
     algos: Annotated[str, typer.Option(help="Comma-separated algorithms.")] = "bc,cql,iql,dt,tt,leap",
-    seeds: Annotated[int, typer.Option(help="Seeds per algorithm and dataset.")] = 3,
-    budget_minutes: Annotated[float | None, typer.Option(help="Cap on each training run, minutes.")] = None,
-    steps: Annotated[int | None, typer.Option(help="Gradient steps per run (default: each algorithm's).")] = None,
-    episodes: Annotated[int, typer.Option(help="Evaluation episodes per run.")] = 10,
+    seeds: Annotated[int, typer.Option(help="Seeds per algorithm and dataset.", callback=in_range("[1, 100]"))] = 3,
+    budget_minutes: Annotated[float | None, typer.Option(help="Cap on each training run, minutes.",
+                                                         callback=in_range("(0, 525_600]"))] = None,
+    steps: Annotated[int | None, typer.Option(help="Gradient steps per run (default: each algorithm's).",
+                                              callback=in_range("[1, 100_000_000]"))] = None,
+    episodes: Annotated[int, typer.Option(help="Evaluation episodes per run.",
+                                          callback=in_range("[1, 10_000]"))] = 10,
     out: Annotated[Path, typer.Option(help="Folder for the table (md, csv) and bar chart.")] = Path("docs/compare"),
     runs_dir: Annotated[Path, typer.Option(help="Where the runs are kept (and reused).")] = Path("runs/compare"),
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override one algorithm's config field on every "
@@ -295,9 +327,6 @@ def compare(
     Example: minirl compare --datasets halfcheetah-medium,babyai-gotolocal --algos bc,dt --seeds 3
     """
     with user_errors():
-        positive(seeds, "--seeds")
-        positive(steps, "--steps")
-        positive(episodes, "--episodes")
         from minirl import compare as comparison
 
         writable_dir(out)
@@ -313,9 +342,12 @@ def bench(
     quick: Annotated[bool, typer.Option(help="A few-second version (for smoke tests).")] = False,
     datasets: Annotated[str | None, typer.Option(help="quality: comma-separated datasets.")] = None,
     algos: Annotated[str | None, typer.Option(help="quality: comma-separated algorithms.")] = None,
-    seeds: Annotated[int | None, typer.Option(help="quality: seeds per algorithm and dataset.")] = None,
-    budget_minutes: Annotated[float | None, typer.Option(help="quality: cap on each training run.")] = None,
-    episodes: Annotated[int | None, typer.Option(help="quality: evaluation episodes per run.")] = None,
+    seeds: Annotated[int | None, typer.Option(help="quality: seeds per algorithm and dataset.",
+                                              callback=in_range("[1, 100]"))] = None,
+    budget_minutes: Annotated[float | None, typer.Option(help="quality: cap on each training run.",
+                                                         callback=in_range("(0, 525_600]"))] = None,
+    episodes: Annotated[int | None, typer.Option(help="quality: evaluation episodes per run.",
+                                                 callback=in_range("[1, 10_000]"))] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="quality: --set dt.lr=3e-4 (as compare).")] = None,
 ):
     """Benchmarks (not tests): training/eval speed, and quality over seeds.
@@ -323,8 +355,6 @@ def bench(
     Example: minirl bench speed; minirl bench quality --datasets babyai-gotolocal --algos dt,leap --seeds 3
     """
     with user_errors():
-        positive(seeds, "--seeds")
-        positive(episodes, "--episodes")
         from minirl import bench as benchmarks
 
         writable_dir(out)
@@ -336,10 +366,12 @@ def bench(
 @baseline_app.command("sac")
 def baseline_sac(
     env: Annotated[str, typer.Option(help="Environment (halfcheetah).")] = "halfcheetah",
-    steps: Annotated[int | None, typer.Option(help="Env steps [default: 300000 / the resumed run's].")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+    steps: Annotated[int | None, typer.Option(help="Env steps [default: 300000 / the resumed run's].",
+                                              callback=in_range("[1, 100_000_000]"))] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.", callback=in_range(SEED))] = 1,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/sac-halfcheetah"),
-    eval_every: Annotated[int, typer.Option(help="Evaluate every N env steps.")] = 10_000,
+    eval_every: Annotated[int, typer.Option(help="Evaluate every N env steps.",
+                                            callback=in_range("[1, 100_000_000]"))] = 10_000,
     resume: Annotated[Path | None, typer.Option(help="Continue this run folder exactly from its checkpoint.")] = None,
 ):
     """Train SAC online (the behaviour-policy learner). Example: minirl baseline sac --env halfcheetah --steps 300000
@@ -348,9 +380,6 @@ def baseline_sac(
     stopping). With --resume, --steps may raise the run's total; the other options come from RUN/config.json.
     """
     with user_errors():
-        if steps is not None:
-            positive(steps, "--steps")
-        positive(eval_every, "--eval-every")
         from minirl.baselines import sac
         from minirl.envs import get_spec
 

@@ -18,14 +18,13 @@ import csv
 import dataclasses
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from minirl import train
+from minirl import train, validate
 from minirl.envs import UnknownNameError, get_spec
 
 NAMES = {"bc": "BC", "cql": "CQL", "iql": "IQL", "dt": "DT", "tt": "TT", "leap": "LEAP"}
@@ -97,13 +96,13 @@ def train_or_reuse(algo: str, dataset: str, seed: int, run_dir: Path, steps: int
                    budget_minutes: float | None, device: str, progress: bool, overrides: dict | None = None) -> str:
     """Makes sure run_dir holds a finished run; returns 'reused', 'resumed', 'trained' or 'retrained (stale
     checkpoint)': a run whose checkpoint the current model code cannot load (written by an older version of the
-    algorithm) is trained again from scratch."""
+    algorithm) is trained again from scratch in the same folder, which replaces minirl's own files there (its
+    eval.json must not be reused either) and leaves any other file alone."""
     stale = False
     if (run_dir / "checkpoint.pt").exists():
         try:
             state = train.load_run(run_dir)[-1]
         except train.RunError:
-            shutil.rmtree(run_dir)  # its eval.json must not be reused either
             stale = True
         else:
             if state.get("finished"):
@@ -112,7 +111,7 @@ def train_or_reuse(algo: str, dataset: str, seed: int, run_dir: Path, steps: int
                                budget_minutes=budget_minutes, overrides=overrides, progress=progress)
             return "resumed"
     train.run_training(algo, dataset, steps=steps, seed=seed, out=run_dir, device=device,
-                       budget_minutes=budget_minutes, overrides=overrides, progress=progress)
+                       budget_minutes=budget_minutes, overrides=overrides, progress=progress, overwrite=stale)
     return "retrained (stale checkpoint)" if stale else "trained"
 
 
@@ -188,6 +187,9 @@ def run(datasets: list[str], algos: list[str], seeds: int, budget_minutes: float
     modules = available_modules(algos, console)
     if not modules:
         raise train.RunError(f"none of {', '.join(algos)} can be run (see the errors above)")
+    for algo, fields in overrides.items():  # bad --set values fail here, before any dataset is built
+        if algo in modules:
+            validate.config_values(modules[algo].Config, fields, algo, label=f"--set {algo}.")
 
     rows = []
     total, done = len(datasets) * len(modules) * seeds, 0
@@ -195,7 +197,7 @@ def run(datasets: list[str], algos: list[str], seeds: int, budget_minutes: float
         fingerprint = dataset_fingerprint(dataset, progress)
         for algo, module in modules.items():
             fields = dict(overrides.get(algo, {}), **({"steps": steps} if steps else {}))
-            config = dataclasses.asdict(train.make_config(module, fields, envs[dataset]))
+            config = dataclasses.asdict(train.make_config(module, fields, envs[dataset], label=f"--set {algo}."))
             for seed in range(seeds):
                 key = run_key(algo, dataset, seed, config, fingerprint, budget_minutes)
                 run_dir = run_dir_for(Path(runs_dir), algo, dataset, seed, key)

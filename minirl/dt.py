@@ -24,6 +24,7 @@ actions), D width, L layers, H heads, N environments acting in parallel.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 import torch
@@ -42,21 +43,23 @@ class Config:
 
     # model. The activation is GELU, GPT-2's own and the shared Block's: the official gym code passed ReLU to GPT-2,
     # but all three models here share one transformer (DESIGN.md), and GELU is what that GPT block was designed with.
-    n_layer: int = 3
-    n_head: int = 1
-    d_model: int = 128
-    dropout: float = 0.1
-    context_len: int = 20  # K: steps in view, 3K tokens
-    max_timestep: int = 1000  # rows of the timestep embedding (HalfCheetah episodes are 1000 steps)
-    rtg_scale: float = 1000.0  # R̂ is divided by this before it is embedded, so the model sees numbers near 1
+    n_layer: Annotated[int, "[1, 64]"] = 3
+    n_head: Annotated[int, "[1, 64]"] = 1
+    d_model: Annotated[int, "[1, 8192]"] = 128
+    dropout: Annotated[float, "[0, 1)"] = 0.1
+    context_len: Annotated[int, "[1, 1000]"] = 20  # K: steps in view, 3K tokens
+    # rows of the timestep embedding (HalfCheetah episodes are 1000 steps)
+    max_timestep: Annotated[int, "[1, 10_000_000]"] = 1000
+    # R̂ is divided by this before it is embedded, so the model sees numbers near 1
+    rtg_scale: Annotated[float, "(0, 1e9]"] = 1000.0
     # training (read by the shared loop in minirl/train.py)
-    steps: int = 100_000  # the paper: 10 iterations of 10k updates
-    batch_size: int = 64
-    lr: float = 1e-4
-    weight_decay: float = 1e-4
-    warmup_steps: int = 10_000  # linear warmup, then constant
-    lr_schedule: str = "constant"
-    grad_clip: float = 0.25
+    steps: Annotated[int, "[1, 100_000_000]"] = 100_000  # the paper: 10 iterations of 10k updates
+    batch_size: Annotated[int, "[1, 65_536]"] = 64
+    lr: Annotated[float, "(0, 1]"] = 1e-4
+    weight_decay: Annotated[float, "[0, 100]"] = 1e-4
+    warmup_steps: Annotated[int, "[0, 100_000_000]"] = 10_000  # linear warmup, then constant
+    lr_schedule: Annotated[str, ("constant", "cosine")] = "constant"
+    grad_clip: Annotated[float, "(0, 1e12]"] = 0.25
 
 
 def env_defaults(spec) -> dict:

@@ -4,6 +4,9 @@ Many episodes run side by side: one env per episode, and at every step ONE batch
 episodes still running (finished ones are masked out). The agent is the algorithm's own `Agent` (DT acts greedily,
 TT plans with beam search, LEAP refines a plan); this file only steps environments and keeps score.
 
+Episodes run in chunks of at most EVAL_CHUNK (fewer when each decision is a wide beam search), so memory stays
+bounded whatever the number of episodes; episode i always resets with seed + i.
+
 Results: per-episode returns and lengths, mean ± std return, D4RL-normalized score (HalfCheetah), success rate and
 path length (BabyAI: success = positive reward), per-step decision latency, and the agent's traces (e.g. DT's R̂).
 """
@@ -19,13 +22,58 @@ import torch
 
 from minirl.envs import get_spec, make_env, normalized_score, quiet
 
+EVAL_CHUNK = 32  # episodes (envs) stepped together at most
+PLAN_ROWS = 4096  # at most this many beams (chunk × beam_width × n_expand) in one planning step
+
+
+def chunk_size(episodes: int, options: dict) -> int:
+    """Episodes per chunk: EVAL_CHUNK, fewer when a planner keeps beam_width × n_expand sequences per episode."""
+    per_episode = (options.get("beam_width") or 1) * (options.get("n_expand") or 1)
+    return max(1, min(episodes, EVAL_CHUNK, PLAN_ROWS // per_episode))
+
 
 @torch.no_grad()
 def rollout(module, model, tok, env: str, episodes: int = 10, seed: int = 0, progress: bool = True,
             **options) -> dict:
-    """Runs `episodes` episodes of module.Agent(model, tok, **options) on `env`; returns the result dict."""
+    """Runs `episodes` episodes of module.Agent(model, tok, **options) on `env`, chunk_size() of them at a time;
+    returns the result dict (per-episode lists in episode order; trace lists joined chunk after chunk)."""
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
+    spec = get_spec(env)
+    returns, lengths, step_seconds, trace = [], [], [], {}
+    chunk = chunk_size(episodes, options)
+    for start in range(0, episodes, chunk):
+        n = min(chunk, episodes - start)
+        part_returns, part_lengths, part_seconds, part_trace = _rollout_chunk(
+            module, model, tok, env, n, seed + start, progress, options)
+        returns.append(part_returns)
+        lengths.append(part_lengths)
+        step_seconds += part_seconds
+        for key, value in part_trace.items():
+            if key in trace and isinstance(value, list):
+                trace[key] = trace[key] + value
+            else:
+                trace.setdefault(key, value)
+    returns, lengths = np.concatenate(returns), np.concatenate(lengths)
+    result = {
+        "env": env, "episodes": episodes, "seed": seed, "options": options,
+        "returns": returns.tolist(), "lengths": lengths.tolist(),
+        "return_mean": float(returns.mean()), "return_std": float(returns.std()),
+        "latency_ms_per_step": 1000 * float(np.mean(step_seconds)),
+        "trace": trace,
+    }
+    if spec.discrete:
+        success = returns > 0
+        result["success_rate"] = float(success.mean())
+        result["path_length"] = float(lengths[success].mean()) if success.any() else None
+    else:
+        scores = np.array([normalized_score(env, r) for r in returns])
+        result["normalized_score"], result["normalized_std"] = float(scores.mean()), float(scores.std())
+    return result
+
+
+def _rollout_chunk(module, model, tok, env: str, episodes: int, seed: int, progress: bool, options: dict):
+    """One chunk of episodes side by side -> (returns, lengths, per-step decision seconds, the agent's trace)."""
     spec = get_spec(env)
     envs = [make_env(env) for _ in range(episodes)]
     agent = module.Agent(model, tok, **options)
@@ -55,21 +103,7 @@ def rollout(module, model, tok, env: str, episodes: int = 10, seed: int = 0, pro
             bar.advance(task)
     for e in envs:
         e.close()
-    result = {
-        "env": env, "episodes": episodes, "seed": seed, "options": options,
-        "returns": returns.tolist(), "lengths": lengths.tolist(),
-        "return_mean": float(returns.mean()), "return_std": float(returns.std()),
-        "latency_ms_per_step": 1000 * float(np.mean(step_seconds)),
-        "trace": getattr(agent, "trace", {}),
-    }
-    if spec.discrete:
-        success = returns > 0
-        result["success_rate"] = float(success.mean())
-        result["path_length"] = float(lengths[success].mean()) if success.any() else None
-    else:
-        scores = np.array([normalized_score(env, r) for r in returns])
-        result["normalized_score"], result["normalized_std"] = float(scores.mean()), float(scores.std())
-    return result
+    return returns, lengths, step_seconds, getattr(agent, "trace", {})
 
 
 def evaluate_run(run_dir: str | Path, episodes: int = 10, seed: int = 0, device: str = "cpu",

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 import torch
@@ -64,24 +65,27 @@ from minirl.transformer import Transformer, TransformerConfig, init_weights
 @dataclass
 class Config:
     # planning (official GoToLocal settings)
-    horizon: int = 5  # H: steps in a plan (the model is trained on plans of this length)
-    iterations: int = 10  # refinement steps per decision
-    temperature: float = 1.0  # Gibbs: sample p(a_i | s, τ_-i)^(1/T) (the paper); 0: argmax (the official code)
-    resample: str = "random"  # which token a refinement re-masks: "random" (official) or "max_energy"
-    n_bins: int = 64  # continuous actions only: bins per action dimension
+    horizon: Annotated[int, "[1, 1000]"] = 5  # H: steps in a plan (the model is trained on plans of this length)
+    iterations: Annotated[int, "[0, 10_000]"] = 10  # refinement steps per decision
+    # Gibbs: sample p(a_i | s, τ_-i)^(1/T) (the paper); 0: argmax (the official code)
+    temperature: Annotated[float, "[0, 100]"] = 1.0
+    # which token a refinement re-masks: "random" (official) or "max_energy"
+    resample: Annotated[str, ("random", "max_energy")] = "random"
+    n_bins: Annotated[int, "[2, 10_000]"] = 64  # continuous actions only: bins per action dimension
     # model (official: minGPT 3 layers, 4 heads, width 128, dropout 0.1)
-    n_layer: int = 3
-    n_head: int = 4
-    d_model: int = 128
-    dropout: float = 0.1
+    n_layer: Annotated[int, "[1, 64]"] = 3
+    n_head: Annotated[int, "[1, 64]"] = 4
+    d_model: Annotated[int, "[1, 8192]"] = 128
+    dropout: Annotated[float, "[0, 1)"] = 0.1
     # training (read by the shared loop in minirl/train.py; official: AdamW 6e-4, batch 64, cosine to 10%)
-    steps: int = 5000
-    batch_size: int = 64
-    lr: float = 6e-4
-    weight_decay: float = 0.1
-    warmup_steps: int = 32  # official: 512 * 20 tokens of warmup, ~32 batches of 64 plans of 5 actions
-    lr_schedule: str = "cosine"
-    grad_clip: float = 1.0
+    steps: Annotated[int, "[1, 100_000_000]"] = 5000
+    batch_size: Annotated[int, "[1, 65_536]"] = 64
+    lr: Annotated[float, "(0, 1]"] = 6e-4
+    weight_decay: Annotated[float, "[0, 100]"] = 0.1
+    # official: 512 * 20 tokens of warmup, ~32 batches of 64 plans of 5 actions
+    warmup_steps: Annotated[int, "[0, 100_000_000]"] = 32
+    lr_schedule: Annotated[str, ("constant", "cosine")] = "cosine"
+    grad_clip: Annotated[float, "(0, 1e12]"] = 1.0
 
 
 def env_defaults(spec) -> dict:

@@ -18,18 +18,22 @@ Every algorithm module (`minirl.dt`, `minirl.tt`, `minirl.leap`, `minirl.baselin
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import json
 import math
 import os
+import pickle
 import random
+import re
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from minirl import validate
 from minirl.envs import UnknownNameError, get_spec
 from minirl.tokenizer import Tokenizer
 
@@ -42,6 +46,8 @@ ALGOS = {
     "iql": "minirl.baselines.iql",
 }
 CHECKPOINT_VERSION = 1
+RUN_FILES = ("checkpoint.pt", "config.json", "metrics.jsonl", "eval.json")  # what minirl writes in a run folder
+PLAIN = (torch.Tensor, str, int, float, bool, type(None))  # all a checkpoint may hold, in dicts, lists and tuples
 
 
 class RunError(RuntimeError):
@@ -97,9 +103,24 @@ def lr_factor(step: int, warmup: int, total: int, schedule: str) -> float:
 
 
 def atomic_save(obj, path: Path) -> None:
+    """torch.save through a temporary file; only tensors and plain values (so `torch.load(weights_only=True)`,
+    which runs no code, reads everything back)."""
+    _check_plain(obj, path.name)
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
     os.replace(tmp, path)
+
+
+def _check_plain(obj, where: str) -> None:
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            _check_plain(key, where)
+            _check_plain(value, f"{where}[{key!r}]")
+    elif isinstance(obj, (list, tuple)):
+        for i, value in enumerate(obj):
+            _check_plain(value, f"{where}[{i}]")
+    elif not isinstance(obj, PLAIN):
+        raise TypeError(f"{where} is a {type(obj).__name__}; a checkpoint holds only tensors and plain values")
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -159,7 +180,9 @@ def fit(model, sample, cfg, run_dir: Path, meta: dict, seed: int = 0, resume: bo
                 batch = {k: v.to(device) for k, v in sample(rng).items()}
                 loss = model.loss(batch)
                 if not torch.isfinite(loss):
-                    raise RunError(f"loss became {loss.item()} at step {step}; last good checkpoint kept in {run_dir}")
+                    kept = (f"the last good checkpoint (step {state_step(ckpt_path)}) is kept in {run_dir}"
+                            if ckpt_path.exists() else "no checkpoint was written")
+                    raise RunError(f"loss became {loss.item()} at step {step}; {kept}")
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -196,9 +219,33 @@ def fit(model, sample, cfg, run_dir: Path, meta: dict, seed: int = 0, resume: bo
 
 
 def _truncate_metrics(path: Path, step: int) -> None:
+    """Keeps the rows up to `step` (see _metrics_rows)."""
     if path.exists():
-        rows = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
-        atomic_write_text(path, "".join(r + "\n" for r in rows))
+        atomic_write_text(path, "".join(r + "\n" for r in _metrics_rows(path, step)))
+
+
+def _metrics_rows(path: Path, step: int) -> list[str]:
+    """The lines of metrics.jsonl up to `step`. A torn last line (the process was killed while writing it) is
+    dropped: its step comes after the checkpoint and is written again; any other line that is not a JSON row with
+    a step is a RunError naming the file and line."""
+    if not path.exists():
+        return []
+    lines = path.read_text(errors="replace").splitlines()
+    rows = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines):
+                break
+            raise RunError(f"{path} line {number} is not a JSON row; repair or delete that file, then resume") from None
+        if not isinstance(row, dict) or not isinstance(row.get("step"), int):
+            raise RunError(f"{path} line {number} has no step; repair or delete that file, then resume")
+        if row["step"] <= step:
+            rows.append(line)
+    return rows
 
 
 def _progress(enabled: bool):
@@ -213,6 +260,8 @@ def _progress(enabled: bool):
 
 
 def load_checkpoint(run_dir: str | Path) -> dict:
+    """The checkpoint of a run, read with `weights_only=True`: tensors and plain values only, so a planted
+    checkpoint cannot run code; one that holds anything else is refused (RunError), and so is a corrupt one."""
     run_dir = Path(run_dir)
     path = run_dir / "checkpoint.pt"
     if not run_dir.is_dir():
@@ -220,8 +269,14 @@ def load_checkpoint(run_dir: str | Path) -> dict:
     if not path.exists():
         raise RunError(f"run '{run_dir}' has no checkpoint.pt (was training started?)")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # noqa: BLE001  (any unpickling failure means the same thing to the user)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        found = re.search(r"GLOBAL (\S+)", str(e))
+        if found:
+            raise RunError(f"checkpoint '{path}' holds Python objects ({found.group(1)}), not only tensors and plain "
+                           "values; refused, nothing in it was run") from None
+        raise RunError(f"checkpoint '{path}' is corrupt or unreadable (UnpicklingError)") from None
+    except Exception as e:  # noqa: BLE001  (any other failure to read means the same thing to the user)
         raise RunError(f"checkpoint '{path}' is corrupt or unreadable ({type(e).__name__})") from None
     if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION or "model" not in state:
         raise RunError(f"checkpoint '{path}' is not a minirl checkpoint of version {CHECKPOINT_VERSION}")
@@ -244,55 +299,145 @@ def load_run(run_dir: str | Path, device: str = "cpu"):
     return module, cfg, tok, model.to(resolve_device(device)).eval(), state
 
 
-def make_config(module, overrides: dict | None = None, env: str | None = None):
-    """The algorithm's Config with per-env defaults (if the module has ENV_DEFAULTS) and user overrides."""
+def state_step(ckpt_path: Path) -> int | str:
+    try:
+        return torch.load(ckpt_path, map_location="cpu", weights_only=True)["step"]
+    except Exception:  # noqa: BLE001  (only used to word a message)
+        return "?"
+
+
+def make_config(module, overrides: dict | None = None, env: str | None = None, label: str = "--set "):
+    """The algorithm's Config with per-env defaults (if the module has env_defaults) and user overrides, which are
+    checked against the Config's declared types and ranges (minirl/validate.py; strings such as "3e-4" are
+    converted): a bad or unknown field raises validate.BadValue naming `{label}key=value`."""
     values = {}
     if env is not None and hasattr(module, "env_defaults"):
         values.update(module.env_defaults(get_spec(env)))
-    values.update(overrides or {})
-    known = {f.name for f in dataclasses.fields(module.Config)}
-    bad = set(values) - known
-    if bad:
-        raise ValueError(f"unknown config field(s) {sorted(bad)} for {module.__name__}; valid: {sorted(known)}")
-    cfg = module.Config(**values)
-    for name in ("steps", "batch_size"):
-        if getattr(cfg, name) < 1:
-            raise ValueError(f"{name} must be a positive integer, got {getattr(cfg, name)}")
-    return cfg
+    values.update(validate.config_values(module.Config, overrides or {}, module.__name__.split(".")[-1], label))
+    return module.Config(**values)
+
+
+def check_weights_fit(module, cfg, tok, device: torch.device) -> None:
+    """Refuses a model whose weights, gradients and AdamW moments (4 copies) cannot fit in the memory free on
+    `device`, counting its parameters on torch's "meta" device (no memory is allocated)."""
+    free = _free_memory(device)
+    try:
+        with torch.random.fork_rng(devices=[]), torch.device("meta"):
+            weights = sum(p.numel() * p.element_size() for p in module.Model(cfg, tok).parameters())
+    except Exception:  # noqa: BLE001  (a model that cannot be built on "meta" is checked once it is built)
+        return
+    if free is not None and 4 * weights > 0.8 * free:
+        raise RunError(f"this config's model has {weights / 4 / 1e9:.2g} billion parameters: with gradients and "
+                       f"AdamW it needs {4 * weights / 2**30:.1f} GiB, more than the {free / 2**30:.1f} GiB free on "
+                       f"{device}; choose a smaller model")
+
+
+def check_memory(module, model, prepared, cfg, device: torch.device) -> None:
+    """Refuses a batch that cannot fit, before training starts: measures the bytes one forward pass keeps for the
+    backward pass on batches of 2 and 4, extrapolates linearly to cfg.batch_size (plus weights, gradients and
+    AdamW's two moments), and compares with the memory free on `device`. Uses its own random numbers."""
+    free = _free_memory(device)
+    if free is None:
+        return
+    saved = []
+
+    def measure(batch_size: int) -> int:
+        saved.clear()
+        small = dataclasses.replace(cfg, batch_size=batch_size)
+        batch = {k: v.to(device) for k, v in module.sample_batch(prepared, small, np.random.default_rng(0)).items()}
+        with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t.numel() * t.element_size()) or t,
+                                                      lambda t: t):
+            model.loss(batch)
+        return sum(saved)
+
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        two, four = measure(2), measure(4)
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    need = two + (four - two) / 2 * (cfg.batch_size - 2) + 4 * weights
+    if need > 0.8 * free:
+        raise RunError(f"batch_size {cfg.batch_size} needs about {need / 2**30:.1f} GiB per training step "
+                       f"(measured on batches of 2 and 4), more than the {free / 2**30:.1f} GiB free on {device}; "
+                       "choose a smaller batch_size")
+
+
+def _free_memory(device: torch.device) -> int | None:
+    """Bytes free on `device` (CPU: MemAvailable), or None where it cannot be read."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    if device.type == "cpu":
+        try:
+            for line in Path("/proc/meminfo").read_text().splitlines():
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        with contextlib.suppress(ValueError, OSError, AttributeError):
+            return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return None
+
+
+def _check_out_folder(run_dir: Path, overwrite: bool) -> None:
+    """A new run goes into a missing or empty folder, or one that holds only minirl's run files (a run killed
+    before its first checkpoint); an existing run or other files need --overwrite, which deletes minirl's own
+    files there (RUN_FILES) and never anything else."""
+    if not run_dir.exists():
+        return
+    if not run_dir.is_dir():
+        raise RunError(f"--out '{run_dir}' is a file, not a folder")
+    if (run_dir / "checkpoint.pt").exists() and not overwrite:
+        raise RunError(f"'{run_dir}' already holds a run; pass --resume to continue it, --overwrite to start it "
+                       "again, or --out for a new directory")
+    foreign = sorted(p.name for p in run_dir.iterdir() if p.name.removesuffix(".tmp") not in RUN_FILES)
+    if foreign and not overwrite:
+        raise RunError(f"--out '{run_dir}' holds files that are not a minirl run ({', '.join(foreign[:3])}"
+                       f"{', …' if len(foreign) > 3 else ''}); choose an empty folder, or pass --overwrite to write "
+                       "the run next to them")
+    for name in RUN_FILES:  # this run's files replace the old ones; eval.json of another run must not stay
+        for path in (run_dir / name, run_dir / f"{name}.tmp"):
+            path.unlink(missing_ok=True)
 
 
 def run_training(algo: str, dataset: str, steps: int | None = None, seed: int = 0, out: str | Path | None = None,
                  resume: bool = False, device: str = "auto", budget_minutes: float | None = None,
                  overrides: dict | None = None, progress: bool = True, eval_every: int = 0,
-                 eval_episodes: int = 5) -> Path:
-    """`minirl train ALGO --dataset NAME`: load (or build) the dataset, fit the tokenizer, train, checkpoint."""
+                 eval_episodes: int = 5, overwrite: bool = False) -> Path:
+    """`minirl train ALGO --dataset NAME`: load (or build) the dataset, fit the tokenizer, train, checkpoint.
+
+    `out` must be missing, empty, or a minirl run folder; resume continues its checkpoint, overwrite starts again
+    there (deleting minirl's own files in it, never other files)."""
     from minirl import data
 
     module = algo_module(algo)
+    if resume and overwrite:
+        raise ValueError("give --resume (continue the run) or --overwrite (start it again), not both")
     env = data.env_of(dataset)
-    overrides = dict(overrides or {})
-    if steps is not None:
-        overrides["steps"] = steps
     run_dir = Path(out) if out else Path("runs") / f"{algo}-{dataset.replace('/', '_')}-s{seed}"
     if resume:
         state = load_checkpoint(run_dir)
         if state["algo"] != algo or state["dataset"] != dataset:
             raise RunError(f"'{run_dir}' holds a {state['algo']} run on {state['dataset']}, not {algo} on {dataset}")
-        cfg = make_config(module, dict(state["config"], **({"steps": steps} if steps else {})))
+        known = {f.name for f in dataclasses.fields(module.Config)}
+        cfg = module.Config(**{k: v for k, v in state["config"].items() if k in known})
+        if steps:
+            cfg = dataclasses.replace(cfg, **validate.config_values(module.Config, {"steps": steps}, algo))
         tok = Tokenizer.from_state_dict(state["tokenizer"])
         seed = state["seed"]
-    elif (run_dir / "checkpoint.pt").exists():
-        raise RunError(f"'{run_dir}' already holds a run; pass --resume to continue it or --out for a new directory")
+        _metrics_rows(run_dir / "metrics.jsonl", state["step"])  # a damaged log fails now, before anything is written
     else:
         cfg = make_config(module, overrides, env)
+        if steps is not None:  # --steps wins over the config's (and a --set steps=N), once that has been checked
+            cfg = dataclasses.replace(cfg, **validate.config_values(module.Config, {"steps": steps}, algo))
+        _check_out_folder(run_dir, overwrite)
         tok = None
     dev = resolve_device(device)
     episodes = data.ensure(dataset, progress=progress)
     if tok is None:
         tok = module.make_tokenizer(episodes, get_spec(env), cfg)
     prepared = module.prepare(episodes, tok, cfg)
+    check_weights_fit(module, cfg, tok, dev)
     torch.manual_seed(seed)  # initial weights depend on --seed only, not on what ran before in this process
     model = module.Model(cfg, tok)
+    check_memory(module, model.to(dev), prepared, cfg, dev)
     meta = {"algo": algo, "dataset": dataset, "env": env, "seed": seed, "config": dataclasses.asdict(cfg),
             "tokenizer": tok.state_dict()}
     run_dir.mkdir(parents=True, exist_ok=True)

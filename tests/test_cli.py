@@ -55,8 +55,8 @@ def test_corrupt_checkpoint_is_reported_not_raised(tmp_path):
 @pytest.mark.parametrize("args", [["data", "collect", "babyai-gotoredball", "--episodes", "-3"],
                                   ["eval", "runs/x", "--episodes", "0"],
                                   ["train", "dt", "--dataset", "babyai-gotoredball", "--steps", "-1"]])
-def test_negative_sizes_are_rejected(args):
-    fails_with_one_line(args, "positive")
+def test_negative_sizes_are_rejected_naming_the_option_and_its_range(args):
+    fails_with_one_line(args, f"'{args[-2]}': must be an integer in [1, ")
 
 
 def test_unwritable_output_path():

@@ -27,6 +27,7 @@ size, A action size (or number of discrete actions), N environments acting in pa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 import torch
@@ -42,17 +43,18 @@ from minirl.tokenizer import GRID_CELLS, GRID_VOCAB, MISSION_VOCAB, Tokenizer, e
 class Config:
     """CORL's BC for D4RL locomotion: a 256-256 MLP, Adam 3e-4, batch 256, 1M updates."""
 
-    hidden: int = 256  # width of each hidden layer
-    n_hidden: int = 2  # hidden layers
-    embed_dim: int = 8  # E: BabyAI only, the vector each grid value / direction / mission word becomes
+    hidden: Annotated[int, "[1, 65_536]"] = 256  # width of each hidden layer
+    n_hidden: Annotated[int, "[1, 64]"] = 2  # hidden layers
+    # E: BabyAI only, the vector each grid value / direction / mission word becomes
+    embed_dim: Annotated[int, "[1, 1024]"] = 8
     # training (read by the shared loop in minirl/train.py)
-    steps: int = 1_000_000
-    batch_size: int = 256
-    lr: float = 3e-4
-    weight_decay: float = 0.0  # CORL uses plain Adam
-    warmup_steps: int = 0
-    lr_schedule: str = "constant"
-    grad_clip: float = 1e9  # no clipping, as in CORL
+    steps: Annotated[int, "[1, 100_000_000]"] = 1_000_000
+    batch_size: Annotated[int, "[1, 65_536]"] = 256
+    lr: Annotated[float, "(0, 1]"] = 3e-4
+    weight_decay: Annotated[float, "[0, 100]"] = 0.0  # CORL uses plain Adam
+    warmup_steps: Annotated[int, "[0, 100_000_000]"] = 0
+    lr_schedule: Annotated[str, ("constant", "cosine")] = "constant"
+    grad_clip: Annotated[float, "(0, 1e12]"] = 1e9  # no clipping, as in CORL
 
 
 def env_defaults(spec) -> dict:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
+from typing import Annotated
 
 import torch
 import torch.nn as nn
@@ -58,21 +59,23 @@ class Config:
     no entropy term in the backup. (CORL's halfcheetah-medium file uses α_cql = 10 and a 10x smaller actor lr;
     the shared loop has one learning rate, so we keep JaxCQL's consistent set.)"""
 
-    hidden: int = 256
-    n_hidden: int = 2  # BabyAI's Q-network; the continuous actor and critics are SAC's 2-layer ones
-    embed_dim: int = 8  # BabyAI only (bc.StateEncoder)
-    gamma: float = 0.99
-    target_update_rate: float = 0.005  # Polyak factor of the target critics
-    cql_alpha: float = 5.0  # α_cql, the weight of the conservative penalty
-    cql_n_actions: int = 10  # n: actions sampled per kind (uniform, π(s), π(s')) for the log-sum-exp
+    hidden: Annotated[int, "[1, 65_536]"] = 256
+    # BabyAI's Q-network; the continuous actor and critics are SAC's 2-layer ones
+    n_hidden: Annotated[int, "[1, 64]"] = 2
+    embed_dim: Annotated[int, "[1, 1024]"] = 8  # BabyAI only (bc.StateEncoder)
+    gamma: Annotated[float, "[0, 1]"] = 0.99
+    target_update_rate: Annotated[float, "(0, 1]"] = 0.005  # Polyak factor of the target critics
+    cql_alpha: Annotated[float, "[0, 1e6]"] = 5.0  # α_cql, the weight of the conservative penalty
+    # n: actions sampled per kind (uniform, π(s), π(s')) for the log-sum-exp
+    cql_n_actions: Annotated[int, "[1, 1000]"] = 10
     # training (read by the shared loop in minirl/train.py)
-    steps: int = 1_000_000
-    batch_size: int = 256
-    lr: float = 3e-4
-    weight_decay: float = 0.0
-    warmup_steps: int = 0
-    lr_schedule: str = "constant"
-    grad_clip: float = 1e9  # no clipping, as in the reference code
+    steps: Annotated[int, "[1, 100_000_000]"] = 1_000_000
+    batch_size: Annotated[int, "[1, 65_536]"] = 256
+    lr: Annotated[float, "(0, 1]"] = 3e-4
+    weight_decay: Annotated[float, "[0, 100]"] = 0.0
+    warmup_steps: Annotated[int, "[0, 100_000_000]"] = 0
+    lr_schedule: Annotated[str, ("constant", "cosine")] = "constant"
+    grad_clip: Annotated[float, "(0, 1e12]"] = 1e9  # no clipping, as in the reference code
 
 
 def env_defaults(spec) -> dict:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Annotated
 
 import torch
 import torch.nn as nn
@@ -51,25 +52,25 @@ from minirl.tokenizer import Tokenizer
 class Config:
     """CORL's halfcheetah-medium-v2 IQL settings (rewards not rescaled, states normalized)."""
 
-    hidden: int = 256
-    n_hidden: int = 2
-    embed_dim: int = 8  # BabyAI only (bc.StateEncoder)
-    gamma: float = 0.99
-    target_update_rate: float = 0.005  # Polyak factor of the target critics
-    expectile: float = 0.7  # τ: 0.5 = mean (SARSA), -> 1 = max over the data's actions
-    beta: float = 3.0  # β: inverse temperature of the advantage weights (0 = plain BC)
-    exp_adv_max: float = 100.0  # clip on exp(β A)
-    log_std_min: float = -20.0
-    log_std_max: float = 2.0
+    hidden: Annotated[int, "[1, 65_536]"] = 256
+    n_hidden: Annotated[int, "[1, 64]"] = 2
+    embed_dim: Annotated[int, "[1, 1024]"] = 8  # BabyAI only (bc.StateEncoder)
+    gamma: Annotated[float, "[0, 1]"] = 0.99
+    target_update_rate: Annotated[float, "(0, 1]"] = 0.005  # Polyak factor of the target critics
+    expectile: Annotated[float, "(0, 1)"] = 0.7  # τ: 0.5 = mean (SARSA), -> 1 = max over the data's actions
+    beta: Annotated[float, "[0, 1e6]"] = 3.0  # β: inverse temperature of the advantage weights (0 = plain BC)
+    exp_adv_max: Annotated[float, "(0, 1e12]"] = 100.0  # clip on exp(β A)
+    log_std_min: Annotated[float, "[-100, 100]"] = -20.0
+    log_std_max: Annotated[float, "[-100, 100]"] = 2.0
     # training (read by the shared loop in minirl/train.py). CORL anneals only the actor's lr with a cosine; the
     # shared loop has one schedule, so all three networks follow the cosine (down to 10% of lr).
-    steps: int = 1_000_000
-    batch_size: int = 256
-    lr: float = 3e-4
-    weight_decay: float = 0.0
-    warmup_steps: int = 0
-    lr_schedule: str = "cosine"
-    grad_clip: float = 1e9  # no clipping, as in CORL
+    steps: Annotated[int, "[1, 100_000_000]"] = 1_000_000
+    batch_size: Annotated[int, "[1, 65_536]"] = 256
+    lr: Annotated[float, "(0, 1]"] = 3e-4
+    weight_decay: Annotated[float, "[0, 100]"] = 0.0
+    warmup_steps: Annotated[int, "[0, 100_000_000]"] = 0
+    lr_schedule: Annotated[str, ("constant", "cosine")] = "cosine"
+    grad_clip: Annotated[float, "(0, 1e12]"] = 1e9  # no clipping, as in CORL
 
 
 def env_defaults(spec) -> dict:
