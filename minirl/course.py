@@ -6,8 +6,8 @@ Four things live here, and nothing else:
   does the step inline inside a bigger function (DT's token interleaving inside `dt.Model.forward`, the causal mask
   inside `Transformer.forward`, ...), the reference is a small *twin* defined below that mirrors those lines;
   tests/test_lessons.py checks every twin against the real code on random inputs, so a twin cannot drift;
-- `print_status`: what `minirl lessons` prints, by grading the learner's exercise.py files in this process with the
-  graders of tests/assignments/graders.py (the same ones `pytest tests/assignments --student` runs);
+- `print_status`: what `minirl lessons` prints, by grading the learner's exercise.py files (in a sandbox process)
+  with the graders of tests/assignments/graders.py (the same ones `pytest tests/assignments --student` runs);
 - `refresh_quotes`: lessons quote real code by reference (`<!-- quote: minirl/dt.py::Agent.act -->` above a
   ```python notest block); after the code changes, `python -m minirl.course` re-pastes every quoted block (and
   tests/test_lessons.py fails until someone does).
@@ -74,7 +74,7 @@ REFERENCES = {
     (1, "bellman_backup"): "minirl.baselines.tabular:bellman_backup",
     (1, "q_learning_step"): "minirl.baselines.tabular:q_learning_step",
     (2, "cql_penalty"): "minirl.baselines.cql:cql_penalty",
-    (2, "expectile_loss"): "minirl.baselines.iql:expectile_loss",
+    (2, "expectile_loss"): "minirl.course:expectile_loss",  # twin of baselines.iql.expectile_loss
     (3, "returns_to_go"): "minirl.tokenizer:returns_to_go",
     (3, "return_conditioned_loss"): "minirl.course:return_conditioned_loss",  # twin of dt.Model.loss
     (4, "interleave_tokens"): "minirl.course:interleave_tokens",  # twin of dt.Model.forward's token layout
@@ -105,6 +105,13 @@ def reference(lesson: int, name: str):
 
 # ---------------------------------------------------------------------------------------------- twins
 # Each twin mirrors lines of real minirl code that do not stand alone as a function; the comment names them.
+
+
+def expectile_loss(diff: torch.Tensor, tau: float) -> torch.Tensor:
+    """IQL's expectile loss (baselines.iql.expectile_loss), with the weight in diff's own dtype: iql's
+    `(diff < 0).float()` makes the weight float32, so its float64 losses carry float32 rounding of tau."""
+    weight = torch.abs(tau - (diff < 0).to(diff.dtype))  # (B,) tau where diff >= 0, 1 - tau where diff < 0
+    return (weight * diff**2).mean()
 
 
 def return_conditioned_loss(action_preds: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -147,11 +154,20 @@ def update_return_to_go(rtg, rewards, finished, rtg_scale: float = 1.0):
 
 
 def fit_quantile_bins(x, n_bins: int):
-    """TT's quantile discretizer (tokenizer.Discretizer.fit, kind='quantile'): x (N, D) -> (edges (D, N+1),
-    centers (D, n_bins)). Edges are the data's quantiles 0, 1/n, ..., 1 per dimension; a bin's center is the mean of
-    the training values that fall in it (the midpoint of its edges if none do)."""
-    d = Discretizer.fit(x, n_bins, "quantile")
-    return d.edges, d.centers.astype("float64")
+    """TT's quantile discretizer (the lines of tokenizer.Discretizer.fit, kind='quantile', kept in float64: the
+    Discretizer itself stores its centers as float32): x (N, D) -> (edges (D, N+1), centers (D, n_bins)). Edges are
+    the data's quantiles 0, 1/n, ..., 1 per dimension; a bin's center is the mean of the training values that fall
+    in it (the midpoint of its edges if none do)."""
+    x = np.asarray(x, np.float64).reshape(len(x), -1)  # (N, D)
+    edges = np.quantile(x, np.linspace(0, 1, n_bins + 1), axis=0).T  # (D, n_bins + 1)
+    centers = (edges[:, :-1] + edges[:, 1:]) / 2
+    idx = Discretizer._bin(edges, x)  # (N, D)
+    for d in range(x.shape[1]):  # the mean of the data inside each bin, where there is any
+        sums = np.bincount(idx[:, d], weights=x[:, d], minlength=n_bins)
+        counts = np.bincount(idx[:, d], minlength=n_bins)
+        filled = counts > 0
+        centers[d, filled] = sums[filled] / counts[filled]
+    return edges, centers
 
 
 def discretize(x, edges):
@@ -162,10 +178,11 @@ def discretize(x, edges):
 
 
 def undiscretize(idx, centers):
-    """Discretizer.decode: (..., D) bin ids -> (..., D) float values, centers[d, idx[..., d]]."""
-    centers = np.asarray(centers)
-    edges = np.zeros((centers.shape[0], centers.shape[1] + 1))
-    return Discretizer(edges, centers, "quantile").decode(idx).astype(np.float64)
+    """Discretizer.decode's lookup: (..., D) bin ids -> (..., D) float64 values, centers[d, idx[..., d]] (the same
+    `take_along_axis` line, without decode's final float32 cast: the exercise keeps the centers' float64)."""
+    idx, centers = np.asarray(idx, np.int64), np.asarray(centers, np.float64)
+    flat = idx.reshape(-1, idx.shape[-1])  # (rows, D)
+    return np.take_along_axis(centers.T, flat, axis=0).reshape(idx.shape)
 
 
 def beam_step(rewards: torch.Tensor, n_envs: int, beam_width: int, discount: float):
@@ -254,23 +271,23 @@ def load_graders() -> ModuleType:
     return module
 
 
-def grade_lesson(lesson: Lesson, graders: ModuleType | None = None) -> dict:
+def grade_lesson(lesson: Lesson, graders: ModuleType | None = None, box=None) -> dict:
     """Grades one lesson's exercise.py: {"status": 'not started'|'failing'|'passing', "exercises": {name: result}}.
 
-    Each result is {"status": 'not started'|'failing'|'passing', "detail": one line}."""
+    Each result is {"status": 'not started'|'failing'|'passing', "detail": one line}. The file is checked
+    statically and run in a sandbox process (tests/assignments/sandbox.py), never imported here."""
     graders = graders or load_graders()
-    try:
-        module = load_exercise(lesson)
-    except Exception as e:  # noqa: BLE001  (a syntax error in the learner's file is a failing lesson, not a crash)
-        line = f"cannot import exercise.py: {type(e).__name__}: {e}".splitlines()[0]
+    path = lessons_dir() / lesson.folder / "exercise.py"
+    if not path.exists():
+        line = f"no exercise file at {path}"
         return {"status": "failing", "exercises": {n: {"status": "failing", "detail": line} for n in lesson.exercises}}
-    results = {}
-    for name in lesson.exercises:
-        fn = getattr(module, name, None)
-        if fn is None:
-            results[name] = {"status": "failing", "detail": f"exercise.py has no function {name}"}
-            continue
-        results[name] = graders.run_grader(lesson.number, name, fn)
+    own = box is None
+    box = box or graders.sandbox.Sandbox()
+    try:
+        results = {name: graders.run_grader(lesson.number, name, path, box) for name in lesson.exercises}
+    finally:
+        if own:
+            box.close()
     statuses = {r["status"] for r in results.values()}
     status = ("passing" if statuses == {"passing"} else "not started" if statuses == {"not started"} else "failing")
     return {"status": status, "exercises": results}
@@ -282,11 +299,12 @@ def print_status(console) -> None:
 
     start = time.perf_counter()
     graders = load_graders()
+    box = graders.sandbox.Sandbox()
     table = Table("lesson", "title", "exercises", "status", title=f"minirl course · {lessons_dir()}")
     colors = {"passing": "green", "failing": "red", "not started": "dim"}
     first_open = None
     for lesson in LESSONS:
-        result = grade_lesson(lesson, graders)
+        result = grade_lesson(lesson, graders, box)
         parts = []
         for name, r in result["exercises"].items():
             mark = {"passing": "✓", "failing": "✗", "not started": "·"}[r["status"]]
@@ -297,6 +315,7 @@ def print_status(console) -> None:
             first_open = (lesson, None, None)
         color = colors[result["status"]]
         table.add_row(f"{lesson.number:02d}", lesson.title, "\n".join(parts), f"[{color}]{result['status']}[/{color}]")
+    box.close()
     console.print(table)
     if first_open is None:
         console.print("Every exercise passes. Well done.")

@@ -3,13 +3,15 @@
 - every ```python block of every lesson README runs (as pytest-markdown-docs would: a block marked `continuation`
   continues the previous block's namespace, `notest` is skipped);
 - every block after a `<!-- quote: path::qualname -->` marker is exactly the source of that function today;
-- every exercise stub has its reference's signature, and an untouched stub is "not started", never "failing";
+- every exercise keeps its reference's signature, and an untouched stub is "not started", never "failing" (at any
+  stage of a learner's work: functions they have written are graded by `pytest tests/assignments --student`);
 - every reference twin in minirl/course.py computes what the real code computes, on random inputs;
 - lesson 01's tabular code solves the real Minigrid room; `minirl lessons` grades a learner's folder.
 """
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
 import shutil
@@ -99,45 +101,110 @@ def test_every_lesson_quotes_real_code():
 
 
 EXERCISES = [(lesson, name) for lesson in course.LESSONS for name in lesson.exercises]
+SOLUTIONS = ROOT / "tests" / "assignments" / "correct"
+BROKEN = ROOT / "tests" / "assignments" / "broken"
 
 
-@pytest.mark.parametrize("lesson, name", EXERCISES, ids=[f"{x.marker}-{n}" for x, n in EXERCISES])
-def test_exercise_has_the_reference_signature(lesson, name):
-    stub = getattr(course.load_exercise(lesson, ROOT / "lessons"), name)
-    ref = course.reference(lesson.number, name)
-    assert list(inspect.signature(stub).parameters) == list(inspect.signature(ref).parameters)
-    assert stub.__doc__ and len(stub.__doc__) > 80, "the stub's docstring states the contract"
+def is_stub(fn: ast.FunctionDef) -> bool:
+    """A function the learner has not written yet: a docstring, then `raise NotImplementedError(...)`."""
+    body = [n for n in fn.body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
+    return len(body) == 1 and isinstance(body[0], ast.Raise) and "NotImplementedError" in ast.unparse(body[0])
 
 
-def test_exercises_are_either_not_started_or_passing():
+def stub_problems(folder: Path) -> list[str]:
+    """What is wrong with the exercise files of a lessons folder, at whatever stage the learner is: every exercise
+    keeps its reference's signature; a function still a stub states its contract and raises its own
+    NotImplementedError. Functions the learner has written are graded by `--student`, not here."""
+    problems = []
+    for lesson in course.LESSONS:
+        path = folder / lesson.folder / "exercise.py"
+        functions = {n.name: n for n in ast.parse(path.read_text()).body if isinstance(n, ast.FunctionDef)}
+        for k, name in enumerate(lesson.exercises, 1):
+            fn = functions.get(name)
+            if fn is None:
+                problems.append(f"{lesson.folder}: no function {name}")
+                continue
+            want = list(inspect.signature(course.reference(lesson.number, name)).parameters)
+            if [a.arg for a in fn.args.args] != want:
+                problems.append(f"{lesson.folder}: {name} takes {[a.arg for a in fn.args.args]}, not {want}")
+            if is_stub(fn):
+                doc = ast.get_docstring(fn) or ""
+                if len(doc) < 80:
+                    problems.append(f"{lesson.folder}: the stub {name} does not state its contract")
+                if f"Lesson {lesson.number:02d}, exercise {k}: {name}" not in ast.unparse(fn.body[-1]):
+                    problems.append(f"{lesson.folder}: the stub {name} raises the wrong NotImplementedError")
+    return problems
+
+
+def solve(folder: Path, lesson: course.Lesson) -> None:
+    """Writes the correct solution of tests/assignments/correct/ into a copied lessons folder."""
+    (folder / lesson.folder / "exercise.py").write_text((SOLUTIONS / f"{lesson.marker}__solution.py").read_text())
+
+
+def copy_lessons(tmp_path: Path) -> Path:
+    folder = tmp_path / "lessons"
+    shutil.copytree(ROOT / "lessons", folder, ignore=shutil.ignore_patterns("*.png", "__pycache__"))
+    return folder
+
+
+def test_the_exercise_files_keep_their_contract():
+    """Green for a learner at any stage: unsolved, partly or fully solved (see the test below)."""
+    assert stub_problems(ROOT / "lessons") == []
+
+
+def test_the_repositorys_own_checks_stay_green_at_every_stage(tmp_path):
+    folder = copy_lessons(tmp_path)
+    for lesson in course.LESSONS:  # the pristine stubs (the repository's own, or a learner's untouched ones)
+        text = (folder / lesson.folder / "exercise.py").read_text()
+        functions = [n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef)]
+        assert all(is_stub(fn) for fn in functions) or (ROOT / "lessons" / lesson.folder).exists()
+    assert stub_problems(folder) == []
+    solve(folder, course.LESSONS[0])  # partly solved
+    assert stub_problems(folder) == []
+    for lesson in course.LESSONS:  # fully solved
+        solve(folder, lesson)
+    assert stub_problems(folder) == []
+
+
+def test_an_untouched_stub_is_not_started():
     """An untouched stub fails only with its NotImplementedError ('Lesson NN, exercise k: ...'), never otherwise."""
     graders = course.load_graders()
-    for lesson, name in EXERCISES:
-        fn = getattr(course.load_exercise(lesson, ROOT / "lessons"), name)
-        result = graders.run_grader(lesson.number, name, fn)
-        assert result["status"] in ("not started", "passing"), (lesson.folder, name, result)
-        if result["status"] == "not started":
-            assert result["detail"].startswith(f"Lesson {lesson.number:02d}, exercise"), result["detail"]
+    box = graders.sandbox.Sandbox()
+    try:
+        for lesson in course.LESSONS:
+            path = ROOT / "lessons" / lesson.folder / "exercise.py"
+            stubs = {n.name for n in ast.parse(path.read_text()).body if isinstance(n, ast.FunctionDef) and is_stub(n)}
+            for k, name in enumerate(lesson.exercises, 1):
+                if name in stubs:
+                    result = graders.run_grader(lesson.number, name, path, box)
+                    assert result["status"] == "not started", (lesson.folder, name, result)
+                    assert result["detail"].startswith(f"Lesson {lesson.number:02d}, exercise {k}"), result["detail"]
+    finally:
+        box.close()
 
 
 def test_minirl_lessons_grades_the_learners_folder(tmp_path, monkeypatch):
     """Status comes from the learner's files: not started, then passing once an exercise is solved, failing once
-    it is solved wrongly."""
+    it is solved wrongly or hands in minirl's own function."""
     from rich.console import Console
 
-    folder = tmp_path / "lessons"
-    shutil.copytree(ROOT / "lessons", folder, ignore=shutil.ignore_patterns("*.png", "__pycache__"))
+    folder = copy_lessons(tmp_path)
     monkeypatch.setenv("MINIRL_LESSONS_DIR", str(folder))
     lesson = course.LESSONS[0]
     assert course.grade_lesson(lesson)["status"] == "not started"
-    exercise = folder / lesson.folder / "exercise.py"
-    exercise.write_text("from minirl.baselines.tabular import bellman_backup, q_learning_step  # noqa: F401\n")
+    solve(folder, lesson)
     assert course.grade_lesson(lesson)["status"] == "passing"
-    broken = ROOT / "tests/assignments/broken/lesson01_bellman_backup__ignores_done.py"
-    exercise.write_text(broken.read_text() + "\nfrom minirl.baselines.tabular import q_learning_step  # noqa\n")
+    exercise = folder / lesson.folder / "exercise.py"
+    solution = (SOLUTIONS / "lesson01__solution.py").read_text()
+    q_learning = solution[solution.index("def q_learning_step"):]
+    exercise.write_text((BROKEN / "lesson01_bellman_backup__ignores_done.py").read_text() + "\n\n" + q_learning)
     result = course.grade_lesson(lesson)
     assert result["status"] == "failing"
     assert result["exercises"]["q_learning_step"]["status"] == "passing"
+    exercise.write_text("from minirl.baselines.tabular import bellman_backup, q_learning_step  # noqa: F401\n")
+    result = course.grade_lesson(lesson)
+    assert result["status"] == "failing" and "minirl holds the reference" in result["exercises"]["bellman_backup"][
+        "detail"]
     console = Console(record=True, width=140)
     course.print_status(console)
     text = console.export_text()
@@ -274,7 +341,17 @@ def test_discretizer_twins_are_the_tokenizers():
     d = Discretizer.fit(x, 9, "quantile")
     edges, centers = course.fit_quantile_bins(x, 9)
     np.testing.assert_array_equal(course.discretize(x, edges), d.encode(x))
+    np.testing.assert_array_equal(edges, d.edges)
+    np.testing.assert_allclose(centers, d.centers, rtol=1e-6)  # the Discretizer keeps float32 centers
     np.testing.assert_allclose(course.undiscretize(d.encode(x), centers), d.decode(d.encode(x)), rtol=1e-6)
+
+
+def test_expectile_loss_twin_is_iqls():
+    from minirl.baselines.iql import expectile_loss
+
+    diff = torch.randn(50, generator=torch.Generator().manual_seed(6))
+    for tau in (0.1, 0.5, 0.9):
+        torch.testing.assert_close(course.expectile_loss(diff, tau), expectile_loss(diff, tau))
 
 
 def test_normalized_score_twin_is_envs():
@@ -330,10 +407,12 @@ def test_pytest_student_mode_grades_the_learners_files(tmp_path):
     import subprocess
     import sys
 
-    folder = tmp_path / "lessons"
-    shutil.copytree(ROOT / "lessons", folder, ignore=shutil.ignore_patterns("*.png", "__pycache__"))
+    folder = copy_lessons(tmp_path)
     exercise = folder / "08-choosing-a-method" / "exercise.py"
-    exercise.write_text(exercise.read_text() + "\n\nfrom minirl.course import normalized_score  # noqa: E402, F811\n")
+    solution = (SOLUTIONS / "lesson08__solution.py").read_text()
+    stub = exercise.read_text()
+    exercise.write_text(stub[: stub.index("def normalized_score")] + solution[solution.index("def normalized_score"):
+                        solution.index("def mean_and_std")] + stub[stub.index("def mean_and_std"):])
     env = dict(os.environ, MINIRL_LESSONS_DIR=str(folder))
     env.pop("MINIRL_STUDENT", None)
     result = subprocess.run([sys.executable, "-m", "pytest", "tests/assignments", "--student", "-m", "lesson08",
