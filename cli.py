@@ -54,6 +54,8 @@ data_app = typer.Typer(no_args_is_help=True, help="Make, list, inspect and remov
 baseline_app = typer.Typer(no_args_is_help=True, help="Online baselines (SAC: the behaviour-policy learner).")
 app.add_typer(data_app, name="data")
 app.add_typer(baseline_app, name="baseline")
+import_app = typer.Typer(no_args_is_help=True, help="Turn models trained elsewhere into minirl runs.")
+app.add_typer(import_app, name="import")
 console = Console()
 
 
@@ -405,6 +407,38 @@ def baseline_sac(
         sac.train(cfg, out, resume=resume is not None, progress=lambda row: console.print(
             f"step {row['step']:>8}  eval return {row['eval_return_mean']:9.1f} ± {row['eval_return_std']:.1f}"))
         console.print(f"SAC run saved in {out}")
+
+
+@import_app.command("hf-dt")
+def import_hf_dt(
+    source: Annotated[str, typer.Argument(help="Folder or Hugging Face Hub id of a transformers "
+                                               "DecisionTransformerModel.")],
+    state_mean: Annotated[list[str], typer.Option(help="The state mean it was trained with (its model card): "
+                                                       "one number per state dimension, comma-separated.")],
+    state_std: Annotated[list[str], typer.Option(help="The state std it was trained with, the same way.")],
+    out: Annotated[Path, typer.Option(help="The run folder to write.")] = Path("runs/dt-hf"),
+    rtg_scale: Annotated[float, typer.Option(help="R̂ is divided by this before it is embedded.",
+                                             callback=in_range("(0, 1e9]"))] = 1000.0,
+    context_len: Annotated[int, typer.Option(help="K, steps in view when acting.",
+                                             callback=in_range("[1, 1000]"))] = 20,
+    env: Annotated[str, typer.Option(help="Environment (halfcheetah).")] = "halfcheetah",
+    dataset: Annotated[str | None, typer.Option(help="Dataset `minirl analyze` reads episodes from "
+                                                     "(default: ENV-medium).")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace a run already in --out.")] = False,
+):
+    """Convert a Hugging Face Decision Transformer checkpoint into a DT run that eval and analyze accept.
+
+    Example: minirl import hf-dt edbeeching/decision-transformer-gym-halfcheetah-medium --out runs/dt-hf-medium
+    --state-mean M1,...,M17 --state-std S1,...,S17 (from the model card; needs `pip install 'minirl\\[hf]'`)
+    """
+    with user_errors():
+        from minirl.hf import import_decision_transformer
+
+        run_dir = import_decision_transformer(
+            source, out, validate.number_list(state_mean, "--state-mean", "[-1e9, 1e9]"),
+            validate.number_list(state_std, "--state-std", "(0, 1e9]"), rtg_scale=rtg_scale, env=env,
+            dataset=dataset, context_len=context_len, overwrite=overwrite)
+        console.print(f"run saved in {run_dir}; evaluate it with: minirl eval {run_dir}")
 
 
 @app.command()

@@ -43,6 +43,7 @@ class Config:
 
     # model. The activation is GELU, GPT-2's own and the shared Block's: the official gym code passed ReLU to GPT-2,
     # but all three models here share one transformer (DESIGN.md), and GELU is what that GPT block was designed with.
+    # `activation` lets a Hugging Face checkpoint (ReLU) run unchanged (`minirl import hf-dt`, minirl/hf.py).
     n_layer: Annotated[int, "[1, 64]"] = 3
     n_head: Annotated[int, "[1, 64]"] = 1
     d_model: Annotated[int, "[1, 8192]"] = 128
@@ -52,6 +53,8 @@ class Config:
     max_timestep: Annotated[int, "[1, 10_000_000]"] = 1000
     # R̂ is divided by this before it is embedded, so the model sees numbers near 1
     rtg_scale: Annotated[float, "(0, 1e9]"] = 1000.0
+    # the MLP's: "gelu" (exact), "gelu_tanh" (GPT-2's approximation) or "relu" (Hugging Face's DT default)
+    activation: Annotated[str, ("gelu", "gelu_tanh", "relu")] = "gelu"
     # training (read by the shared loop in minirl/train.py)
     steps: Annotated[int, "[1, 100_000_000]"] = 100_000  # the paper: 10 iterations of 10k updates
     batch_size: Annotated[int, "[1, 65_536]"] = 64
@@ -157,7 +160,7 @@ class Model(nn.Module):
             self.predict_action = nn.Sequential(nn.Linear(D, tok.act_dim), nn.Tanh())  # actions live in [-1, 1]
         self.embed_ln = nn.LayerNorm(D)
         self.transformer = Transformer(TransformerConfig(cfg.n_layer, cfg.n_head, D, cfg.dropout,
-                                                         max_tokens=3 * cfg.context_len))
+                                                         max_tokens=3 * cfg.context_len, activation=cfg.activation))
         self.apply(init_weights)
 
     def forward(self, rtg, states, actions, timesteps, mask=None, capture_attention: bool = False):

@@ -27,6 +27,10 @@ class TransformerConfig:
     d_model: int = 128
     dropout: float = 0.1
     max_tokens: int = 1024  # longest sequence (for the models' position embeddings)
+    activation: str = "gelu"  # the MLP's: "gelu" (exact), "gelu_tanh" (the approximation GPT-2's code used), "relu"
+
+
+ACTIVATIONS = {"gelu": nn.GELU, "gelu_tanh": lambda: nn.GELU(approximate="tanh"), "relu": nn.ReLU}
 
 
 class KVCache:
@@ -88,7 +92,7 @@ class Block(nn.Module):
         self.ln1 = nn.LayerNorm(cfg.d_model)
         self.attn = SelfAttention(cfg)
         self.ln2 = nn.LayerNorm(cfg.d_model)
-        self.mlp = nn.Sequential(nn.Linear(cfg.d_model, 4 * cfg.d_model), nn.GELU(),
+        self.mlp = nn.Sequential(nn.Linear(cfg.d_model, 4 * cfg.d_model), ACTIVATIONS[cfg.activation](),
                                  nn.Linear(4 * cfg.d_model, cfg.d_model), nn.Dropout(cfg.dropout))
 
     def forward(self, x, allowed, cache=None, layer=0, capture=False):
