@@ -17,6 +17,7 @@ import argparse
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -92,8 +93,10 @@ def main():
         scored.update(medium_scored)
 
     wall = {r["step"]: r["wall_s"] for r in rows}
+    options = " ".join(sys.argv[2:])  # this script's own options (the run folder is named runs/sac-halfcheetah)
     command = (f"minirl baseline sac --env halfcheetah --steps {config['total_steps']} --seed {config['seed']} "
-               f"--out runs/sac-halfcheetah; python docs/scripts/make_behaviour_policies.py runs/sac-halfcheetah")
+               f"--out runs/sac-halfcheetah; python docs/scripts/make_behaviour_policies.py runs/sac-halfcheetah "
+               f"{options}").strip()
     for level, step in levels.items():
         shutil.copy(args.run / f"policy_{step}.pt", POLICIES / f"halfcheetah-{level}.pt")
         card = {"level": level, "algorithm": "SAC (minirl/baselines/sac.py)", "env": "HalfCheetah-v5",
