@@ -40,6 +40,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from minirl import data
+from minirl.envs import make_env, quiet
+from minirl.evaluate import rollout
+from minirl.runs import load_run
+
 KINDS = ("curve", "attention", "attention-by-type", "horizon", "entropy", "sparsity", "rtg", "error", "cost",
          "energy")
 SEQUENCE_MODELS = ("dt", "tt", "leap")
@@ -198,8 +203,6 @@ class Run:
         """The run's dataset as the tokenizer's per-episode arrays (states, actions, rewards, rtg, timesteps; for TT
         also `tokens`, its (T, d + m + 2) bin ids per transition)."""
         if self._arrays is None:
-            from minirl import data
-
             self._arrays = []
             for ep in data.load(self.dataset):
                 arrays = self.tok.episode_arrays(ep)
@@ -211,8 +214,6 @@ class Run:
 
 
 def load(run_dir: str | Path) -> Run:
-    from minirl.train import load_run
-
     module, cfg, tok, model, state = load_run(run_dir, "cpu")
     return Run(Path(run_dir), module, cfg, tok, model, state)
 
@@ -677,8 +678,6 @@ def rtg(run: Run, out: Path, episodes: int = 5, fractions=(0.0, 0.25, 0.5, 0.75,
 
     DT decrements R̂ by each reward it receives, so R̂_t = target - Σ_{t'<t} r_t' and the actual remaining return is
     G - Σ_{t'<t} r_t' (G the episode's return): both come from the trace and the episode's return."""
-    from minirl.evaluate import rollout
-
     returns = np.array([a["rewards"].sum() for a in run.arrays()])
     best = float(returns.max())
     targets = [float(f * best) for f in fractions]
@@ -847,8 +846,6 @@ def error(runs: list[Run], out: Path, max_episodes: int = 32, H: int | None = No
             ax.fill_between(h, np.maximum(mean - band, floor), np.maximum(mean + band, floor), alpha=0.15,
                             color=line.get_color())
             result[name] = {"horizon": h, "mean": mean, "ci95": band, "episodes": [len(v) for v in values]}
-        from minirl import data
-
         episodes_from = str(data.dataset_path(run.dataset))  # a held-out copy when `--data-dir` points elsewhere
         numbers["runs"].append(dict(_run_info(run), episodes_from=episodes_from, curves=result))
     unit = "share of steps whose action differs" if runs[0].tok.discrete else "squared error per action dim"
@@ -891,8 +888,6 @@ class _DecisionTimer:
     """One env and one agent with fixed options; each call times one real decision (agent.act) and steps the env."""
 
     def __init__(self, run: Run, seed: int = 10_000, **options):
-        from minirl.envs import make_env, quiet
-
         self.run, self.seed, self.quiet = run, seed, quiet
         self.env = make_env(run.env)
         self.agent = run.module.Agent(run.model, run.tok, **options)
@@ -993,8 +988,6 @@ def cost(runs: list[Run], out: Path, decisions: int = 8, threads: int = 1) -> li
 def held_out_states(run: Run, n_envs: int = 16, steps: int = 4, seed: int = 10_000) -> np.ndarray:
     """States the run's own agent visits from env seeds that the datasets do not use (seed, seed+1, ...), the first
     `steps` decisions of n_envs episodes: (N, S) encoded as tok.encode_obs does."""
-    from minirl.envs import make_env, quiet
-
     envs = [make_env(run.env) for _ in range(n_envs)]
     with quiet():
         obs = [e.reset(seed=seed + i)[0] for i, e in enumerate(envs)]

@@ -24,8 +24,9 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from minirl import train, validate
+from minirl import data, runs, train, validate
 from minirl.envs import UnknownNameError, get_spec
+from minirl.evaluate import evaluate_run
 
 NAMES = {"bc": "BC", "cql": "CQL", "iql": "IQL", "dt": "DT", "tt": "TT", "leap": "LEAP"}
 TYPES = {"bc": "Imitation", "cql": "TD learning", "iql": "TD learning", "dt": "Seq. modeling",
@@ -54,7 +55,7 @@ def available_modules(algos: list[str], console: Console) -> dict:
     modules = {}
     for algo in algos:
         try:
-            module = train.algo_module(algo)
+            module = runs.algo_module(algo)
         except UnknownNameError:
             raise
         except Exception as e:  # noqa: BLE001  (a missing or broken module: say so in one line, carry on)
@@ -74,8 +75,6 @@ def available_modules(algos: list[str], console: Console) -> dict:
 def dataset_fingerprint(dataset: str, progress: bool) -> dict:
     """Size and reward sum of a dataset (built first if missing): part of the run key, so a re-collected dataset of
     another size or content trains new runs instead of reusing old ones."""
-    from minirl import data
-
     episodes = data.ensure(dataset, progress=progress)
     return {"episodes": len(episodes), "transitions": int(sum(len(ep["rewards"]) for ep in episodes)),
             "reward_sum": round(float(sum(ep["rewards"].sum() for ep in episodes)), 4)}
@@ -101,8 +100,8 @@ def train_or_reuse(algo: str, dataset: str, seed: int, run_dir: Path, steps: int
     stale = False
     if (run_dir / "checkpoint.pt").exists():
         try:
-            state = train.load_run(run_dir)[-1]
-        except train.RunError:
+            state = runs.load_run(run_dir)[-1]
+        except runs.RunError:
             stale = True
         else:
             if state.get("finished"):
@@ -128,8 +127,6 @@ def evaluate_or_reuse(module, run_dir: Path, env: str, episodes: int, step: int,
                       progress: bool) -> tuple[list[dict], bool]:
     """The eval results of a run (one per evaluation setting) and whether they came from an existing eval.json
     made with the same episodes, first seed, settings and training step."""
-    from minirl.evaluate import evaluate_run
-
     path = run_dir / "eval.json"
     if path.exists():
         try:
@@ -154,8 +151,6 @@ def metric_name(dataset: str) -> str:
 
 
 def dataset_env(dataset: str) -> str:
-    from minirl import data
-
     return data.env_of(dataset)
 
 
@@ -177,8 +172,8 @@ def run(datasets: list[str], algos: list[str], seeds: int, budget_minutes: float
     if seeds < 1 or episodes < 1 or (steps is not None and steps < 1):
         raise ValueError("seeds, episodes and steps must be positive integers")
     for algo in algos:
-        if algo not in train.ALGOS:
-            raise UnknownNameError(f"unknown algorithm '{algo}'; valid: {', '.join(train.ALGOS)}")
+        if algo not in runs.ALGOS:
+            raise UnknownNameError(f"unknown algorithm '{algo}'; valid: {', '.join(runs.ALGOS)}")
     overrides = overrides or {}
     for algo in overrides:
         if algo not in algos:
@@ -186,7 +181,7 @@ def run(datasets: list[str], algos: list[str], seeds: int, budget_minutes: float
     envs = {dataset: dataset_env(dataset) for dataset in datasets}  # unknown dataset names fail here, in one line
     modules = available_modules(algos, console)
     if not modules:
-        raise train.RunError(f"none of {', '.join(algos)} can be run (see the errors above)")
+        raise runs.RunError(f"none of {', '.join(algos)} can be run (see the errors above)")
     for algo, fields in overrides.items():  # bad --set values fail here, before any dataset is built
         if algo in modules:
             validate.config_values(modules[algo].Config, fields, algo, label=f"--set {algo}.")
@@ -203,7 +198,7 @@ def run(datasets: list[str], algos: list[str], seeds: int, budget_minutes: float
                 run_dir = run_dir_for(Path(runs_dir), algo, dataset, seed, key)
                 how = train_or_reuse(algo, dataset, seed, run_dir, steps, budget_minutes, device, progress,
                                      overrides.get(algo))
-                state = train.load_checkpoint(run_dir)
+                state = runs.load_checkpoint(run_dir)
                 results, eval_reused = evaluate_or_reuse(module, run_dir, envs[dataset], episodes, state["step"],
                                                          progress)
                 best = max(results, key=score_of)  # one setting, or the best of a default sweep (DT's targets)
@@ -301,17 +296,17 @@ def write_markdown(summary: list[dict], rows: list[dict], algos: list[str], data
     papers = _markdown(["Method", *PAPER_DATASETS],
                        [[NAMES.get(a, a), *([f"{v:.1f}" for v in PAPER_SCORES[a]] if PAPER_SCORES.get(a)
                                             else ["not reported"] * 3)] for a in algos])
-    runs = _markdown(["algo", "dataset", "seed", "score", "setting", "config overrides", "train steps", "train min",
-                      "run"],
-                     [[r["algo"], r["dataset"], str(r["seed"]), f"{r['score']:.1f}", r["setting"] or "-",
-                       r.get("overrides") or "-",
-                       str(r["train_steps"]), f"{r['train_minutes']:.1f}", f"`{r['run']}`"] for r in rows])
+    run_table = _markdown(["algo", "dataset", "seed", "score", "setting", "config overrides", "train steps",
+                           "train min", "run"],
+                          [[r["algo"], r["dataset"], str(r["seed"]), f"{r['score']:.1f}", r["setting"] or "-",
+                            r.get("overrides") or "-",
+                            str(r["train_steps"]), f"{r['train_minutes']:.1f}", f"`{r['run']}`"] for r in rows])
     text = (f"# minirl compare\n\nOur runs on our datasets: mean ± std over {seeds} seed(s), {episodes} evaluation "
             "episodes per run. HalfCheetah: D4RL-normalized score; BabyAI: success rate in %.\n\n" + ours +
             "\n## The papers' figures (D4RL HalfCheetah-v2 data, not ours)\n\nNormalized scores as reported: BC, CQL, "
             "IQL, DT from Kostrikov et al. 2021 (IQL), Table 1; TT from Janner et al. 2021. Our HalfCheetah datasets "
             "are made by minirl's own SAC policies on HalfCheetah-v5, so the numbers are comparable in kind, not "
-            "equal by construction.\n\n" + papers + "\n## Runs\n\n" + runs)
+            "equal by construction.\n\n" + papers + "\n## Runs\n\n" + run_table)
     path.write_text(text)
     return path
 

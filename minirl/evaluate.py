@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from minirl.envs import get_spec, make_env, normalized_score, quiet
+from minirl.runs import atomic_write_text, load_run
 
 EVAL_CHUNK = 32  # episodes (envs) stepped together at most
 PLAN_ROWS = 4096  # at most this many beams (chunk × beam_width × n_expand) in one planning step
@@ -112,8 +113,6 @@ def evaluate_run(run_dir: str | Path, episodes: int = 10, seed: int = 0, device:
 
     Writes `eval.json` in the run directory: {"runs": [result, ...]} with one result per setting.
     """
-    from minirl.train import atomic_write_text, load_run
-
     module, cfg, tok, model, state = load_run(run_dir, device)
     settings = [dict(options)]
     if not sweep and options.get("target_return") is None and hasattr(module, "default_sweep"):

@@ -32,8 +32,9 @@ import torch
 
 from minirl import dt, validate
 from minirl.envs import get_spec
+from minirl.runs import CHECKPOINT_VERSION, atomic_save, atomic_write_text, check_out_folder
 from minirl.tokenizer import Normalizer, Tokenizer
-from minirl.train import CHECKPOINT_VERSION, _check_out_folder, atomic_save, atomic_write_text, make_optimizer
+from minirl.train import make_optimizer
 
 # Hugging Face's activation_function -> minirl's Config.activation
 ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "relu": "relu"}
@@ -123,7 +124,7 @@ def import_decision_transformer(source: str, out: str | Path, state_mean: list[f
     if min(state_std) <= 0:
         raise ValueError("--state-std must be positive in every dimension")
     run_dir = Path(out)
-    _check_out_folder(run_dir, overwrite)
+    check_out_folder(run_dir, overwrite)
     hf = load_decision_transformer(source)
     c = hf.config
     if (c.state_dim, c.act_dim) != (spec.obs_dim, spec.act_dim):

@@ -20,58 +20,31 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib
 import json
 import math
 import os
-import pickle
 import random
-import re
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from minirl import validate
-from minirl.envs import UnknownNameError, get_spec
+from minirl import data, validate
+from minirl.envs import get_spec
+from minirl.evaluate import rollout
+from minirl.runs import (
+    CHECKPOINT_VERSION,
+    RunError,
+    algo_module,
+    atomic_save,
+    atomic_write_text,
+    check_out_folder,
+    load_checkpoint,
+    resolve_device,
+    state_step,
+)
 from minirl.tokenizer import Tokenizer
-
-ALGOS = {
-    "dt": "minirl.dt",
-    "tt": "minirl.tt",
-    "leap": "minirl.leap",
-    "bc": "minirl.baselines.bc",
-    "cql": "minirl.baselines.cql",
-    "iql": "minirl.baselines.iql",
-}
-CHECKPOINT_VERSION = 1
-RUN_FILES = ("checkpoint.pt", "config.json", "metrics.jsonl", "eval.json")  # what minirl writes in a run folder
-PLAIN = (torch.Tensor, str, int, float, bool, type(None))  # all a checkpoint may hold, in dicts, lists and tuples
-
-
-class RunError(RuntimeError):
-    """A problem with a run directory or checkpoint; the message is one line a user can act on."""
-
-
-def algo_module(name: str):
-    if name not in ALGOS:
-        raise UnknownNameError(f"unknown algorithm '{name}'; valid: {', '.join(ALGOS)} (sac: `minirl baseline sac`)")
-    return importlib.import_module(ALGOS[name])
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if device not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"unknown device '{device}'; valid: auto, cpu, cuda, mps")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but CUDA is not available")
-    return torch.device(device)
 
 
 def seed_everything(seed: int) -> np.random.Generator:
@@ -100,33 +73,6 @@ def lr_factor(step: int, warmup: int, total: int, schedule: str) -> float:
         progress = min(1.0, (step - warmup) / max(1, total - warmup))
         return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
     return 1.0
-
-
-def atomic_save(obj, path: Path) -> None:
-    """torch.save through a temporary file; only tensors and plain values (so `torch.load(weights_only=True)`,
-    which runs no code, reads everything back)."""
-    _check_plain(obj, path.name)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def _check_plain(obj, where: str) -> None:
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            _check_plain(key, where)
-            _check_plain(value, f"{where}[{key!r}]")
-    elif isinstance(obj, (list, tuple)):
-        for i, value in enumerate(obj):
-            _check_plain(value, f"{where}[{i}]")
-    elif not isinstance(obj, PLAIN):
-        raise TypeError(f"{where} is a {type(obj).__name__}; a checkpoint holds only tensors and plain values")
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def fit(model, sample, cfg, run_dir: Path, meta: dict, seed: int = 0, resume: bool = False,
@@ -256,54 +202,7 @@ def _progress(enabled: bool):
                     TimeRemainingColumn(), disable=not enabled, transient=False)
 
 
-# ---------------------------------------------------------------------------------------------- runs on disk
-
-
-def load_checkpoint(run_dir: str | Path) -> dict:
-    """The checkpoint of a run, read with `weights_only=True`: tensors and plain values only, so a planted
-    checkpoint cannot run code; one that holds anything else is refused (RunError), and so is a corrupt one."""
-    run_dir = Path(run_dir)
-    path = run_dir / "checkpoint.pt"
-    if not run_dir.is_dir():
-        raise RunError(f"no run directory at '{run_dir}'")
-    if not path.exists():
-        raise RunError(f"run '{run_dir}' has no checkpoint.pt (was training started?)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        found = re.search(r"GLOBAL (\S+)", str(e))
-        if found:
-            raise RunError(f"checkpoint '{path}' holds Python objects ({found.group(1)}), not only tensors and plain "
-                           "values; refused, nothing in it was run") from None
-        raise RunError(f"checkpoint '{path}' is corrupt or unreadable (UnpicklingError)") from None
-    except Exception as e:  # noqa: BLE001  (any other failure to read means the same thing to the user)
-        raise RunError(f"checkpoint '{path}' is corrupt or unreadable ({type(e).__name__})") from None
-    if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION or "model" not in state:
-        raise RunError(f"checkpoint '{path}' is not a minirl checkpoint of version {CHECKPOINT_VERSION}")
-    return state
-
-
-def load_run(run_dir: str | Path, device: str = "cpu"):
-    """-> (algo module, cfg, tokenizer, model in eval mode, checkpoint dict) for a run directory."""
-    state = load_checkpoint(run_dir)
-    module = algo_module(state["algo"])
-    known = {f.name for f in dataclasses.fields(module.Config)}
-    cfg = module.Config(**{k: v for k, v in state["config"].items() if k in known})
-    tok = Tokenizer.from_state_dict(state["tokenizer"])
-    model = module.Model(cfg, tok)
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError:
-        raise RunError(f"checkpoint in '{run_dir}' does not match a {state['algo']} model with its saved config "
-                       "(was it written by another version or for another env?)") from None
-    return module, cfg, tok, model.to(resolve_device(device)).eval(), state
-
-
-def state_step(ckpt_path: Path) -> int | str:
-    try:
-        return torch.load(ckpt_path, map_location="cpu", weights_only=True)["step"]
-    except Exception:  # noqa: BLE001  (only used to word a message)
-        return "?"
+# ---------------------------------------------------------------------------------------------- checks before training
 
 
 def make_config(module, overrides: dict | None = None, env: str | None = None, label: str = "--set "):
@@ -376,27 +275,6 @@ def _free_memory(device: torch.device) -> int | None:
     return None
 
 
-def _check_out_folder(run_dir: Path, overwrite: bool) -> None:
-    """A new run goes into a missing or empty folder, or one that holds only minirl's run files (a run killed
-    before its first checkpoint); an existing run or other files need --overwrite, which deletes minirl's own
-    files there (RUN_FILES) and never anything else."""
-    if not run_dir.exists():
-        return
-    if not run_dir.is_dir():
-        raise RunError(f"--out '{run_dir}' is a file, not a folder")
-    if (run_dir / "checkpoint.pt").exists() and not overwrite:
-        raise RunError(f"'{run_dir}' already holds a run; pass --resume to continue it, --overwrite to start it "
-                       "again, or --out for a new directory")
-    foreign = sorted(p.name for p in run_dir.iterdir() if p.name.removesuffix(".tmp") not in RUN_FILES)
-    if foreign and not overwrite:
-        raise RunError(f"--out '{run_dir}' holds files that are not a minirl run ({', '.join(foreign[:3])}"
-                       f"{', …' if len(foreign) > 3 else ''}); choose an empty folder, or pass --overwrite to write "
-                       "the run next to them")
-    for name in RUN_FILES:  # this run's files replace the old ones; eval.json of another run must not stay
-        for path in (run_dir / name, run_dir / f"{name}.tmp"):
-            path.unlink(missing_ok=True)
-
-
 def run_training(algo: str, dataset: str, steps: int | None = None, seed: int = 0, out: str | Path | None = None,
                  resume: bool = False, device: str = "auto", budget_minutes: float | None = None,
                  overrides: dict | None = None, progress: bool = True, eval_every: int = 0,
@@ -405,8 +283,6 @@ def run_training(algo: str, dataset: str, steps: int | None = None, seed: int = 
 
     `out` must be missing, empty, or a minirl run folder; resume continues its checkpoint, overwrite starts again
     there (deleting minirl's own files in it, never other files)."""
-    from minirl import data
-
     module = algo_module(algo)
     if resume and overwrite:
         raise ValueError("give --resume (continue the run) or --overwrite (start it again), not both")
@@ -427,7 +303,7 @@ def run_training(algo: str, dataset: str, steps: int | None = None, seed: int = 
         cfg = make_config(module, overrides, env)
         if steps is not None:  # --steps wins over the config's (and a --set steps=N), once that has been checked
             cfg = dataclasses.replace(cfg, **validate.config_values(module.Config, {"steps": steps}, algo))
-        _check_out_folder(run_dir, overwrite)
+        check_out_folder(run_dir, overwrite)
         tok = None
     dev = resolve_device(device)
     episodes = data.ensure(dataset, progress=progress)
@@ -445,8 +321,6 @@ def run_training(algo: str, dataset: str, steps: int | None = None, seed: int = 
                                                           indent=2))
     eval_fn = None
     if eval_every:
-        from minirl.evaluate import rollout
-
         def eval_fn(m):
             result = rollout(module, m, tok, env, episodes=eval_episodes, seed=10_000, progress=False)
             return {k: result[k] for k in ("return_mean", "normalized_score", "success_rate") if k in result}

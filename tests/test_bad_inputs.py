@@ -17,7 +17,7 @@ import torch
 from typer.testing import CliRunner
 
 from cli import app
-from minirl import compare, data, evaluate, train
+from minirl import compare, data, evaluate, runs, train
 
 runner = CliRunner()
 DATASET = "babyai-gotoredball"
@@ -228,7 +228,7 @@ def test_a_planted_checkpoint_is_refused_without_running_it(tmp_path):
 
     run = tmp_path / "shared-run"
     run.mkdir()
-    torch.save({"version": train.CHECKPOINT_VERSION, "model": {}, "algo": "bc", "payload": Payload()},
+    torch.save({"version": runs.CHECKPOINT_VERSION, "model": {}, "algo": "bc", "payload": Payload()},
                run / "checkpoint.pt")
     result = runner.invoke(app, ["eval", str(run)])
     assert result.exit_code == 1
@@ -240,7 +240,7 @@ def test_checkpoints_hold_only_tensors_and_plain_values(world):
     state = torch.load(world["work"] / "runs" / "bc" / "checkpoint.pt", weights_only=True)
     assert state["algo"] == "bc"
     with pytest.raises(TypeError, match="only tensors and plain values"):
-        train.atomic_save({"model": {}, "extra": {1, 2}}, world["root"] / "never.pt")
+        runs.atomic_save({"model": {}, "extra": {1, 2}}, world["root"] / "never.pt")
     assert not (world["root"] / "never.pt").exists()
 
 
@@ -342,7 +342,7 @@ def test_compare_retrains_a_stale_run_without_deleting_foreign_files(world, monk
     how = compare.train_or_reuse("bc", DATASET, 0, run, 2, None, "cpu", False)
     assert how == "retrained (stale checkpoint)"
     assert (run / "my-notes.md").read_text() == "keep me"
-    assert not (run / "eval.json").exists() and train.load_checkpoint(run)["finished"]
+    assert not (run / "eval.json").exists() and runs.load_checkpoint(run)["finished"]
 
 
 def test_leap_evaluates_with_zero_refinements(world, monkeypatch):
@@ -355,7 +355,7 @@ def test_leap_evaluates_with_zero_refinements(world, monkeypatch):
 
 def test_evaluation_in_chunks_gives_each_episode_its_own_seed(world, monkeypatch):
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(world["store"]))
-    module, _, tok, model, state = train.load_run(world["work"] / "runs" / "bc")
+    module, _, tok, model, state = runs.load_run(world["work"] / "runs" / "bc")
     whole = evaluate.rollout(module, model, tok, state["env"], episodes=5, seed=3, progress=False)
     monkeypatch.setattr(evaluate, "EVAL_CHUNK", 2)
     assert evaluate.chunk_size(5, {}) == 2

@@ -7,7 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from minirl import data, train
+from minirl import data, runs
+from minirl.runs import load_run
 
 runner = CliRunner()
 ARGS = ["compare", "--datasets", "babyai-gotoredball", "--algos", "bc,iql", "--seeds", "1", "--episodes", "2"]
@@ -73,7 +74,7 @@ def test_changing_the_steps_trains_new_runs(first_call):
 
 def test_unimportable_algorithm_gives_one_line_and_the_rest_still_run(first_call, monkeypatch):
     tmp_path = first_call[0]
-    monkeypatch.setitem(train.ALGOS, "ghost", "minirl.ghost_not_written_yet")
+    monkeypatch.setitem(runs.ALGOS, "ghost", "minirl.ghost_not_written_yet")
     result = compare(tmp_path, "--algos", "ghost,bc")
     assert result.exit_code == 0, result.output
     lines = [line for line in result.output.splitlines() if "ghost" in line]
@@ -99,7 +100,7 @@ def test_set_overrides_one_algorithms_config_and_keys_new_runs(first_call):
     assert result.output.count(": trained, ") == 1 and result.output.count("reused, eval reused") == 1  # iql kept
     new = sorted(set((tmp_path / "runs").iterdir()) - before)
     assert [r.name.rsplit("-", 1)[0] for r in new] == ["bc-babyai-gotoredball-s0"]
-    assert [train.load_checkpoint(r)["config"]["lr"] for r in new] == [0.002]
+    assert [runs.load_checkpoint(r)["config"]["lr"] for r in new] == [0.002]
     assert "lr=0.002" in (tmp_path / "out" / "compare.md").read_text()
 
 
@@ -123,4 +124,4 @@ def test_a_run_the_current_code_cannot_load_is_trained_again(first_call):
     assert result.exit_code == 0, result.output
     assert result.output.count("retrained (stale checkpoint), evaluated") == 1
     assert result.output.count("reused, eval reused") == 1  # iql untouched
-    train.load_run(bc_run)  # loads again
+    load_run(bc_run)  # loads again

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from cli import app
 from minirl import dt
+from minirl.runs import load_run
 from minirl.tokenizer import Normalizer, Tokenizer
-from minirl.train import load_run
 
 transformers = pytest.importorskip("transformers", reason="needs transformers (pip install 'minirl[hf]')")
 
