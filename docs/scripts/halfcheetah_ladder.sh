@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The locomotion table on the D4RL-level ladder (issue 21): each method trained on each HalfCheetah level with a
+# stated budget, then 10 evaluation episodes (env seeds 0-9, which no dataset episode uses). Writes runs/ladder/;
+# read the numbers with `python docs/scripts/ladder_table.py runs/ladder`. Usage:
+#   bash docs/scripts/halfcheetah_ladder.sh "medium medium-replay" "bc iql dt cql" "0"
+set -euo pipefail
+levels=${1:-"medium medium-replay medium-expert"}
+algos=${2:-"bc iql dt cql"}
+seeds=${3:-"0 1 2"}
+export OMP_NUM_THREADS=1
+for level in $levels; do
+  minirl data info "halfcheetah-$level" >/dev/null 2>&1 || minirl data collect "halfcheetah-$level"
+  for seed in $seeds; do
+    for algo in $algos; do
+      run="runs/ladder/$algo-$level-s$seed"
+      [ -f "$run/eval.json" ] && continue
+      case $algo in
+        bc)  args="--steps 20000 --budget-minutes 8" ;;
+        iql) args="--steps 20000 --budget-minutes 10" ;;
+        cql) args="--steps 20000 --budget-minutes 10" ;;
+        dt)  args="--steps 8000 --budget-minutes 15 --set context_len=10 --set lr=3e-4 --set warmup_steps=1000" ;;
+        *)   args="" ;;
+      esac
+      # a finished (or budget-stopped) run has its checkpoint: evaluate it again rather than train more
+      [ -f "$run/checkpoint.pt" ] || minirl train "$algo" --dataset "halfcheetah-$level" --seed "$seed" $args --out "$run"
+      minirl eval "$run" --episodes 10
+    done
+  done
+done
