@@ -238,10 +238,7 @@ def context_steps(run: Run) -> int:
     """How many steps a model holds in view when it acts."""
     if run.algo == "tt":  # the transitions TT's planner keeps in view (at most its training window)
         return min(int(run.module.EVAL_OPTIONS["max_context_transitions"]), int(run.cfg.seq_len))
-    for name in ("context_len", "context_steps", "horizon", "plan_horizon"):
-        if hasattr(run.cfg, name):
-            return int(getattr(run.cfg, name))
-    raise ValueError(f"cannot tell the context length of a {run.algo} run")
+    return int(run.cfg.context_len if run.algo == "dt" else run.cfg.horizon)  # DT: K steps; LEAP: its plan's steps
 
 
 def capture(run: Run, episode: dict, start: int, end: int) -> Window:
@@ -681,7 +678,7 @@ def rtg(run: Run, out: Path, episodes: int = 5, fractions=(0.0, 0.25, 0.5, 0.75,
     returns = np.array([a["rewards"].sum() for a in run.arrays()])
     best = float(returns.max())
     targets = [float(f * best) for f in fractions]
-    default = run.module.default_target(run.tok) if hasattr(run.module, "default_target") else best
+    default = run.module.default_target(run.tok)  # rtg applies to DT only (APPLIES)
     sweep = []
     for target in targets:
         r = rollout(run.module, run.model, run.tok, run.env, episodes=episodes, seed=10_000, progress=False,

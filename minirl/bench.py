@@ -146,21 +146,10 @@ def speed(out: Path, quick: bool = False, console=None) -> dict:
 
 
 def _planner_costs(quick: bool) -> dict:
-    """TT cost vs beam width (cached vs uncached) and LEAP cost vs iterations, if those models are present."""
-    out = {}
-    try:
-        from minirl import tt
-    except ImportError:
-        return out
-    if hasattr(tt, "bench_plan_cost"):
-        out["tt_plan"] = tt.bench_plan_cost(quick=quick)
-    try:
-        from minirl import leap
-    except ImportError:
-        return out
-    if hasattr(leap, "bench_plan_cost"):
-        out["leap_plan"] = leap.bench_plan_cost(quick=quick)
-    return out
+    """TT's planning cost vs beam width, cached vs uncached (LEAP's cost vs iterations is `minirl analyze cost`)."""
+    from minirl import tt
+
+    return {"tt_plan": tt.bench_plan_cost(quick=quick)}
 
 
 def _print_speed(result: dict, console) -> None:
@@ -177,9 +166,8 @@ def _print_speed(result: dict, console) -> None:
                   f"{h['samples_per_s']:.0f} samples/s ({1000 * h['seconds_per_step']:.1f} ms/step)")
     for a in result["dt_act"]:
         table.add_row(f"DT act, {a['n_envs']} envs batched", f"{a['env_steps_per_s']:.0f} env steps/s")
-    for name in ("tt_plan", "leap_plan"):
-        for row in result.get(name, {}).get("rows", []):
-            table.add_row(f"{name} {row.get('label', '')}", f"{row['ms_per_step']:.1f} ms/step")
+    for row in result.get("tt_plan", {}).get("rows", []):
+        table.add_row(f"tt_plan {row.get('label', '')}", f"{row['ms_per_step']:.1f} ms/step")
     console.print(table)
 
 

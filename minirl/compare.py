@@ -31,7 +31,6 @@ from minirl.evaluate import evaluate_run
 NAMES = {"bc": "BC", "cql": "CQL", "iql": "IQL", "dt": "DT", "tt": "TT", "leap": "LEAP"}
 TYPES = {"bc": "Imitation", "cql": "TD learning", "iql": "TD learning", "dt": "Seq. modeling",
          "tt": "Seq. modeling", "leap": "Energy-based"}
-PROTOCOL = ("Config", "make_tokenizer", "prepare", "sample_batch", "Model", "Agent", "EVAL_OPTIONS")
 EVAL_SEED = 0  # the seed of the first evaluation episode, as `minirl eval` uses by default
 
 # D4RL HalfCheetah-v2 normalized scores as the papers report them (on D4RL's data, not ours). BC, CQL, IQL and DT:
@@ -50,8 +49,8 @@ def paper_score(algo: str, dataset: str) -> float | None:
 
 
 def available_modules(algos: list[str], console: Console) -> dict:
-    """algo -> module for the algorithms that import and provide the protocol; one line on the console for each
-    that does not (it is skipped). Unknown names raise UnknownNameError."""
+    """algo -> module for the algorithms that import; one line on the console for each that does not (it is
+    skipped). Unknown names raise UnknownNameError."""
     modules = {}
     for algo in algos:
         try:
@@ -62,11 +61,6 @@ def available_modules(algos: list[str], console: Console) -> dict:
             reason = str(e).splitlines()[0] if str(e) else type(e).__name__
             console.print(f"error: {algo} cannot be imported ({reason}); skipped", markup=False, highlight=False,
                           soft_wrap=True)
-            continue
-        missing = [name for name in PROTOCOL if not hasattr(module, name)]
-        if missing:
-            console.print(f"error: {module.__name__} lacks {', '.join(missing)}; {algo} skipped", markup=False,
-                          highlight=False, soft_wrap=True)
             continue
         modules[algo] = module
     return modules
@@ -116,7 +110,7 @@ def train_or_reuse(algo: str, dataset: str, seed: int, run_dir: Path, steps: int
 
 def expected_settings(module, env: str) -> list[dict]:
     """The option dicts `evaluate_run` uses by default (one, or one per value of the module's default sweep)."""
-    sweep = module.default_sweep(get_spec(env)) if hasattr(module, "default_sweep") else None
+    sweep = runs.hook(module, "default_sweep")(get_spec(env))
     if not sweep:
         return [dict(module.EVAL_OPTIONS)]
     (name, values), = sweep.items()

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from minirl.envs import get_spec, make_env, normalized_score, quiet
-from minirl.runs import atomic_write_text, load_run
+from minirl.runs import atomic_write_text, hook, load_run
 
 EVAL_CHUNK = 32  # episodes (envs) stepped together at most
 PLAN_ROWS = 4096  # at most this many beams (chunk × beam_width × n_expand) in one planning step
@@ -115,8 +115,8 @@ def evaluate_run(run_dir: str | Path, episodes: int = 10, seed: int = 0, device:
     """
     module, cfg, tok, model, state = load_run(run_dir, device)
     settings = [dict(options)]
-    if not sweep and options.get("target_return") is None and hasattr(module, "default_sweep"):
-        sweep = module.default_sweep(get_spec(state["env"]))  # e.g. DT on HalfCheetah: the paper's two targets
+    if not sweep and options.get("target_return") is None:
+        sweep = hook(module, "default_sweep")(get_spec(state["env"]))  # e.g. DT on HalfCheetah: the paper's two targets
     if sweep:
         (name, values), = sweep.items()
         settings = [dict(options, **{name: v}) for v in values]

@@ -15,7 +15,9 @@ import os
 import pickle
 import re
 from pathlib import Path
+from typing import Any, Protocol
 
+import numpy as np
 import torch
 
 from minirl.envs import UnknownNameError
@@ -34,11 +36,62 @@ RUN_FILES = ("checkpoint.pt", "config.json", "metrics.jsonl", "eval.json")  # wh
 PLAIN = (torch.Tensor, str, int, float, bool, type(None))  # all a checkpoint may hold, in dicts, lists and tuples
 
 
+class Algorithm(Protocol):
+    """What an algorithm module (`minirl.dt`, `minirl.tt`, `minirl.leap`, `minirl.baselines.{bc,cql,iql}`) provides:
+    train.py, evaluate.py, compare.py and analysis.py use these names and nothing else.
+
+        Config                                dataclass: the paper's hyperparameters, training ones included
+        make_tokenizer(episodes, spec, cfg)   -> Tokenizer fitted on the training episodes
+        prepare(episodes, tok, cfg)           -> whatever sample_batch needs (arrays, computed once)
+        sample_batch(data, cfg, rng)          -> dict of tensors (one training batch)
+        Model(cfg, tok)                       nn.Module with .loss(batch) -> scalar tensor
+        Agent(model, tok, **options)          .reset(n), .act(states) -> actions, .observe(rewards, done), .trace
+        EVAL_OPTIONS                          the options Agent takes at evaluation time, with their defaults
+
+    Optional hooks, read through `hook(module_or_model, name)`, which supplies the defaults in OPTIONAL:
+        env_defaults(spec) -> dict            Config fields that differ per environment (default: none)
+        default_sweep(spec) -> dict | None    {option: [values]} that `minirl eval` tries when none is given
+        Model.after_step()                    called after every optimizer step (target networks' Polyak update)
+    """
+
+    Config: type
+    Model: type
+    Agent: type
+    EVAL_OPTIONS: dict[str, Any]
+
+    def make_tokenizer(self, episodes: list[dict], spec, cfg) -> Tokenizer: ...
+
+    def prepare(self, episodes: list[dict], tok: Tokenizer, cfg) -> Any: ...
+
+    def sample_batch(self, data: Any, cfg, rng: np.random.Generator) -> dict[str, torch.Tensor]: ...
+
+
+def _no_env_defaults(spec) -> dict:
+    return {}
+
+
+def _no_sweep(spec) -> None:
+    return None
+
+
+def _nothing_after_step() -> None:
+    return None
+
+
+OPTIONAL = {"env_defaults": _no_env_defaults, "default_sweep": _no_sweep, "after_step": _nothing_after_step}
+
+
+def hook(owner, name: str):
+    """The optional hook `name` of an algorithm module or model (see Algorithm), or its do-nothing default."""
+    return getattr(owner, name, OPTIONAL[name])
+
+
 class RunError(RuntimeError):
     """A problem with a run directory or checkpoint; the message is one line a user can act on."""
 
 
-def algo_module(name: str):
+def algo_module(name: str) -> Algorithm:
+    """The module of algorithm `name` (a key of ALGOS), imported on first use."""
     if name not in ALGOS:
         raise UnknownNameError(f"unknown algorithm '{name}'; valid: {', '.join(ALGOS)} (sac: `minirl baseline sac`)")
     return importlib.import_module(ALGOS[name])

@@ -6,14 +6,8 @@ in `runs/<name>/` (written to a temporary file, then renamed, so a crash never l
 checkpoint holds the model, the optimizer, the step and every random-number state, so `--resume` continues a killed
 run to exactly the numbers an uninterrupted run reaches on the same machine.
 
-Every algorithm module (`minirl.dt`, `minirl.tt`, `minirl.leap`, `minirl.baselines.{bc,cql,iql}`) provides:
-    Config                                    dataclass: the paper's hyperparameters, training ones included
-    make_tokenizer(episodes, spec, cfg)       -> Tokenizer fitted on the training episodes
-    prepare(episodes, tok, cfg)               -> whatever sample_batch needs (arrays, computed once)
-    sample_batch(data, cfg, rng)              -> dict of tensors (one training batch)
-    Model(cfg, tok)                           nn.Module with .loss(batch) -> scalar tensor (optional .after_step())
-    Agent(model, tok, **options)              .reset(n), .act(states) -> actions, .observe(rewards), .trace
-    EVAL_OPTIONS                              the eval options the agent takes, with defaults
+What an algorithm module provides (Config, make_tokenizer, prepare, sample_batch, Model, Agent, EVAL_OPTIONS and the
+optional hooks) is written down once, in `minirl.runs.Algorithm`.
 """
 
 from __future__ import annotations
@@ -40,6 +34,7 @@ from minirl.runs import (
     atomic_save,
     atomic_write_text,
     check_out_folder,
+    hook,
     load_checkpoint,
     resolve_device,
     state_step,
@@ -133,8 +128,7 @@ def fit(model, sample, cfg, run_dir: Path, meta: dict, seed: int = 0, resume: bo
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
                 opt.step()
-                if hasattr(model, "after_step"):
-                    model.after_step()
+                hook(model, "after_step")()
                 step += 1
                 elapsed += time.time() - t0
                 window_steps += 1
@@ -206,12 +200,12 @@ def _progress(enabled: bool):
 
 
 def make_config(module, overrides: dict | None = None, env: str | None = None, label: str = "--set "):
-    """The algorithm's Config with per-env defaults (if the module has env_defaults) and user overrides, which are
+    """The algorithm's Config with its per-env defaults (the env_defaults hook) and user overrides, which are
     checked against the Config's declared types and ranges (minirl/validate.py; strings such as "3e-4" are
     converted): a bad or unknown field raises validate.BadValue naming `{label}key=value`."""
     values = {}
-    if env is not None and hasattr(module, "env_defaults"):
-        values.update(module.env_defaults(get_spec(env)))
+    if env is not None:
+        values.update(hook(module, "env_defaults")(get_spec(env)))
     values.update(validate.config_values(module.Config, overrides or {}, module.__name__.split(".")[-1], label))
     return module.Config(**values)
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from minirl import data, train
+from minirl import data, runs, train
 from minirl.baselines import bc, cql, iql
 from minirl.envs import get_spec
 from minirl.evaluate import evaluate_run, rollout
@@ -54,8 +54,7 @@ def fit_steps(module, cfg, prepared, model, steps: int, seed: int = 0) -> list[d
         opt.zero_grad()
         loss.backward()
         opt.step()
-        if hasattr(model, "after_step"):
-            model.after_step()
+        runs.hook(model, "after_step")()
         history.append({k: v.item() for k, v in getattr(model, "losses", {"loss": loss}).items()})
     return history
 
