@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,8 +40,8 @@ import numpy as np
 import torch
 
 from minirl import data
-from minirl.envs import make_env, quiet
-from minirl.evaluate import rollout
+from minirl.envs import make_env
+from minirl.evaluate import EnvLoop, rollout
 from minirl.runs import load_run
 
 KINDS = ("curve", "attention", "attention-by-type", "horizon", "entropy", "sparsity", "rtg", "error", "cost",
@@ -882,29 +881,19 @@ COST_SWEEPS = {"tt": ("beam_width", (1, 2, 4, 8, 16, 32)), "leap": ("iterations"
 
 
 class _DecisionTimer:
-    """One env and one agent with fixed options; each call times one real decision (agent.act) and steps the env."""
+    """One env and one agent with fixed options; each call times one real decision (agent.act) and steps the env
+    (evaluate.EnvLoop), starting a new episode (seed + 1) when one ends."""
 
     def __init__(self, run: Run, seed: int = 10_000, **options):
-        self.run, self.seed, self.quiet = run, seed, quiet
-        self.env = make_env(run.env)
-        self.agent = run.module.Agent(run.model, run.tok, **options)
-        self._reset()
-
-    def _reset(self) -> None:
-        with self.quiet():
-            self.obs = self.env.reset(seed=self.seed)[0]
-        self.seed += 1
-        self.agent.reset(1)
+        self.seed, self.env = seed, make_env(run.env)
+        self.agent, self.encode = run.module.Agent(run.model, run.tok, **options), run.tok.encode_obs
+        self.loop = EnvLoop(self.agent, [self.env], self.seed, self.encode)
 
     def __call__(self) -> float:
-        start = time.perf_counter()
-        action = self.agent.act(self.run.tok.encode_obs([self.obs]))
-        ms = 1000 * (time.perf_counter() - start)
-        with self.quiet():
-            self.obs, reward, terminated, truncated, _ = self.env.step(action[0])
-        self.agent.observe(np.array([reward], np.float32), np.array([terminated or truncated]))
-        if terminated or truncated:
-            self._reset()
+        ms = 1000 * self.loop.step()
+        if self.loop.done.all():
+            self.seed += 1
+            self.loop = EnvLoop(self.agent, [self.env], self.seed, self.encode)
         return ms
 
 
@@ -985,28 +974,15 @@ def cost(runs: list[Run], out: Path, decisions: int = 8, threads: int = 1) -> li
 def held_out_states(run: Run, n_envs: int = 16, steps: int = 4, seed: int = 10_000) -> np.ndarray:
     """States the run's own agent visits from env seeds that the datasets do not use (seed, seed+1, ...), the first
     `steps` decisions of n_envs episodes: (N, S) encoded as tok.encode_obs does."""
-    envs = [make_env(run.env) for _ in range(n_envs)]
-    with quiet():
-        obs = [e.reset(seed=seed + i)[0] for i, e in enumerate(envs)]
-    agent = run.module.Agent(run.model, run.tok)
-    agent.reset(n_envs)
-    done = np.zeros(n_envs, bool)
+    loop = EnvLoop(run.module.Agent(run.model, run.tok), [make_env(run.env) for _ in range(n_envs)], seed,
+                   run.tok.encode_obs)
     states = []
     for _ in range(steps):
-        encoded = run.tok.encode_obs(obs)
-        states.append(encoded[~done])
-        actions = agent.act(encoded)
-        rewards = np.zeros(n_envs, np.float32)
-        for i, e in enumerate(envs):
-            if not done[i]:
-                with quiet():
-                    obs[i], rewards[i], terminated, truncated, _ = e.step(actions[i])
-                done[i] = terminated or truncated
-        agent.observe(rewards, done)
-        if done.all():
+        loop.step()
+        states.append(loop.states[loop.live])
+        if loop.done.all():
             break
-    for e in envs:
-        e.close()
+    loop.close()
     return np.concatenate(states)
 
 

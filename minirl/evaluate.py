@@ -75,36 +75,75 @@ def rollout(module, model, tok, env: str, episodes: int = 10, seed: int = 0, pro
 
 def _rollout_chunk(module, model, tok, env: str, episodes: int, seed: int, progress: bool, options: dict):
     """One chunk of episodes side by side -> (returns, lengths, per-step decision seconds, the agent's trace)."""
-    spec = get_spec(env)
-    envs = [make_env(env) for _ in range(episodes)]
-    agent = module.Agent(model, tok, **options)
-    agent.reset(episodes)
-    with quiet():
-        obs = [e.reset(seed=seed + i)[0] for i, e in enumerate(envs)]
-    returns, lengths = np.zeros(episodes), np.zeros(episodes, np.int64)
-    done = np.zeros(episodes, bool)
-    step_seconds = []
     from rich.progress import Progress
 
+    agent = module.Agent(model, tok, **options)
+    loop = EnvLoop(agent, [make_env(env) for _ in range(episodes)], seed, tok.encode_obs)
+    step_seconds = []
     with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task(f"eval {module.__name__.split('.')[-1]} on {env}", total=spec.max_steps)
-        while not done.all():
-            t0 = time.perf_counter()
-            actions = agent.act(tok.encode_obs(obs))  # (N, A) or (N,), one batched decision for every episode
-            step_seconds.append(time.perf_counter() - t0)
-            rewards = np.zeros(episodes, np.float32)
-            for i, e in enumerate(envs):
-                if done[i]:
-                    continue
-                with quiet():
-                    obs[i], r, term, trunc, _ = e.step(actions[i])
-                rewards[i], returns[i], lengths[i] = r, returns[i] + r, lengths[i] + 1
-                done[i] = term or trunc
-            agent.observe(rewards, done)
+        task = bar.add_task(f"eval {module.__name__.split('.')[-1]} on {env}", total=get_spec(env).max_steps)
+        while not loop.done.all():
+            step_seconds.append(loop.step())
             bar.advance(task)
-    for e in envs:
-        e.close()
-    return returns, lengths, step_seconds, getattr(agent, "trace", {})
+    loop.close()
+    return loop.returns, loop.lengths, step_seconds, getattr(agent, "trace", {})
+
+
+class EnvLoop:
+    """The one environment loop of minirl: N envs stepped together by one agent, one batched decision per step.
+
+    Env i resets with seed + i. Each step() encodes every env's observation (`encode`, e.g. tok.encode_obs), asks
+    the agent once for all N actions (finished envs get actions too, which are dropped, so a policy draws the same
+    random numbers whichever envs are still running), steps each running env, and tells the agent the rewards
+    (float32) and which envs are done. Returns are summed in float64 as the envs report them. Stray prints and
+    MuJoCo warnings are silenced here (envs.quiet), so no caller needs to. Used by rollout, analysis (held-out
+    states, decision timing) and SAC's evaluation."""
+
+    def __init__(self, agent, envs: list, seed: int, encode=np.stack):
+        self.agent, self.envs, self.encode = agent, envs, encode
+        agent.reset(len(envs))
+        with quiet():
+            self.obs = [e.reset(seed=seed + i)[0] for i, e in enumerate(envs)]
+        self.returns, self.lengths = np.zeros(len(envs)), np.zeros(len(envs), np.int64)
+        self.done = np.zeros(len(envs), bool)
+
+    def step(self) -> float:
+        """One decision and one env step; returns the decision's seconds (agent.act only). Afterwards self.states
+        holds the (N, ...) encoded states it decided on and self.live the envs that were running then."""
+        self.states, self.live = self.encode(self.obs), ~self.done
+        t0 = time.perf_counter()
+        actions = self.agent.act(self.states)  # (N, A) or (N,), one batched decision for every env
+        seconds = time.perf_counter() - t0
+        rewards = np.zeros(len(self.envs), np.float32)
+        for i, e in enumerate(self.envs):
+            if self.done[i]:
+                continue
+            with quiet():
+                self.obs[i], r, term, trunc, _ = e.step(actions[i])
+            rewards[i], self.returns[i], self.lengths[i] = r, self.returns[i] + r, self.lengths[i] + 1
+            self.done[i] = term or trunc
+        self.agent.observe(rewards, self.done)
+        return seconds
+
+    def close(self) -> None:
+        for e in self.envs:
+            e.close()
+
+
+class PolicyAgent:
+    """A plain policy, states (N, ...) -> actions, as an Agent for EnvLoop: no memory between steps, no trace."""
+
+    def __init__(self, policy):
+        self.policy, self.trace = policy, {}
+
+    def reset(self, n_envs: int) -> None:
+        pass
+
+    def act(self, states: np.ndarray) -> np.ndarray:
+        return self.policy(states)
+
+    def observe(self, rewards: np.ndarray, done: np.ndarray) -> None:
+        pass
 
 
 def evaluate_run(run_dir: str | Path, episodes: int = 10, seed: int = 0, device: str = "cpu",

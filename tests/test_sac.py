@@ -26,6 +26,37 @@ def random_policy_return(episodes: int, max_steps: int, seed: int) -> float:
     return total / episodes
 
 
+def vector_env_returns(actor, episodes: int, seed: int, deterministic: bool, max_steps: int) -> list[float]:
+    """evaluate_policy as it was before it used evaluate.EnvLoop: one Gymnasium vector env, the actor on every
+    env's observation at every step (finished envs autoreset), returns masked once an env is done."""
+    envs = gym.vector.SyncVectorEnv([lambda: gym.make("HalfCheetah-v5", max_episode_steps=max_steps)
+                                     for _ in range(episodes)])
+    obs, _ = envs.reset(seed=seed)
+    returns, done = np.zeros(episodes), np.zeros(episodes, bool)
+    while not done.all():
+        obs, reward, term, trunc, _ = envs.step(actor.act(obs, deterministic))
+        returns += reward * ~done
+        done |= term | trunc
+    envs.close()
+    return returns.tolist()
+
+
+@pytest.mark.parametrize("deterministic", [True, False])
+def test_evaluate_policy_returns_exactly_what_a_vector_env_loop_returns(deterministic):
+    """The evaluation inside `sac.train` gives the same returns, and leaves torch's generator in the same state,
+    as the vector-env loop it replaced, so a SAC run resumed with either code reaches the same numbers."""
+    card = json.loads((POLICY_DIR / "halfcheetah-medium.json").read_text())
+    actor = sac.Actor(17, 6, card["hidden"], -1.0, 1.0)
+    actor.load_state_dict(torch.load(POLICY_DIR / "halfcheetah-medium.pt"))
+    torch.manual_seed(7)
+    expected, expected_rng = vector_env_returns(actor, 3, 10_500, deterministic, 50), torch.get_rng_state()
+    torch.manual_seed(7)
+    got = sac.evaluate_policy(actor, "HalfCheetah-v5", 3, seed=10_500, deterministic=deterministic,
+                              max_episode_steps=50)
+    assert got == expected
+    assert torch.equal(torch.get_rng_state(), expected_rng)
+
+
 @pytest.fixture(scope="module")
 def short_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("sac")

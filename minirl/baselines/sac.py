@@ -33,6 +33,7 @@ import torch
 import torch.nn as nn
 
 from minirl.envs import quiet
+from minirl.evaluate import EnvLoop, PolicyAgent
 
 
 @dataclass
@@ -223,18 +224,16 @@ class SAC:
 @torch.no_grad()
 def evaluate_policy(actor: Actor, env_id: str, episodes: int, seed: int, deterministic: bool = True,
                     max_episode_steps: int | None = None):
-    """Runs `episodes` episodes in parallel; returns the list of undiscounted returns."""
+    """Runs `episodes` episodes side by side (env i resets with seed + i; evaluate.EnvLoop) and returns the list of
+    undiscounted returns. Every step asks the actor for all envs' actions, finished ones included, so a stochastic
+    evaluation draws the same random numbers from torch's generator whichever envs are still running."""
     with quiet():
-        envs = gym.vector.SyncVectorEnv([lambda: gym.make(env_id, max_episode_steps=max_episode_steps)
-                                         for _ in range(episodes)])
-    obs, _ = envs.reset(seed=seed)
-    returns, done = np.zeros(episodes), np.zeros(episodes, bool)
-    while not done.all():
-        obs, reward, term, trunc, _ = envs.step(actor.act(obs, deterministic))
-        returns += reward * ~done
-        done |= term | trunc
-    envs.close()
-    return returns.tolist()
+        envs = [gym.make(env_id, max_episode_steps=max_episode_steps) for _ in range(episodes)]
+    loop = EnvLoop(PolicyAgent(lambda obs: actor.act(obs, deterministic)), envs, seed)
+    while not loop.done.all():
+        loop.step()
+    loop.close()
+    return loop.returns.tolist()
 
 
 def save_buffer(buffer: ReplayBuffer, path: Path, compressed: bool = True, **extra):
