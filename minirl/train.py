@@ -70,6 +70,21 @@ def lr_factor(step: int, warmup: int, total: int, schedule: str) -> float:
     return 1.0
 
 
+def train_step(model, batch: dict, opt: torch.optim.Optimizer, cfg) -> torch.Tensor:
+    """One update of every model: the loss on `batch`, its gradient, the gradient norm clipped to cfg.grad_clip, one
+    AdamW step, then the model's after_step hook (the target networks' Polyak average, where there are any).
+    Returns the loss; a loss that is NaN or infinite is returned before any weight changes."""
+    loss = model.loss(batch)
+    if not torch.isfinite(loss):
+        return loss
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    opt.step()
+    hook(model, "after_step")()
+    return loss
+
+
 def fit(model, sample, cfg, run_dir: Path, meta: dict, seed: int = 0, resume: bool = False,
         device: torch.device = torch.device("cpu"), budget_minutes: float | None = None,
         progress: bool = True, log_every: int | None = None, ckpt_every: int | None = None,
@@ -119,16 +134,11 @@ def fit(model, sample, cfg, run_dir: Path, meta: dict, seed: int = 0, resume: bo
                 for group in opt.param_groups:
                     group["lr"] = cfg.lr * lr_factor(step, cfg.warmup_steps, cfg.steps, cfg.lr_schedule)
                 batch = {k: v.to(device) for k, v in sample(rng).items()}
-                loss = model.loss(batch)
+                loss = train_step(model, batch, opt, cfg)
                 if not torch.isfinite(loss):
                     kept = (f"the last good checkpoint (step {state_step(ckpt_path)}) is kept in {run_dir}"
                             if ckpt_path.exists() else "no checkpoint was written")
                     raise RunError(f"loss became {loss.item()} at step {step}; {kept}")
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                opt.step()
-                hook(model, "after_step")()
                 step += 1
                 elapsed += time.time() - t0
                 window_steps += 1
