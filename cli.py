@@ -288,14 +288,14 @@ def analyze(
     kind: Annotated[str, typer.Argument(help="curve, attention, attention-by-type, horizon, entropy, sparsity, rtg, "
                                              "error, cost, energy, or all.")],
     runs: Annotated[list[Path], typer.Argument(help="One or more run directories.")],
-    out: Annotated[Path, typer.Option(help="Folder for the PNG and JSON files.")] = Path("docs/figures"),
+    out: Annotated[Path, typer.Option(help="Folder for the PNG and JSON files.")] = Path("runs/figures"),
     data_dir: Annotated[Path | None, typer.Option(help="Read episodes from the runs' datasets in this datasets "
                                                        "folder (a held-out copy made with data collect "
                                                        "--data-dir DIR --seed N).")] = None,
 ):
     """Look inside trained models: attention maps, horizons, entropy, error propagation, cost, energy.
 
-    Example: minirl analyze attention runs/dt-halfcheetah-medium-s0 --out docs/figures
+    Example: minirl analyze attention runs/dt-halfcheetah-medium-s0
     """
     with user_errors():
         from minirl import analysis, data
@@ -319,7 +319,7 @@ def compare(
                                               callback=in_range("[1, 100_000_000]"))] = None,
     episodes: Annotated[int, typer.Option(help="Evaluation episodes per run.",
                                           callback=in_range("[1, 10_000]"))] = 10,
-    out: Annotated[Path, typer.Option(help="Folder for the table (md, csv) and bar chart.")] = Path("docs/compare"),
+    out: Annotated[Path, typer.Option(help="Folder for the table (md, csv), chart.")] = Path("runs/compare-table"),
     runs_dir: Annotated[Path, typer.Option(help="Where the runs are kept (and reused).")] = Path("runs/compare"),
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override one algorithm's config field on every "
                                                                   "dataset: --set dt.lr=3e-4.")] = None,
@@ -340,7 +340,7 @@ def compare(
 @app.command()
 def bench(
     kind: Annotated[str, typer.Argument(help="speed or quality.")],
-    out: Annotated[Path, typer.Option(help="Folder for results (JSON, PNG).")] = Path("docs/bench"),
+    out: Annotated[Path, typer.Option(help="Folder for results (JSON, PNG).")] = Path("runs/bench"),
     quick: Annotated[bool, typer.Option(help="A few-second version (for smoke tests).")] = False,
     datasets: Annotated[str | None, typer.Option(help="quality: comma-separated datasets.")] = None,
     algos: Annotated[str | None, typer.Option(help="quality: comma-separated algorithms.")] = None,

@@ -152,7 +152,7 @@ def dataset_env(dataset: str) -> str:
 
 
 def run(datasets: list[str], algos: list[str], seeds: int, budget_minutes: float | None = None,
-        steps: int | None = None, episodes: int = 10, out: str | Path = "docs/compare",
+        steps: int | None = None, episodes: int = 10, out: str | Path = "runs/compare-table",
         runs_dir: str | Path = "runs/compare", console: Console | None = None, device: str = "auto",
         progress: bool | None = None, overrides: dict[str, dict] | None = None) -> dict:
     """Trains (or reuses) and evaluates every algorithm on every dataset with seeds 0..seeds-1; prints and writes the
