@@ -12,24 +12,24 @@ that follows the current state s, and reads it as an energy over whole plans, th
 A plan has low energy when each of its actions is what the model expects given all the others. Planning minimizes
 E: start from the plan predicted from all-[MASK] tokens, then again and again pick one token, mask it and resample it
 from p_θ(a_i | s, τ_-i) (a Gibbs step), recording E after every step. Execute a_1, observe, plan again.
-Cost per decision: (iterations + 2) forward passes (the start, one per refinement, the final E) of L rows each.
+Cost per decision: (iterations + 2) forward passes (the start, one per refinement, the final E) of P rows each.
 
 Tokens, one sequence per plan: [s, a_1, ..., a_L]. Token 0 is the current state, with the goal pooled in (BabyAI:
-the mission words); tokens 1..L are the plan, each an action id or [MASK]. BabyAI: one token per step, 7 actions
+the mission words); tokens 1..P are the plan, each an action id or [MASK]. BabyAI: one token per step, 7 actions
 and [END]: a BabyAI episode ends when its task is done, so a plan that runs past the end holds [END] for the steps
-after it. (With plain padding, a plan of H tokens always says "H more actions follow", and the model never learns to
+after it. (With plain padding, a full plan always says "horizon more actions follow", and the model never learns to
 put the finishing action first: on PickupLoc it gave `pickup` 1% probability where the bot picked up, and
 succeeded in 4% of episodes.) The executed first step is never [END].
 HalfCheetah (an extension: the paper only used discrete actions): each action dimension is cut into n_bins bins by
-the shared Discretizer and is a token of its own, step-major (a_1 dim 1..6, a_2 dim 1..6, ...), so L = horizon × 6;
+the shared Discretizer and is a token of its own, step-major (a_1 dim 1..6, a_2 dim 1..6, ...), so P = horizon × 6;
 the energy and the Gibbs steps then run over dimensions as well as steps, and the executed action is the bins'
 representative values of step 1's six tokens.
 
 Where this file departs from the official code (each for a stated reason):
-- The official model also feeds H-1 future *state* tokens, placeholders that carry only the goal (the future is
+- The official model also feeds horizon-1 future *state* tokens, placeholders that carry only the goal (the future is
   unknown when planning); here the goal is in token 0, so they would add nothing but positions and are left out.
 - Official training masks one plan token at a time (every position in turn, i.e. it minimizes E of the data plan).
-  Here each training plan hides k ~ Uniform{1..L} tokens, so the model also learns the all-[MASK] start it is asked
+  Here each training plan hides k ~ Uniform{1..P} tokens, so the model also learns the all-[MASK] start it is asked
   for when planning begins (the official code asks for it too but never trains it).
 - Official BabyAI runs execute the whole plan before replanning; here only a_1 (replanning at every step).
 - The official code takes the argmax of p(a_i | s, τ_-i); the paper describes sampling it (Gibbs), the default
@@ -40,7 +40,7 @@ Where this file departs from the official code (each for a stated reason):
 Official settings (test_run.sh): GoToLocal / PickupLoc horizon 5 with 10 iterations, mazes horizon 10 with 30;
 minGPT with 3 layers, 4 heads, width 128; AdamW lr 6e-4, batch 64, warmup then cosine decay.
 
-Shapes: B batch (plans), L plan tokens = H steps × A tokens per step (A = 1 for BabyAI, act_dim for HalfCheetah),
+Shapes: B batch (plans), P plan tokens = horizon steps × A tokens per step (A = 1 for BabyAI, act_dim for HalfCheetah),
 V token vocabulary (7 actions + [END] for BabyAI, or n_bins; id V is [MASK]), S state size, D width, N environments
 acting in parallel.
 """
@@ -65,7 +65,7 @@ from minirl.transformer import Transformer, TransformerConfig, init_weights
 @dataclass
 class Config:
     # planning (official GoToLocal settings)
-    horizon: Annotated[int, "[1, 1000]"] = 5  # H: steps in a plan (the model is trained on plans of this length)
+    horizon: Annotated[int, "[1, 1000]"] = 5  # steps in a plan (the model is trained on plans of this length)
     iterations: Annotated[int, "[0, 10_000]"] = 10  # refinement steps per decision
     # Gibbs: sample p(a_i | s, τ_-i)^(1/T) (the paper); 0: argmax (the official code)
     temperature: Annotated[float, "[0, 100]"] = 1.0
@@ -123,20 +123,20 @@ def prepare(episodes: list[dict], tok: Tokenizer, cfg: Config) -> dict:
 
 
 def sample_batch(data: dict, cfg: Config, rng: np.random.Generator) -> dict[str, torch.Tensor]:
-    """B plans: a uniformly drawn step's state and the H actions from there on. Steps past the episode's end are
+    """B plans: a uniformly drawn step's state and the horizon actions from there on. Steps past the episode's end are
     [END] tokens if it ended by termination (BabyAI), else padding (real = False)."""
     start = rng.integers(len(data["states"]), size=cfg.batch_size)  # (B,)
-    offset = np.arange(cfg.horizon)  # (H,)
-    inside = offset[None] < data["steps_left"][start, None]  # (B, H)
-    rows = np.where(inside, start[:, None] + offset, start[:, None])  # (B, H); outside reads any valid row
-    tokens = data["tokens"][rows]  # (B, H, A)
+    offset = np.arange(cfg.horizon)  # (horizon,)
+    inside = offset[None] < data["steps_left"][start, None]  # (B, horizon)
+    rows = np.where(inside, start[:, None] + offset, start[:, None])  # (B, horizon); outside reads any valid row
+    tokens = data["tokens"][rows]  # (B, horizon, A)
     ended = data["ended"][start, None]  # (B, 1)
     tokens = np.where((~inside & ended)[..., None], data["end_token"], tokens)
-    real = inside | ended  # (B, H)
+    real = inside | ended  # (B, horizon)
     A = tokens.shape[2]
     return {"states": torch.from_numpy(data["states"][start]),  # (B, S)
-            "plan": torch.from_numpy(tokens.reshape(cfg.batch_size, -1)),  # (B, L) step-major
-            "real": torch.from_numpy(np.repeat(real, A, axis=1))}  # (B, L)
+            "plan": torch.from_numpy(tokens.reshape(cfg.batch_size, -1)),  # (B, P) step-major
+            "real": torch.from_numpy(np.repeat(real, A, axis=1))}  # (B, P)
 
 
 # ---------------------------------------------------------------------------------------------- model
@@ -180,31 +180,31 @@ class Model(nn.Module):
         self.end_id = tok.act_dim if tok.discrete else None  # BabyAI's [END], after the last action of an episode
         self.vocab = tok.act_dim + 1 if tok.discrete else cfg.n_bins  # V
         self.mask_id = self.vocab  # the [MASK] token's id
-        L = cfg.horizon * self.tokens_per_step
+        P = cfg.horizon * self.tokens_per_step
         self.embed_state = BabyAIStateEmbedding(D) if tok.discrete else nn.Linear(tok.state_size, D)
         self.embed_action = nn.Embedding(self.vocab + 1, D)  # the last row embeds [MASK]
-        self.embed_position = nn.Embedding(1 + L, D)
+        self.embed_position = nn.Embedding(1 + P, D)
         self.drop = nn.Dropout(cfg.dropout)
-        self.transformer = Transformer(TransformerConfig(cfg.n_layer, cfg.n_head, D, cfg.dropout, max_tokens=1 + L))
+        self.transformer = Transformer(TransformerConfig(cfg.n_layer, cfg.n_head, D, cfg.dropout, max_tokens=1 + P))
         self.predict_action = nn.Linear(D, self.vocab)
         self.apply(init_weights)
 
     def forward(self, states, plan, real=None, capture_attention: bool = False):
-        """Logits of every plan token given everything visible: (B, L, V) [, attention maps].
+        """Logits of every plan token given everything visible: (B, P, V) [, attention maps].
 
-        states (B, S); plan (B, L) ints in [0, V], V = [MASK], any L <= horizon × A; real (B, L) bool, False =
+        states (B, S); plan (B, P) ints in [0, V], V = [MASK], any P <= horizon × A; real (B, P) bool, False =
         padding, hidden from every query (None: all real). With capture_attention also a list of n_layer maps
-        (B, n_head, 1+L, 1+L), row = query, column = key. Token layout: column 0 is the state token (the goal is in
+        (B, n_head, 1+P, 1+P), row = query, column = key. Token layout: column 0 is the state token (the goal is in
         it); column 1+i is plan token i = step i // A, action dimension i % A, holding an action id or [MASK]
         (read `plan` to tell which). Nothing is causal: every token sees every other, the future included.
         """
-        L = plan.shape[1]
-        x = torch.cat([self.embed_state(states)[:, None], self.embed_action(plan)], 1)  # (B, 1+L, D)
-        x = self.drop(x + self.embed_position.weight[: 1 + L])
-        padding_mask = None if real is None else F.pad(real, (1, 0), value=True)  # (B, 1+L); the state is real
+        P = plan.shape[1]
+        x = torch.cat([self.embed_state(states)[:, None], self.embed_action(plan)], 1)  # (B, 1+P, D)
+        x = self.drop(x + self.embed_position.weight[: 1 + P])
+        padding_mask = None if real is None else F.pad(real, (1, 0), value=True)  # (B, 1+P); the state is real
         out = self.transformer(x, causal=False, padding_mask=padding_mask, capture_attention=capture_attention)
         hidden, maps = out if capture_attention else (out, None)
-        logits = self.predict_action(hidden[:, 1:])  # (B, L, V): one prediction per plan token
+        logits = self.predict_action(hidden[:, 1:])  # (B, P, V): one prediction per plan token
         return (logits, maps) if capture_attention else logits
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -212,31 +212,31 @@ class Model(nn.Module):
 
         A fresh k per plan covers both things planning asks for: k = n (all [MASK], the start) and k = 1 (one token
         hidden among the others: one term of the energy, one refinement step)."""
-        plan, real = batch["plan"], batch["real"]  # (B, L)
+        plan, real = batch["plan"], batch["real"]  # (B, P)
         n_real = real.sum(1, keepdim=True)  # (B, 1)
         k = (torch.rand(n_real.shape, device=plan.device) * n_real).long() + 1  # (B, 1) in 1..n
         order = torch.rand(plan.shape, device=plan.device).masked_fill(~real, 2.0)  # padding sorts last
-        masked = order.argsort(1).argsort(1) < k  # (B, L): the first k real tokens of a random order
+        masked = order.argsort(1).argsort(1) < k  # (B, P): the first k real tokens of a random order
         logits = self(batch["states"], plan.masked_fill(masked, self.mask_id), real)
         return F.cross_entropy(logits[masked], plan[masked])
 
     # ------------------------------------------------------------------------------------------ energy, planning
 
     def conditionals(self, states: torch.Tensor, plan: torch.Tensor) -> torch.Tensor:
-        """log p(a_i = v | s, τ_-i) for every position i and action v: (B, L, V), in ONE forward pass of B×L rows.
+        """log p(a_i = v | s, τ_-i) for every position i and action v: (B, P, V), in ONE forward pass of B×P rows.
 
-        Row i of a plan's L copies has only token i replaced by [MASK]; the diagonal of the outputs is each
+        Row i of a plan's P copies has only token i replaced by [MASK]; the diagonal of the outputs is each
         position's prediction from all the other tokens."""
-        B, L = plan.shape
-        one_masked = torch.eye(L, dtype=torch.bool, device=plan.device)  # (L, L): copy i masks token i
-        copies = torch.where(one_masked, self.mask_id, plan[:, None, :])  # (B, L, L)
-        logits = self(states.repeat_interleave(L, 0), copies.reshape(B * L, L)).view(B, L, L, -1)  # (B, L, L, V)
-        i = torch.arange(L, device=plan.device)
-        return logits[:, i, i].log_softmax(-1)  # (B, L, V)
+        B, P = plan.shape
+        one_masked = torch.eye(P, dtype=torch.bool, device=plan.device)  # (P, P): copy i masks token i
+        copies = torch.where(one_masked, self.mask_id, plan[:, None, :])  # (B, P, P)
+        logits = self(states.repeat_interleave(P, 0), copies.reshape(B * P, P)).view(B, P, P, -1)  # (B, P, P, V)
+        i = torch.arange(P, device=plan.device)
+        return logits[:, i, i].log_softmax(-1)  # (B, P, V)
 
     def energy(self, states: torch.Tensor, plan: torch.Tensor) -> torch.Tensor:
-        """E(τ) = - Σ_i log p(a_i | s, τ_-i) of each plan: states (B, S), plan (B, L) -> (B,) in nats."""
-        log_p = self.conditionals(states, plan)  # (B, L, V)
+        """E(τ) = - Σ_i log p(a_i | s, τ_-i) of each plan: states (B, S), plan (B, P) -> (B,) in nats."""
+        log_p = self.conditionals(states, plan)  # (B, P, V)
         return -log_p.gather(-1, plan[..., None]).squeeze(-1).sum(1)
 
     def choose(self, log_p: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -247,7 +247,7 @@ class Model(nn.Module):
         return torch.multinomial(probs.reshape(-1, self.vocab), 1, generator=generator).view(log_p.shape[:-1])
 
     def acting_first(self, log_p: torch.Tensor) -> torch.Tensor:
-        """(B, L, V) log-probabilities with [END] ruled out for step 1's tokens: the executed step is an action."""
+        """(B, P, V) log-probabilities with [END] ruled out for step 1's tokens: the executed step is an action."""
         if self.end_id is None:
             return log_p
         log_p = log_p.clone()
@@ -257,14 +257,14 @@ class Model(nn.Module):
     def refine_step(self, states, plan, generator: torch.Generator | None = None):
         """One iteration of energy minimization: in each plan re-mask one token and resample it given all the others.
 
-        states (B, S), plan (B, L) -> (new plan (B, L), energy (B,) of the plan before this step)."""
-        log_p = self.conditionals(states, plan)  # (B, L, V): p(a_i | s, τ_-i) for every i
-        token_energy = -log_p.gather(-1, plan[..., None]).squeeze(-1)  # (B, L): each term of E(τ)
-        B, L = plan.shape
+        states (B, S), plan (B, P) -> (new plan (B, P), energy (B,) of the plan before this step)."""
+        log_p = self.conditionals(states, plan)  # (B, P, V): p(a_i | s, τ_-i) for every i
+        token_energy = -log_p.gather(-1, plan[..., None]).squeeze(-1)  # (B, P): each term of E(τ)
+        B, P = plan.shape
         if self.cfg.resample == "max_energy":
             i = token_energy.argmax(1)  # (B,) the token the rest of the plan disagrees with most
         else:
-            i = torch.randint(L, (B,), generator=generator, device=plan.device)  # (B,) any token (official)
+            i = torch.randint(P, (B,), generator=generator, device=plan.device)  # (B,) any token (official)
         rows = torch.arange(B, device=plan.device)
         plan = plan.clone()
         plan[rows, i] = self.choose(self.acting_first(log_p)[rows, i], generator)  # a Gibbs step on token i
@@ -273,16 +273,16 @@ class Model(nn.Module):
     @torch.no_grad()
     def plan(self, states, horizon: int | None = None, iterations: int | None = None,
              generator: torch.Generator | None = None):
-        """Plans for states (B, S) -> (plan (B, H×A), energies (B, iterations + 1)).
+        """Plans for states (B, S) -> (plan (B, horizon×A), energies (B, iterations + 1)).
 
         Start: every token [MASK], all predicted in one pass from the state alone. Then `iterations` refine_steps.
         energies[:, j] is E before refinement j; the last column is E of the returned plan."""
         horizon, iterations = horizon or self.cfg.horizon, self.cfg.iterations if iterations is None else iterations
         if self.cfg.resample not in ("random", "max_energy"):
             raise ValueError(f"unknown resample '{self.cfg.resample}'; valid: random, max_energy")
-        B, L = len(states), horizon * self.tokens_per_step
-        plan = torch.full((B, L), self.mask_id, dtype=torch.long, device=states.device)
-        plan = self.choose(self.acting_first(self(states, plan).log_softmax(-1)), generator)  # (B, L) the start
+        B, P = len(states), horizon * self.tokens_per_step
+        plan = torch.full((B, P), self.mask_id, dtype=torch.long, device=states.device)
+        plan = self.choose(self.acting_first(self(states, plan).log_softmax(-1)), generator)  # (B, P) the start
         energies = []
         for _ in range(iterations):
             plan, energy = self.refine_step(states, plan, generator)
