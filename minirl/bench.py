@@ -9,7 +9,9 @@ speed:
     dependency: `pip install minirl[bench]`);
   - the FLOPs of one DT training step (counted by torch's FlopCounterMode) over the machine's measured matmul peak;
   - DT acting cost per env step with N envs batched;
-  - TT planning cost per step vs beam width (cached planner vs uncached reference), LEAP cost vs iterations.
+  - TT planning cost per step vs beam width (cached planner vs uncached reference), LEAP cost vs iterations;
+  - TT CPU seconds per decision at the paper's HalfCheetah settings for 1 and 10 envs against its floor: the matmul
+    FLOPs the search must do (tt.plan_flops) over the matmul peak, both in process CPU time.
 quality: `minirl compare` over seeds on the given datasets, under a stated training budget.
 """
 
@@ -41,6 +43,20 @@ def matmul_peak_flops(n: int = 1024, repeats: int = 10) -> float:
     """Measured float32 FLOP/s of a large square matmul: the most this CPU does on the work transformers do."""
     a, b = torch.randn(n, n), torch.randn(n, n)
     return 2 * n**3 / _timeit(lambda: a @ b, repeats)
+
+
+def cpu_matmul_peak_flops(n: int = 1024, repeats: int = 10) -> float:
+    """matmul_peak_flops in this process's CPU time (time.process_time), to divide FLOPs timed the same way: on a
+    shared machine wall time also counts the other processes' turns."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(3):
+        a @ b
+    times = []
+    for _ in range(repeats):
+        t0 = time.process_time()
+        a @ b
+        times.append(time.process_time() - t0)
+    return 2 * n**3 / float(np.median(times))
 
 
 def halfcheetah_tokenizer() -> Tokenizer:
@@ -146,10 +162,12 @@ def speed(out: Path, quick: bool = False, console=None) -> dict:
 
 
 def _planner_costs(quick: bool) -> dict:
-    """TT's planning cost vs beam width, cached vs uncached (LEAP's cost vs iterations is `minirl analyze cost`)."""
+    """TT's planning cost vs beam width, cached vs uncached (LEAP's cost vs iterations is `minirl analyze cost`), and
+    TT's CPU seconds per decision at the paper's settings against its FLOP floor (peak timed the same way)."""
     from minirl import tt
 
-    return {"tt_plan": tt.bench_plan_cost(quick=quick)}
+    return {"tt_plan": tt.bench_plan_cost(quick=quick),
+            "tt_plan_floor": tt.bench_plan_floor(lambda: cpu_matmul_peak_flops(256 if quick else 1024), quick=quick)}
 
 
 def _print_speed(result: dict, console) -> None:
@@ -168,6 +186,10 @@ def _print_speed(result: dict, console) -> None:
         table.add_row(f"DT act, {a['n_envs']} envs batched", f"{a['env_steps_per_s']:.0f} env steps/s")
     for row in result.get("tt_plan", {}).get("rows", []):
         table.add_row(f"tt_plan {row.get('label', '')}", f"{row['ms_per_step']:.1f} ms/step")
+    for row in result.get("tt_plan_floor", []):
+        table.add_row(f"TT decision, {row['n_envs']} env(s), K={row['beam_width']}, H={row['horizon']}",
+                      f"{row['seconds']:.2f} CPU-s, floor {row['floor_s']:.2f} s ({row['flops'] / 1e9:.1f} GFLOP), "
+                      f"{row['ratio']:.1f}× floor")
     console.print(table)
 
 

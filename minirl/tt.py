@@ -33,6 +33,7 @@ td = d + m + 2 tokens per transition, N bins, D width, H horizon, K beam width, 
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Annotated
@@ -43,7 +44,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from minirl.tokenizer import BABYAI_STATE_SIZE, MISSION_VOCAB, Discretizer, Normalizer, Tokenizer, returns_to_go
-from minirl.transformer import KVCache, Transformer, TransformerConfig, init_weights
+from minirl.transformer import Transformer, TransformerConfig, init_weights
 
 OBSERVED, UNOBSERVED = 0, 1  # BabyAI state-slot tokens: "embed the real state here" / "a future, unseen state"
 
@@ -187,21 +188,30 @@ class Model(nn.Module):
         if tok.discrete:
             nn.init.normal_(self.state_emb.weight, std=0.02)
 
-    def forward(self, tokens, first: int = 0, window_start: int = 0, cache: KVCache | None = None, states=None):
-        """Hidden states (B, T, D) of `tokens` (B, T), the piece of a sequence that starts at position `first`.
+    def forward(self, tokens, start: int = 0, states=None):
+        """Hidden states (B, T, D) of a whole view: `tokens` (B, T) at positions start … start+T-1 of a sequence.
 
-        The model's view of the sequence starts at `window_start` (a multiple of td): position embeddings count from
-        there, and `cache` holds the view's tokens before `first`. states (B or N, C, 172): BabyAI observations of
-        the sequence's first C transitions (rows repeat for the beams of one env).
+        The view starts at `start` (a multiple of td), where position embeddings count from. states (B or n, C, 172):
+        BabyAI observations of the sequence's first C transitions (rows repeat for the beams of one env).
         """
+        x = self.embed(tokens, start, start, states)  # (B, T, D)
+        visible = self.visible_keys(start, start + tokens.shape[1])
+        return self.transformer(self.drop(x), causal=True, padding_mask=visible)
+
+    def embed(self, tokens, first: int, window_start: int, states=None):
+        """Token + position (+ BabyAI state) embeddings, (B, T, D), of tokens at positions first … first+T-1 of a
+        sequence whose view starts at window_start (the cached planner feeds a view in pieces)."""
         T, td = tokens.shape[1], self.transition_dim
         pos = torch.arange(first, first + T, device=tokens.device)  # (T,) positions in the sequence
         x = self.tok_emb(tokens + pos % td * self.cfg.N) + self.pos_emb[pos - window_start]  # (B, T, D)
         if self.discrete:
             x = x + self.embed_states(tokens, pos, states)
-        keys = torch.arange(window_start, first + T, device=tokens.device)  # every key in view (cached ones too)
-        not_value = (keys % td != td - 1)[None]  # (1, P+T): value tokens are hidden from every query
-        return self.transformer(self.drop(x), causal=True, padding_mask=not_value, cache=cache)
+        return x
+
+    def visible_keys(self, window_start: int, end: int):
+        """(1, end - window_start) bool over the view's keys: False at value tokens, which no query may attend to."""
+        keys = torch.arange(window_start, end, device=self.pos_emb.device)
+        return (keys % self.transition_dim != self.transition_dim - 1)[None]
 
     def embed_states(self, tokens, pos, states):
         """BabyAI: the summed field embeddings of each transition's state, added at its OBSERVED state slot."""
@@ -245,7 +255,7 @@ class FullDecoder:
         """x (B, T) -> (B, N) logits of token T."""
         L, td = x.shape[1], self.model.transition_dim
         start = window_start(L, self.max_block, td)
-        hidden = self.model(x[:, start:], start, start, None, self.states)
+        hidden = self.model(x[:, start:], start, self.states)
         return self.model.logits(hidden[:, -1:], torch.tensor([L % td], device=x.device))[:, 0]
 
     def select(self, index: torch.Tensor) -> None:
@@ -253,35 +263,115 @@ class FullDecoder:
 
 
 class CachedDecoder(FullDecoder):
-    """The same logits, feeding only the tokens the KV cache has not seen: O(1) new tokens per call.
+    """The same logits, feeding only the tokens the cache has not seen: O(1) new tokens per call.
+
+    The cache keeps every layer's keys and values of the view in two parts. Rows are env-major (plan copies an env's
+    prefix into its beams), so the env's real context, the first call's x, is the same in all of its rows: its keys and
+    values are kept once per env (`real_kv`); only the imagined tokens are kept per row (`kv`), in a preallocated buffer
+    written in place. Growing a cache with torch.cat instead allocates and copies all of it for every token, and
+    reading the real context once per row makes every token read the whole cache from memory: on a CPU both cost more
+    than the arithmetic. `attend` is transformer.Block's arithmetic in eval mode, spelled out for this cache.
 
     When the view slides forward (past max_block tokens) every position embedding changes, so the new view is encoded
-    once from scratch: once per imagined transition, against td single-token steps.
+    again, once per imagined transition: each env's real context once, then every row's imagined tokens on top.
     """
 
     def __init__(self, model: Model, max_block: int, states=None):
         super().__init__(model, max_block, states)
-        self.cache, self.start, self.last = None, 0, None
+        self.real = None  # (n, T0) each env's real tokens: the first call's x
+        self.real_kv = None  # (n_layer, 2, n, H, S0, Dh) keys [:, 0] and values [:, 1] of the view's real tokens
+        self.kv = self.spare = None  # (n_layer, 2, capacity, H, max_block, Dh) the same for the imagined tokens
+        self.rows = self.own = self.start = 0  # live rows, imagined tokens in `kv`, where the view starts
+        self.last = None  # (rows, N) logits of the token after the cached ones
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         L, td = x.shape[1], self.model.transition_dim
+        if self.real is None:
+            self.real = x
+        n, T0 = self.real.shape
         start = window_start(L, self.max_block, td)
-        if self.cache is None or start != self.start:
-            self.cache, self.start = KVCache(self.model.cfg.n_layer), start
-        first = start + self.cache.length  # tokens before `first` are in the cache
+        if self.real_kv is None or start != self.start:  # a new view: encode it from scratch
+            cfg = self.model.cfg
+            self.start, self.own = start, 0
+            self.real_kv = torch.zeros(cfg.n_layer, 2, n, cfg.n_head, 0, cfg.d_model // cfg.n_head,
+                                       dtype=self.model.pos_emb.dtype, device=x.device)
+            if start < T0:  # the real context, once per env: fed as n rows, then moved from `kv` to `real_kv`
+                self.feed(self.real[:, start:])
+                self.real_kv, self.own = self.kv[:, :, :n, :, :self.own].clone(), 0
+                self.rows, self.last = len(x), self.last.repeat_interleave(len(x) // n, 0)
+        first = self.start + self.real_kv.shape[4] + self.own  # tokens before `first` are in the cache
         if first < L:
-            hidden = self.model(x[:, first:], first, start, self.cache, self.states)
-            self.last = self.model.logits(hidden[:, -1:], torch.tensor([L % td], device=x.device))[:, 0]
+            self.feed(x[:, first:])
         return self.last
 
+    def feed(self, tokens: torch.Tensor) -> None:
+        """tokens (B, T): the view's next T tokens of every row. Writes their keys and values into `kv` and sets
+        `last` to the logits of the token after them."""
+        model, (B, T) = self.model, tokens.shape
+        P = self.real_kv.shape[4] + self.own  # tokens of the view already cached
+        first = self.start + P
+        if self.kv is None or self.kv.shape[2] < B:
+            cfg = model.cfg
+            self.kv = torch.empty(cfg.n_layer, 2, B, cfg.n_head, self.max_block, cfg.d_model // cfg.n_head,
+                                  dtype=model.pos_emb.dtype, device=tokens.device)
+        x = model.embed(tokens, first, self.start, self.states)  # (B, T, D)
+        q_pos = torch.arange(P, P + T, device=x.device)[:, None]  # (T, 1) positions in the view
+        k_pos = torch.arange(P + T, device=x.device)[None]  # (1, P+T)
+        allowed = (k_pos <= q_pos) & model.visible_keys(self.start, first + T) | (k_pos == q_pos)  # (T, P+T)
+        mask = torch.zeros(allowed.shape, dtype=x.dtype, device=x.device).masked_fill(~allowed, float("-inf"))
+        for layer, block in enumerate(model.transformer.blocks):
+            x = self.attend(block, layer, x, mask)
+        hidden = model.transformer.ln_f(x[:, -1:])  # (B, 1, D): only the last token's output is read
+        self.last = model.logits(hidden, torch.tensor([(first + T) % model.transition_dim], device=x.device))[:, 0]
+        self.rows, self.own = B, self.own + T
+
+    def attend(self, block, layer: int, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """transformer.Block.forward without dropout, x (B, T, D) -> (B, T, D), attending to the env's real keys
+        (n, H, S0, Dh), shared by its r = B/n rows, and to each row's own imagined keys (B, H, own + T, Dh).
+        mask (T, S0+own+T): 0 where a query may attend a key, -inf where not (added to the scores)."""
+        B, T, D = x.shape
+        H, own = block.attn.n_head, self.own
+        q, k, v = block.attn.qkv(block.ln1(x)).split(D, dim=2)
+        q, k, v = (z.view(B, T, H, D // H).transpose(1, 2) for z in (q, k, v))  # (B, H, T, Dh)
+        self.kv[layer, 0, :B, :, own:own + T] = k  # in place: no copy of the cache
+        self.kv[layer, 1, :B, :, own:own + T] = v
+        own_keys, own_values = self.kv[layer, :, :B, :, :own + T]  # (B, H, own+T, Dh) each, views
+        real_keys, real_values = self.real_kv[layer]  # (n, H, S0, Dh) each
+        n, S0 = len(real_keys), real_keys.shape[2]
+        if T > 1:  # many queries per row (a re-encoded view): compute-bound, so copy the real keys to every row
+            keys = torch.cat([real_keys.repeat_interleave(B // n, 0), own_keys], 2)  # (B, H, S0+own+T, Dh)
+            values = torch.cat([real_values.repeat_interleave(B // n, 0), own_values], 2)
+            y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)  # (B, H, T, Dh)
+        else:  # one query per row: reading keys dominates, so each env's real keys are read once for all its rows
+            q_env = q.reshape(n, B // n, H, T, D // H)  # (n, r, H, T, Dh)
+            scores = torch.cat([torch.einsum("nrhtd,nhsd->nrhts", q_env, real_keys).reshape(B, H, T, S0),
+                                q @ own_keys.transpose(-2, -1)], -1)  # (B, H, T, S0+own+T)
+            probs = scores.mul_(1 / math.sqrt(D // H)).add_(mask).softmax(-1)  # in place: fewer passes over memory
+            real_probs = probs[..., :S0].reshape(n, B // n, H, T, S0)
+            y = (torch.einsum("nrhts,nhsd->nrhtd", real_probs, real_values).reshape(B, H, T, D // H)
+                 + probs[..., S0:] @ own_values)  # (B, H, T, Dh)
+        x = x + block.attn.proj(y.transpose(1, 2).reshape(B, T, D))
+        return x + block.mlp(block.ln2(x))
+
     def select(self, index: torch.Tensor) -> None:
-        if self.cache is not None:
-            self.cache, self.last = self.cache.select(index), self.last[index]
+        """Row i becomes old row index[i] (index keeps rows within their env), in `kv` and in `last`: the imagined
+        keys and values are copied into the spare buffer, which then swaps with `kv` (no allocation after step 0)."""
+        rows, own = len(index), self.own
+        if self.spare is None or self.spare.shape[2] < rows:
+            self.spare = self.kv.new_empty(self.kv.shape[:2] + (rows,) + self.kv.shape[3:])
+        for layer in range(self.kv.shape[0]):
+            for kind in range(2):  # keys, values
+                torch.index_select(self.kv[layer, kind, :self.rows, :, :own], 0, index,
+                                   out=self.spare[layer, kind, :rows, :, :own])
+        self.kv, self.spare = self.spare, self.kv
+        self.rows, self.last = rows, self.last[index]
 
 
 def sample(logits, generator, cdf: float | None = None, top_k: int | None = None) -> torch.Tensor:
     """(B, N) logits -> (B, 1) ids. cdf: drop the least likely bins while their total mass stays below cdf (the
-    official cdf_act = 0.6 samples from the top 40%); top_k: keep the k likeliest (k = 1: argmax, no randomness)."""
+    official cdf_act = 0.6 samples from the top 40%); top_k: keep the k likeliest (k = 1: argmax, no randomness).
+    generator: one torch.Generator, or a list of n, one per env (rows env-major, B/n per env), so that an env's draws
+    do not depend on which other envs are planned in the same batch."""
     if top_k == 1:
         return logits.argmax(-1, keepdim=True)
     probs = logits.softmax(-1)
@@ -291,6 +381,8 @@ def sample(logits, generator, cdf: float | None = None, top_k: int | None = None
         probs = probs.masked_fill(drop, 0.0)
     if top_k is not None:
         probs = probs.masked_fill(probs < probs.topk(top_k, -1).values[:, -1:], 0.0)
+    if isinstance(generator, (list, tuple)):
+        return torch.cat([torch.multinomial(p, 1, generator=g) for p, g in zip(probs.chunk(len(generator)), generator)])
     return torch.multinomial(probs, 1, generator=generator)
 
 
@@ -331,16 +423,20 @@ def plan(model: Model, prefix: torch.Tensor, states: torch.Tensor | None = None,
     prefix (n, T0) tokens: past transitions, then the current state's d tokens (BabyAI: [OBSERVED]); all envs have
     the same number of past transitions. states (n, C, 172): BabyAI observations of those transitions and the current
     one. The model sees at most max_context_transitions·td - 1 tokens (the official max_block), sliding forward a
-    transition at a time as the plan grows. Returns the best plan per env, (n, H·td - d) tokens
+    transition at a time as the plan grows. generator: one, or a list of n (one per env: then each env's plan is the
+    one it gets when planned alone with its generator). Returns the best plan per env, (n, H·td - d) tokens
     [a_0, r_0, V_0, s_1, a_1, …, V_{H-1}], and its score (n,).
+
+    All n envs are planned in one batch (rows env-major: n·K beams, n·K·E candidates), so the per-token cost of the
+    Python loop and of every torch call is paid once for all of them.
     """
     model.eval()  # no dropout while planning
     max_block = min(max_context_transitions, model.cfg.seq_len) * model.transition_dim - 1  # <= the trained length
     decoder = (CachedDecoder if cached else FullDecoder)(model, max_block, states)
     n = len(prefix)
-    decoder(prefix)  # encodes each env's prefix once, before it is copied into beams (cached)
     x, rewards = prefix, torch.zeros(n, horizon + 1, device=prefix.device, dtype=model.rv_centers.dtype)
     for t in range(horizon):  # at t = 0 each env's one row becomes beam_width · n_expand candidates
+        decoder(x)  # feeds the current state once per beam (t = 0: each env's prefix), before the beams are copied
         copies = n_expand * (beam_width if t == 0 else 1)
         x, rewards, scores = expand_beams(decoder, x, rewards, t, n, copies, beam_width, cdf_act, generator)
         if t < horizon - 1:  # imagine the next state (BabyAI: only mark it unobserved)
@@ -357,41 +453,104 @@ def plan_uncached(model: Model, prefix: torch.Tensor, states: torch.Tensor | Non
     return plan(model, prefix, states, cached=False, **options)
 
 
-def plan_cost(model: Model, tok: Tokenizer, beam_widths=(1, 2, 4, 8, 16, 32), horizon: int = 5, cached: bool = True,
-              repeats: int = 3, clock=time.perf_counter, **options) -> dict[int, float]:
-    """Seconds per planning step (median of `repeats`) for each beam width: one env, a full view of random valid
-    tokens (the cost does not depend on their values). model, tok: as `minirl.train.load_run` returns them.
-    clock=time.process_time counts this process's CPU time only (steadier on a shared machine)."""
+def plan_flops(model: Model, n_envs: int, prefix_length: int, beam_width: int = 32, horizon: int = 5,
+               n_expand: int = 2, max_context_transitions: int = 5, **_) -> int:
+    """Matmul FLOPs of one cached `plan` for n_envs envs, from the shapes alone: the arithmetic a decision must do.
+
+    A piece of T tokens fed to R rows after P cached tokens of the view costs, per layer, 2·12·D² per token for the
+    four linear maps (qkv 3D², output D², MLP 8D²) and 2·2·D per token and key for q·k and p·v over its P+T keys,
+    then 2·D·N for the next-token head of its last token. Rows (the planner's decoder calls, in order): each env's
+    prefix once; per step the current state's last token once per beam (n·K rows), the action tokens, r and V once
+    per candidate (n·K·E rows), the next state's tokens once per surviving beam (n·K rows); and each time the view
+    slides, the new view again: the real context once per env, each row's imagined tokens once per row.
+    prefix_length T0 counts the past transitions' tokens and the current state's."""
+    cfg, td, m = model.cfg, model.transition_dim, model.act_dim
+    d = 0 if model.discrete else model.obs_dim  # BabyAI's next state is one UNOBSERVED token, appended, not sampled
+    D, max_block = cfg.d_model, min(max_context_transitions, cfg.seq_len) * td - 1
+    calls, L, rows = [], prefix_length, n_envs  # (sequence length, rows) of every decoder call of `plan`
+    for t in range(horizon):
+        calls.append((L, rows))  # plan's decoder(x): the current state
+        rows = n_envs * beam_width * n_expand
+        calls += [(L + i, rows) for i in range(m + 2)]  # expand_beams: a¹ … a^m, r, V
+        L, rows = L + m + 2, n_envs * beam_width
+        if t < horizon - 1:
+            calls += [(L + i, rows) for i in range(d)]  # the next state
+            L += model.obs_dim
+
+    def piece(R: int, T: int, P: int) -> int:
+        return R * (cfg.n_layer * T * (24 * D * D + 4 * (P + T) * D) + 2 * D * cfg.N)
+
+    flops, start, fed = 0, None, 0  # fed: the tokens before it are in the cache
+    for L, rows in calls:
+        if window_start(L, max_block, td) != start:  # a new view: its real context once per env
+            start = fed = window_start(L, max_block, td)
+            if start < prefix_length:
+                flops, fed = flops + piece(n_envs, prefix_length - start, 0), prefix_length
+        if fed < L:
+            flops, fed = flops + piece(rows, L - fed, fed - start), L
+    return flops
+
+
+def plan_cost(model: Model, tok: Tokenizer, beam_widths=(1, 2, 4, 8, 16, 32), cached: bool = True, repeats: int = 3,
+              clock=time.perf_counter, n_envs: int = 1, **options) -> dict[int, float]:
+    """Seconds per planning step (median of `repeats`) for each beam width: n_envs envs planned in one batch, each
+    with a full view of random valid tokens (the cost does not depend on their values). model, tok: as
+    `minirl.train.load_run` returns them. clock=time.process_time counts this process's CPU time only (steadier on a
+    shared machine)."""
     generator = torch.Generator().manual_seed(0)
     past = min(options.get("max_context_transitions", 5), model.cfg.seq_len) - 1
     dims = torch.arange(past * model.transition_dim + model.obs_dim) % model.transition_dim
-    prefix = (torch.rand(1, len(dims), generator=generator) * model.valid.sum(1)[dims]).long()  # (1, T0)
-    states = torch.zeros(1, past + 1, BABYAI_STATE_SIZE, dtype=torch.long) if tok.discrete else None
+    prefix = (torch.rand(n_envs, len(dims), generator=generator) * model.valid.sum(1)[dims]).long()  # (n, T0)
+    states = torch.zeros(n_envs, past + 1, BABYAI_STATE_SIZE, dtype=torch.long) if tok.discrete else None
     out = {}
     for K in beam_widths:
         times = []
         for _ in range(repeats):
             t0 = clock()
-            plan(model, prefix, states, beam_width=K, horizon=horizon, generator=generator, cached=cached, **options)
+            plan(model, prefix, states, beam_width=K, generator=generator, cached=cached, **options)
             times.append(clock() - t0)
         out[K] = float(np.median(times))
     return out
 
 
-def bench_plan_cost(quick: bool = False) -> dict:
-    """`minirl bench speed`: ms per planning step vs beam width, cached and uncached, horizon 5, for a paper-size
-    model with HalfCheetah's shapes (untrained: the cost does not depend on the weights)."""
+def paper_size_model() -> tuple[Model, Tokenizer]:
+    """An untrained paper-size TT with HalfCheetah's shapes (the cost of planning does not depend on the weights)."""
     rng = np.random.default_rng(0)
     tok = Tokenizer("halfcheetah", False, 6, Normalizer(np.zeros(17), np.ones(17)),
                     discretizer=Discretizer.fit(rng.normal(size=(2000, 17 + 6 + 2)), Config.N))
     torch.manual_seed(0)
-    model, rows = Model(Config(), tok), []
+    return Model(Config(), tok).eval(), tok
+
+
+def bench_plan_cost(quick: bool = False) -> dict:
+    """`minirl bench speed`: ms per planning step vs beam width, cached and uncached, horizon 5, one env."""
+    model, tok = paper_size_model()
+    rows = []
     for kind in ("cached", "uncached"):
         costs = plan_cost(model, tok, (1, 4, 16) if quick else (1, 2, 4, 8, 16, 32), horizon=5,
-                          cached=kind == "cached", repeats=1 if quick else 3)
+                          cached=kind == "cached", repeats=1 if quick else 3, clock=time.process_time)
         rows += [{"label": f"{kind} K={K}", "kind": kind, "beam_width": K, "ms_per_step": 1000 * seconds}
                  for K, seconds in costs.items()]
     return {"horizon": 5, "rows": rows}
+
+
+def bench_plan_floor(peak_flops, quick: bool = False, settings=((1, 32), (10, 32), (1, 128), (10, 128))) -> list[dict]:
+    """`minirl bench speed`: CPU seconds per decision of the cached planner at the paper's HalfCheetah settings
+    (horizon 5, n_expand 2, a full 5-transition view) for (n_envs, beam_width) in `settings`, against its floor:
+    plan_flops / the matmul peak. peak_flops: a number, or a function measuring it, called next to each timing (on
+    a shared machine the peak moves with the load)."""
+    model, tok = paper_size_model()
+    options = {k: v for k, v in EVAL_OPTIONS.items() if k != "beam_width"}
+    prefix_length = (options["max_context_transitions"] - 1) * model.transition_dim + model.obs_dim
+    out = []
+    for n, K in settings[:1] if quick else settings:
+        seconds = plan_cost(model, tok, (K,), n_envs=n, repeats=1 if quick else 3, clock=time.process_time,
+                            **options)[K]
+        peak = peak_flops() if callable(peak_flops) else peak_flops
+        flops = plan_flops(model, n, prefix_length, K, **options)
+        out.append({"n_envs": n, "beam_width": K, "horizon": EVAL_OPTIONS["horizon"], "flops": flops,
+                    "peak_flops": peak, "floor_s": flops / peak, "seconds": seconds, "ratio": seconds * peak / flops})
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- acting
@@ -415,7 +574,7 @@ class Agent:
         self.context = np.zeros((n_envs, 0, td), np.int64)  # (N, C, td) past transitions' tokens
         self.context_states = np.zeros((n_envs, 0, BABYAI_STATE_SIZE), np.int64)  # (N, C, 172) BabyAI only
         self.done = np.zeros(n_envs, bool)
-        self.generator = torch.Generator(self.device).manual_seed(self.seed)
+        self.generators = [torch.Generator(self.device).manual_seed(self.seed + i) for i in range(n_envs)]  # per env
         self.trace = {"plan_ms": [], "plan_score": []}
 
     def encode(self, values: np.ndarray, first: int) -> np.ndarray:
@@ -435,7 +594,7 @@ class Agent:
         t0 = time.perf_counter()
         plan_tokens, scores = plan(self.model, torch.as_tensor(prefix[live], device=self.device),
                                    None if seen is None else torch.as_tensor(seen[live], device=self.device),
-                                   generator=self.generator, **self.options)
+                                   generator=[self.generators[i] for i in live], **self.options)
         self.trace["plan_ms"].append(1000 * (time.perf_counter() - t0))
         self.trace["plan_score"].append(float(scores.mean()))
         action_ids = np.zeros((N, m), np.int64)

@@ -112,8 +112,9 @@ def test_training_loss_falls_on_real_data(name, steps, factor, tmp_path):
 
 @pytest.mark.parametrize("name", ["halfcheetah-random", "babyai-gotoredball"])
 def test_cached_planner_returns_exactly_the_reference_plans(name):
-    """Float64 so that cache and recomputation agree to ~1e-15; horizon 4 with a 2-transition view makes the view
-    slide (and the cache re-encode) inside the plan."""
+    """Float64 so that cache and recomputation agree to ~1e-15; 3 envs at once (their real context is cached once per
+    env, shared by its beams); horizon 4 with a 2-transition view makes the view slide (and the cache re-encode)
+    inside the plan."""
     _, _, cfg, prepared, model = setup(name)
     model.double()
     batch = tt.sample_batch(prepared, cfg, np.random.default_rng(0))
@@ -128,6 +129,40 @@ def test_cached_planner_returns_exactly_the_reference_plans(name):
     torch.testing.assert_close(fast[1], slow[1], rtol=1e-12, atol=1e-12)
     other = tt.plan(model, prefix, states, generator=torch.Generator().manual_seed(2), **options)
     assert not torch.equal(other[0], fast[0])  # the seed matters, so equality above is not vacuous
+
+
+@pytest.mark.parametrize("name", ["halfcheetah-random", "babyai-gotoredball"])
+def test_batched_planning_for_n_envs_equals_n_separate_plans_with_the_same_seeds(name):
+    """One generator per env: an env's plan does not depend on the other envs planned in the same batch (float64, so
+    that a batch of 3 and a batch of 1 compute the same numbers to ~1e-15)."""
+    _, _, cfg, prepared, model = setup(name)
+    model.double()
+    batch = tt.sample_batch(prepared, cfg, np.random.default_rng(0))
+    td = model.transition_dim
+    prefix = batch["tokens"][:3, :td + model.obs_dim]
+    states = batch["states"][:3, :2] if "states" in batch else None
+    options = dict(beam_width=4, horizon=4, n_expand=2, max_context_transitions=2)
+    together = tt.plan(model, prefix, states, generator=[torch.Generator().manual_seed(10 + i) for i in range(3)],
+                       **options)
+    for i in range(3):
+        alone = tt.plan(model, prefix[i:i + 1], None if states is None else states[i:i + 1],
+                        generator=[torch.Generator().manual_seed(10 + i)], **options)
+        torch.testing.assert_close(alone[0][0], together[0][i], rtol=0, atol=0)
+        torch.testing.assert_close(alone[1][0], together[1][i], rtol=1e-12, atol=1e-12)
+
+
+def test_plan_flops_counts_every_matmul_of_the_cached_planner():
+    """The floor of `minirl bench speed` comes from the shapes alone; torch's FlopCounterMode, run on the planner
+    itself (attention through the math kernel, which it can count), must find the same number."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    _, _, cfg, prepared, model = setup("halfcheetah-random")
+    prefix = tt.sample_batch(prepared, cfg, np.random.default_rng(0))["tokens"][:2, :2 * 25 + 17]  # 2 past + current
+    options = dict(beam_width=3, horizon=3, n_expand=2, max_context_transitions=3)
+    with FlopCounterMode(display=False) as counter, sdpa_kernel(SDPBackend.MATH):
+        tt.plan(model, prefix, generator=torch.Generator().manual_seed(0), **options)
+    assert counter.get_total_flops() == tt.plan_flops(model, 2, prefix.shape[1], **options)
 
 
 def test_tiny_tt_plans_better_than_random_actions_on_halfcheetah(tmp_path):
