@@ -68,6 +68,8 @@ def main():
     parser.add_argument("--medium-step", type=int, default=None, help="use this snapshot as medium (skip the rule)")
     parser.add_argument("--medium-target", type=float, default=D4RL_MEDIUM_RETURN)
     parser.add_argument("--only", choices=["medium", "expert"], default=None, help="write only this level")
+    parser.add_argument("--sac-commit", default=None,
+                        help="the commit the run was trained with (default: the last commit that changed sac.py)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     rows = [json.loads(line) for line in (args.run / "metrics.jsonl").read_text().splitlines()]
@@ -93,7 +95,7 @@ def main():
         scored.update(medium_scored)
 
     wall = {r["step"]: r["wall_s"] for r in rows}
-    options = " ".join(sys.argv[2:])  # this script's own options (the run folder is named runs/sac-halfcheetah)
+    options = " ".join(a for a in sys.argv[2:] if not a.startswith("--sac-commit"))  # the run is runs/sac-halfcheetah
     command = (f"minirl baseline sac --env halfcheetah --steps {config['total_steps']} --seed {config['seed']} "
                f"--out runs/sac-halfcheetah; python docs/scripts/make_behaviour_policies.py runs/sac-halfcheetah "
                f"{options}").strip()
@@ -102,7 +104,7 @@ def main():
         card = {"level": level, "algorithm": "SAC (minirl/baselines/sac.py)", "env": "HalfCheetah-v5",
                 "training_steps": step, "snapshot": f"policy_{step}.pt", "seed": config["seed"],
                 "hidden": config["hidden"], "command": command,
-                "sac_commit": commit_of(ROOT / "minirl" / "baselines" / "sac.py"),
+                "sac_commit": args.sac_commit or commit_of(ROOT / "minirl" / "baselines" / "sac.py"),
                 "wall_seconds": round(wall[step], 1), "sac_config": config, **scored[step],
                 "note": "eval_return_* over 10 episodes (seeds 0-9); 'mean/std' use stochastic actions, as the "
                         "datasets do; 'deterministic' uses the Gaussian mean."}
