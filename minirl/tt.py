@@ -495,7 +495,7 @@ def plan_cost(model: Model, tok: Tokenizer, beam_widths=(1, 2, 4, 8, 16, 32), ca
               clock=time.perf_counter, n_envs: int = 1, **options) -> dict[int, float]:
     """Seconds per planning step (median of `repeats`) for each beam width: n_envs envs planned in one batch, each
     with a full view of random valid tokens (the cost does not depend on their values). model, tok: as
-    `minirl.train.load_run` returns them. clock=time.process_time counts this process's CPU time only (steadier on a
+    `minirl.runs.load_run` returns them. clock=time.process_time counts this process's CPU time only (steadier on a
     shared machine)."""
     generator = torch.Generator().manual_seed(0)
     past = min(options.get("max_context_transitions", 5), model.cfg.seq_len) - 1
