@@ -88,7 +88,7 @@ def expectile_loss(diff: torch.Tensor, tau: float) -> torch.Tensor:
     """mean of |tau - 1(diff < 0)| diff², diff (B,) -> scalar. With diff = x - v, the v minimising it is the
     tau-expectile of x; here diff = Q(s, a) - V(s) and tau > 0.5 punishes V for falling short of Q more than for
     overshooting it, so V rises towards the better actions in the data."""
-    weight = torch.abs(tau - (diff < 0).float())
+    weight = torch.abs(tau - (diff < 0).to(diff.dtype))  # in diff's precision (float64 stays float64)
     return (weight * diff**2).mean()
 
 
