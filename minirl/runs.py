@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import json
 import os
 import pickle
 import re
@@ -136,6 +137,36 @@ def atomic_write_text(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def truncate_metrics(path: Path, step: int) -> None:
+    """Keeps the rows up to `step` (see metrics_rows)."""
+    if path.exists():
+        atomic_write_text(path, "".join(r + "\n" for r in metrics_rows(path, step)))
+
+
+def metrics_rows(path: Path, step: int) -> list[str]:
+    """The lines of metrics.jsonl up to `step`. A torn last line (the process was killed while writing it) is
+    dropped: its step comes after the checkpoint and is written again; any other line that is not a JSON row with
+    a step is a RunError naming the file and line."""
+    if not path.exists():
+        return []
+    lines = path.read_text(errors="replace").splitlines()
+    rows = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines):
+                break
+            raise RunError(f"{path} line {number} is not a JSON row; repair or delete that file, then resume") from None
+        if not isinstance(row, dict) or not isinstance(row.get("step"), int):
+            raise RunError(f"{path} line {number} has no step; repair or delete that file, then resume")
+        if row["step"] <= step:
+            rows.append(line)
+    return rows
 
 
 def load_checkpoint(run_dir: str | Path) -> dict:

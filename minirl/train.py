@@ -36,8 +36,10 @@ from minirl.runs import (
     check_out_folder,
     hook,
     load_checkpoint,
+    metrics_rows,
     resolve_device,
     state_step,
+    truncate_metrics,
 )
 from minirl.tokenizer import Tokenizer
 
@@ -108,7 +110,7 @@ def fit(model, sample, cfg, run_dir: Path, meta: dict, seed: int = 0, resume: bo
         rng.bit_generator.state = state["rng"]["numpy"]
         torch.set_rng_state(state["rng"]["torch"])
         random.setstate(state["rng"]["python"])
-        _truncate_metrics(metrics_path, step)  # rows written after the checkpoint will be written again
+        truncate_metrics(metrics_path, step)  # rows written after the checkpoint will be written again
     elif metrics_path.exists():
         metrics_path.unlink()
 
@@ -166,36 +168,6 @@ def fit(model, sample, cfg, run_dir: Path, meta: dict, seed: int = 0, resume: bo
     checkpoint(True)  # finished: all steps done, or the time budget spent
     model.eval()
     return dict(row, step=step)
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Keeps the rows up to `step` (see _metrics_rows)."""
-    if path.exists():
-        atomic_write_text(path, "".join(r + "\n" for r in _metrics_rows(path, step)))
-
-
-def _metrics_rows(path: Path, step: int) -> list[str]:
-    """The lines of metrics.jsonl up to `step`. A torn last line (the process was killed while writing it) is
-    dropped: its step comes after the checkpoint and is written again; any other line that is not a JSON row with
-    a step is a RunError naming the file and line."""
-    if not path.exists():
-        return []
-    lines = path.read_text(errors="replace").splitlines()
-    rows = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            if number == len(lines):
-                break
-            raise RunError(f"{path} line {number} is not a JSON row; repair or delete that file, then resume") from None
-        if not isinstance(row, dict) or not isinstance(row.get("step"), int):
-            raise RunError(f"{path} line {number} has no step; repair or delete that file, then resume")
-        if row["step"] <= step:
-            rows.append(line)
-    return rows
 
 
 def _progress(enabled: bool):
@@ -302,7 +274,7 @@ def run_training(algo: str, dataset: str, steps: int | None = None, seed: int = 
             cfg = dataclasses.replace(cfg, **validate.config_values(module.Config, {"steps": steps}, algo))
         tok = Tokenizer.from_state_dict(state["tokenizer"])
         seed = state["seed"]
-        _metrics_rows(run_dir / "metrics.jsonl", state["step"])  # a damaged log fails now, before anything is written
+        metrics_rows(run_dir / "metrics.jsonl", state["step"])  # a damaged log fails now, before anything is written
     else:
         cfg = make_config(module, overrides, env)
         if steps is not None:  # --steps wins over the config's (and a --set steps=N), once that has been checked

@@ -34,6 +34,7 @@ import torch.nn as nn
 
 from minirl.envs import quiet
 from minirl.evaluate import EnvLoop, PolicyAgent
+from minirl.runs import truncate_metrics
 
 
 @dataclass
@@ -308,23 +309,6 @@ def load_checkpoint(ckpt: Path, learner: SAC, buffer: ReplayBuffer, envs, rng: n
     return state
 
 
-def _trim_metrics(path: Path, step: int):
-    """Keeps the metric rows up to the checkpoint's step (a killed run may have logged past it or torn a line)."""
-    if not path.exists():
-        return
-    keep = []
-    for line in path.read_text().splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if row.get("step", 0) <= step:
-            keep.append(line)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(line + "\n" for line in keep))
-    tmp.replace(path)
-
-
 def train(cfg: Config, out_dir: str | Path, snapshot_every: int = 10_000, buffer_every: int = 50_000,
           checkpoint_every: int = 10_000, resume: bool = False, progress=None, stop_after: int | None = None):
     """Trains SAC; writes metrics.jsonl, policy snapshots policy_<step>.pt, the replay buffer and checkpoint/.
@@ -351,7 +335,7 @@ def train(cfg: Config, out_dir: str | Path, snapshot_every: int = 10_000, buffer
                 ep_return=torch.zeros(cfg.num_envs, dtype=torch.float64), last={}, wall_s=0.0)
     if resume:
         loop = load_checkpoint(out / "checkpoint", learner, buffer, envs, rng)
-        _trim_metrics(out / "metrics.jsonl", loop["step"])
+        truncate_metrics(out / "metrics.jsonl", loop["step"])  # rows past the checkpoint are written again
     else:
         (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
         (out / "metrics.jsonl").write_text("")
