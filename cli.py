@@ -42,19 +42,29 @@ def one_line_usage_errors():
     try:
         yield
     except typer.BadParameter.__mro__[1] as e:  # click's UsageError, the base of every parse error
-        if type(e).__name__ == "NoArgsIsHelpError":  # the help text itself, shown for a bare command
+        # the help text itself, shown for a bare command
+        if type(e).__name__ == "NoArgsIsHelpError":
             raise
         typer.echo(f"error: {e.format_message().splitlines()[0]}", err=True)
         raise typer.Exit(2) from None
 
 
-app = typer.Typer(cls=OneLineErrors, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  help="Offline RL as sequence modeling: Decision Transformer, Trajectory Transformer and LEAP.")
+app = typer.Typer(
+    cls=OneLineErrors,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Offline RL as sequence modeling: Decision Transformer, Trajectory Transformer and LEAP.",
+)
 data_app = typer.Typer(no_args_is_help=True, help="Make, list, inspect and remove Minari datasets.")
-baseline_app = typer.Typer(no_args_is_help=True, help="Online baselines (SAC: the behaviour-policy learner).")
+baseline_app = typer.Typer(
+    no_args_is_help=True, help="Online baselines (SAC: the behaviour-policy learner)."
+)
 app.add_typer(data_app, name="data")
 app.add_typer(baseline_app, name="baseline")
-import_app = typer.Typer(no_args_is_help=True, help="Turn models trained elsewhere into minirl runs.")
+import_app = typer.Typer(
+    no_args_is_help=True, help="Turn models trained elsewhere into minirl runs."
+)
 app.add_typer(import_app, name="import")
 console = Console()
 
@@ -115,7 +125,9 @@ def parse_algo_overrides(pairs: list[str] | None) -> dict[str, dict]:
     for pair in pairs or []:
         algo, dot, rest = pair.partition(".")
         if not dot or "=" not in rest or "=" in algo:
-            raise typer.BadParameter(f"--set expects algo.key=value (e.g. dt.lr=3e-4), got '{pair}'")
+            raise typer.BadParameter(
+                f"--set expects algo.key=value (e.g. dt.lr=3e-4), got '{pair}'"
+            )
         out.setdefault(algo, {}).update(parse_overrides([rest]))
     return out
 
@@ -137,18 +149,43 @@ def writable_dir(path: Path) -> Path:
 
 @data_app.command("collect")
 def data_collect(
-    name: Annotated[str, typer.Argument(help="Dataset name, e.g. halfcheetah-random or babyai-gotolocal.")],
-    episodes: Annotated[int | None, typer.Option(help="Number of episodes (BabyAI).",
-                                                 callback=in_range("[1, 1_000_000]"))] = None,
-    steps: Annotated[int | None, typer.Option(help="Number of transitions (HalfCheetah; D4RL uses 1M).",
-                                              callback=in_range("[1, 100_000_000]"))] = None,
-    seed: Annotated[int, typer.Option(help="Random seed: the same seed rebuilds identical arrays.",
-                                      callback=in_range(SEED))] = 0,
-    noise: Annotated[float, typer.Option(help="BabyAI: fraction of random actions in the bot's demonstrations.",
-                                         callback=in_range("[0, 1]"))] = 0.0,
-    overwrite: Annotated[bool, typer.Option(help="Replace an existing dataset of that name.")] = False,
-    data_dir: Annotated[Path | None, typer.Option(help="Datasets folder to write to (default: MINARI_DATASETS_PATH "
-                                                       "or ~/.minari/datasets).")] = None,
+    name: Annotated[
+        str, typer.Argument(help="Dataset name, e.g. halfcheetah-random or babyai-gotolocal.")
+    ],
+    episodes: Annotated[
+        int | None,
+        typer.Option(help="Number of episodes (BabyAI).", callback=in_range("[1, 1_000_000]")),
+    ] = None,
+    steps: Annotated[
+        int | None,
+        typer.Option(
+            help="Number of transitions (HalfCheetah; D4RL uses 1M).",
+            callback=in_range("[1, 100_000_000]"),
+        ),
+    ] = None,
+    seed: Annotated[
+        int,
+        typer.Option(
+            help="Random seed: the same seed rebuilds identical arrays.", callback=in_range(SEED)
+        ),
+    ] = 0,
+    noise: Annotated[
+        float,
+        typer.Option(
+            help="BabyAI: fraction of random actions in the bot's demonstrations.",
+            callback=in_range("[0, 1]"),
+        ),
+    ] = 0.0,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace an existing dataset of that name.")
+    ] = False,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Datasets folder to write to (default: MINARI_DATASETS_PATH "
+            "or ~/.minari/datasets)."
+        ),
+    ] = None,
 ):
     """Make a dataset offline and write it in Minari format.
 
@@ -158,7 +195,9 @@ def data_collect(
         from minirl import data
 
         with data.datasets_root(data_dir):
-            path = data.collect(name, episodes=episodes, steps=steps, seed=seed, noise=noise, overwrite=overwrite)
+            path = data.collect(
+                name, episodes=episodes, steps=steps, seed=seed, noise=noise, overwrite=overwrite
+            )
             console.print(f"wrote {name} to {path}")
             _print_info(name)
 
@@ -171,7 +210,9 @@ def data_list():
 
         table = Table("dataset", "episodes", "transitions", "path")
         for row in data.list_datasets():
-            table.add_row(row["name"], str(row["episodes"]), str(row["transitions"]), str(row["path"]))
+            table.add_row(
+                row["name"], str(row["episodes"]), str(row["transitions"]), str(row["path"])
+            )
         console.print(table)
 
 
@@ -207,22 +248,50 @@ def data_remove(name: Annotated[str, typer.Argument(help="Dataset name.")]):
 @app.command()
 def train(
     algo: Annotated[str, typer.Argument(help="dt, tt, leap, bc, cql or iql.")],
-    dataset: Annotated[str, typer.Option(help="Dataset name (built first if missing).")] = "halfcheetah-medium",
-    steps: Annotated[int | None, typer.Option(help="Gradient steps (default: the algorithm's config).",
-                                              callback=in_range("[1, 100_000_000]"))] = None,
-    budget_minutes: Annotated[float | None, typer.Option(help="Stop (checkpointed) after N minutes.",
-                                                         callback=in_range("(0, 525_600]"))] = None,
+    dataset: Annotated[
+        str, typer.Option(help="Dataset name (built first if missing).")
+    ] = "halfcheetah-medium",
+    steps: Annotated[
+        int | None,
+        typer.Option(
+            help="Gradient steps (default: the algorithm's config).",
+            callback=in_range("[1, 100_000_000]"),
+        ),
+    ] = None,
+    budget_minutes: Annotated[
+        float | None,
+        typer.Option(
+            help="Stop (checkpointed) after N minutes.", callback=in_range("(0, 525_600]")
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.", callback=in_range(SEED))] = 0,
-    out: Annotated[Path | None, typer.Option(help="Run directory (default runs/<algo>-<dataset>-s<seed>).")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last checkpoint.")] = False,
-    overwrite: Annotated[bool, typer.Option(help="Start again in --out: replaces minirl's run files there (an old "
-                                                 "run, its eval.json) and writes next to any other files.")] = False,
+    out: Annotated[
+        Path | None, typer.Option(help="Run directory (default runs/<algo>-<dataset>-s<seed>).")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue the run in --out from its last checkpoint.")
+    ] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            help="Start again in --out: replaces minirl's run files there (an old "
+            "run, its eval.json) and writes next to any other files."
+        ),
+    ] = False,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config field: --set n_layer=4.")] = None,
-    eval_every: Annotated[int, typer.Option(help="Evaluate every N steps into metrics.jsonl (0: never).",
-                                            callback=in_range("[0, 100_000_000]"))] = 0,
-    eval_episodes: Annotated[int, typer.Option(help="Episodes per periodic evaluation.",
-                                               callback=in_range("[1, 1000]"))] = 5,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a config field: --set n_layer=4.")
+    ] = None,
+    eval_every: Annotated[
+        int,
+        typer.Option(
+            help="Evaluate every N steps into metrics.jsonl (0: never).",
+            callback=in_range("[0, 100_000_000]"),
+        ),
+    ] = 0,
+    eval_episodes: Annotated[
+        int, typer.Option(help="Episodes per periodic evaluation.", callback=in_range("[1, 1000]"))
+    ] = 5,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ):
     """Train a model on a dataset; writes runs/<name>/{config.json, checkpoint.pt, metrics.jsonl}.
@@ -234,26 +303,57 @@ def train(
 
         run_dir = out or Path("runs") / f"{algo}-{dataset.replace('/', '_')}-s{seed}"
         writable_dir(run_dir.parent)
-        run_dir = run_training(algo, dataset, steps=steps, seed=seed, out=run_dir, resume=resume, device=device,
-                               budget_minutes=budget_minutes, overrides=parse_overrides(set_), progress=not quiet,
-                               eval_every=eval_every, eval_episodes=eval_episodes, overwrite=overwrite)
+        run_dir = run_training(
+            algo,
+            dataset,
+            steps=steps,
+            seed=seed,
+            out=run_dir,
+            resume=resume,
+            device=device,
+            budget_minutes=budget_minutes,
+            overrides=parse_overrides(set_),
+            progress=not quiet,
+            eval_every=eval_every,
+            eval_episodes=eval_episodes,
+            overwrite=overwrite,
+        )
         console.print(f"run saved in {run_dir}")
 
 
 @app.command("eval")
 def evaluate(
     run: Annotated[Path, typer.Argument(help="Run directory, e.g. runs/dt-halfcheetah-medium-s0.")],
-    episodes: Annotated[int, typer.Option(help="Episodes, run in parallel (in chunks of at most 32).",
-                                          callback=in_range("[1, 10_000]"))] = 10,
-    seed: Annotated[int, typer.Option(help="Seed of the first episode (episode i uses seed + i).",
-                                      callback=in_range(SEED))] = 0,
-    target_return: Annotated[list[str] | None, typer.Option(help="DT: target return(s), e.g. 6000,12000.")] = None,
-    beam_width: Annotated[int | None, typer.Option(help="TT: beams kept per step.",
-                                                   callback=in_range("[1, 1024]"))] = None,
-    horizon: Annotated[int | None, typer.Option(help="TT/LEAP: planning horizon in steps.",
-                                                callback=in_range("[1, 1000]"))] = None,
-    iterations: Annotated[int | None, typer.Option(help="LEAP: refinement iterations per step (0: the first plan).",
-                                                   callback=in_range("[0, 10_000]"))] = None,
+    episodes: Annotated[
+        int,
+        typer.Option(
+            help="Episodes, run in parallel (in chunks of at most 32).",
+            callback=in_range("[1, 10_000]"),
+        ),
+    ] = 10,
+    seed: Annotated[
+        int,
+        typer.Option(
+            help="Seed of the first episode (episode i uses seed + i).", callback=in_range(SEED)
+        ),
+    ] = 0,
+    target_return: Annotated[
+        list[str] | None, typer.Option(help="DT: target return(s), e.g. 6000,12000.")
+    ] = None,
+    beam_width: Annotated[
+        int | None, typer.Option(help="TT: beams kept per step.", callback=in_range("[1, 1024]"))
+    ] = None,
+    horizon: Annotated[
+        int | None,
+        typer.Option(help="TT/LEAP: planning horizon in steps.", callback=in_range("[1, 1000]")),
+    ] = None,
+    iterations: Annotated[
+        int | None,
+        typer.Option(
+            help="LEAP: refinement iterations per step (0: the first plan).",
+            callback=in_range("[0, 10_000]"),
+        ),
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "cpu",
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ):
@@ -266,17 +366,32 @@ def evaluate(
 
         targets = validate.number_list(target_return, "--target-return", "[-1e9, 1e9]")
         options = {"beam_width": beam_width, "horizon": horizon, "iterations": iterations}
-        result = evaluate_run(run, episodes=episodes, seed=seed, device=device, progress=not quiet,
-                              sweep={"target_return": targets} if targets else None, **options)
-        table = Table("algo", "dataset", "setting", "return", "score", "latency ms/step", title=str(run))
+        result = evaluate_run(
+            run,
+            episodes=episodes,
+            seed=seed,
+            device=device,
+            progress=not quiet,
+            sweep={"target_return": targets} if targets else None,
+            **options,
+        )
+        table = Table(
+            "algo", "dataset", "setting", "return", "score", "latency ms/step", title=str(run)
+        )
         for r in result["runs"]:
             setting = ", ".join(f"{k}={v}" for k, v in r["options"].items())
             if "success_rate" in r:
                 score = f"success {100 * r['success_rate']:.1f}%"
             else:
                 score = f"normalized {r['normalized_score']:.1f} ± {r['normalized_std']:.1f}"
-            table.add_row(r["algo"], r["dataset"], setting, f"{r['return_mean']:.1f} ± {r['return_std']:.1f}",
-                          score, f"{r['latency_ms_per_step']:.2f}")
+            table.add_row(
+                r["algo"],
+                r["dataset"],
+                setting,
+                f"{r['return_mean']:.1f} ± {r['return_std']:.1f}",
+                score,
+                f"{r['latency_ms_per_step']:.2f}",
+            )
         console.print(table)
 
 
@@ -285,13 +400,25 @@ def evaluate(
 
 @app.command()
 def analyze(
-    kind: Annotated[str, typer.Argument(help="curve, attention, attention-by-type, horizon, entropy, sparsity, rtg, "
-                                             "error, cost, energy, or all.")],
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="curve, attention, attention-by-type, horizon, entropy, sparsity, rtg, "
+            "error, cost, energy, or all."
+        ),
+    ],
     runs: Annotated[list[Path], typer.Argument(help="One or more run directories.")],
-    out: Annotated[Path, typer.Option(help="Folder for the PNG and JSON files.")] = Path("runs/figures"),
-    data_dir: Annotated[Path | None, typer.Option(help="Read episodes from the runs' datasets in this datasets "
-                                                       "folder (a held-out copy made with data collect "
-                                                       "--data-dir DIR --seed N).")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for the PNG and JSON files.")] = Path(
+        "runs/figures"
+    ),
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Read episodes from the runs' datasets in this datasets "
+            "folder (a held-out copy made with data collect "
+            "--data-dir DIR --seed N)."
+        ),
+    ] = None,
 ):
     """Look inside trained models: attention maps, horizons, entropy, error propagation, cost, energy.
 
@@ -310,19 +437,42 @@ def analyze(
 
 @app.command()
 def compare(
-    datasets: Annotated[str, typer.Option(help="Comma-separated dataset names.")] = "halfcheetah-medium",
-    algos: Annotated[str, typer.Option(help="Comma-separated algorithms.")] = "bc,cql,iql,dt,tt,leap",
-    seeds: Annotated[int, typer.Option(help="Seeds per algorithm and dataset.", callback=in_range("[1, 100]"))] = 3,
-    budget_minutes: Annotated[float | None, typer.Option(help="Cap on each training run, minutes.",
-                                                         callback=in_range("(0, 525_600]"))] = None,
-    steps: Annotated[int | None, typer.Option(help="Gradient steps per run (default: each algorithm's).",
-                                              callback=in_range("[1, 100_000_000]"))] = None,
-    episodes: Annotated[int, typer.Option(help="Evaluation episodes per run.",
-                                          callback=in_range("[1, 10_000]"))] = 10,
-    out: Annotated[Path, typer.Option(help="Folder for the table (md, csv), chart.")] = Path("runs/compare-table"),
-    runs_dir: Annotated[Path, typer.Option(help="Where the runs are kept (and reused).")] = Path("runs/compare"),
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Override one algorithm's config field on every "
-                                                                  "dataset: --set dt.lr=3e-4.")] = None,
+    datasets: Annotated[
+        str, typer.Option(help="Comma-separated dataset names.")
+    ] = "halfcheetah-medium",
+    algos: Annotated[
+        str, typer.Option(help="Comma-separated algorithms.")
+    ] = "bc,cql,iql,dt,tt,leap",
+    seeds: Annotated[
+        int, typer.Option(help="Seeds per algorithm and dataset.", callback=in_range("[1, 100]"))
+    ] = 3,
+    budget_minutes: Annotated[
+        float | None,
+        typer.Option(help="Cap on each training run, minutes.", callback=in_range("(0, 525_600]")),
+    ] = None,
+    steps: Annotated[
+        int | None,
+        typer.Option(
+            help="Gradient steps per run (default: each algorithm's).",
+            callback=in_range("[1, 100_000_000]"),
+        ),
+    ] = None,
+    episodes: Annotated[
+        int, typer.Option(help="Evaluation episodes per run.", callback=in_range("[1, 10_000]"))
+    ] = 10,
+    out: Annotated[Path, typer.Option(help="Folder for the table (md, csv), chart.")] = Path(
+        "runs/compare-table"
+    ),
+    runs_dir: Annotated[Path, typer.Option(help="Where the runs are kept (and reused).")] = Path(
+        "runs/compare"
+    ),
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Override one algorithm's config field on every dataset: --set dt.lr=3e-4.",
+        ),
+    ] = None,
 ):
     """Train (or reuse) and evaluate every algorithm on every dataset; print the blog's table.
 
@@ -332,9 +482,18 @@ def compare(
         from minirl import compare as comparison
 
         writable_dir(out)
-        comparison.run([d for d in datasets.split(",") if d], [a for a in algos.split(",") if a], seeds,
-                       budget_minutes=budget_minutes, steps=steps, episodes=episodes, out=out, runs_dir=runs_dir,
-                       console=console, overrides=parse_algo_overrides(set_))
+        comparison.run(
+            [d for d in datasets.split(",") if d],
+            [a for a in algos.split(",") if a],
+            seeds,
+            budget_minutes=budget_minutes,
+            steps=steps,
+            episodes=episodes,
+            out=out,
+            runs_dir=runs_dir,
+            console=console,
+            overrides=parse_algo_overrides(set_),
+        )
 
 
 @app.command()
@@ -344,13 +503,25 @@ def bench(
     quick: Annotated[bool, typer.Option(help="A few-second version (for smoke tests).")] = False,
     datasets: Annotated[str | None, typer.Option(help="quality: comma-separated datasets.")] = None,
     algos: Annotated[str | None, typer.Option(help="quality: comma-separated algorithms.")] = None,
-    seeds: Annotated[int | None, typer.Option(help="quality: seeds per algorithm and dataset.",
-                                              callback=in_range("[1, 100]"))] = None,
-    budget_minutes: Annotated[float | None, typer.Option(help="quality: cap on each training run.",
-                                                         callback=in_range("(0, 525_600]"))] = None,
-    episodes: Annotated[int | None, typer.Option(help="quality: evaluation episodes per run.",
-                                                 callback=in_range("[1, 10_000]"))] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="quality: --set dt.lr=3e-4 (as compare).")] = None,
+    seeds: Annotated[
+        int | None,
+        typer.Option(
+            help="quality: seeds per algorithm and dataset.", callback=in_range("[1, 100]")
+        ),
+    ] = None,
+    budget_minutes: Annotated[
+        float | None,
+        typer.Option(help="quality: cap on each training run.", callback=in_range("(0, 525_600]")),
+    ] = None,
+    episodes: Annotated[
+        int | None,
+        typer.Option(
+            help="quality: evaluation episodes per run.", callback=in_range("[1, 10_000]")
+        ),
+    ] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="quality: --set dt.lr=3e-4 (as compare).")
+    ] = None,
 ):
     """Benchmarks (not tests): training/eval speed, and quality over seeds.
 
@@ -360,21 +531,38 @@ def bench(
         from minirl import bench as benchmarks
 
         writable_dir(out)
-        benchmarks.run(kind, out=out, quick=quick, console=console, seeds=seeds, budget_minutes=budget_minutes,
-                       datasets=datasets.split(",") if datasets else None, algos=algos.split(",") if algos else None,
-                       episodes=episodes, overrides=parse_algo_overrides(set_) or None)
+        benchmarks.run(
+            kind,
+            out=out,
+            quick=quick,
+            console=console,
+            seeds=seeds,
+            budget_minutes=budget_minutes,
+            datasets=datasets.split(",") if datasets else None,
+            algos=algos.split(",") if algos else None,
+            episodes=episodes,
+            overrides=parse_algo_overrides(set_) or None,
+        )
 
 
 @baseline_app.command("sac")
 def baseline_sac(
     env: Annotated[str, typer.Option(help="Environment (halfcheetah).")] = "halfcheetah",
-    steps: Annotated[int | None, typer.Option(help="Env steps [default: 300000 / the resumed run's].",
-                                              callback=in_range("[1, 100_000_000]"))] = None,
+    steps: Annotated[
+        int | None,
+        typer.Option(
+            help="Env steps [default: 300000 / the resumed run's].",
+            callback=in_range("[1, 100_000_000]"),
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.", callback=in_range(SEED))] = 1,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/sac-halfcheetah"),
-    eval_every: Annotated[int, typer.Option(help="Evaluate every N env steps.",
-                                            callback=in_range("[1, 100_000_000]"))] = 10_000,
-    resume: Annotated[Path | None, typer.Option(help="Continue this run folder exactly from its checkpoint.")] = None,
+    eval_every: Annotated[
+        int, typer.Option(help="Evaluate every N env steps.", callback=in_range("[1, 100_000_000]"))
+    ] = 10_000,
+    resume: Annotated[
+        Path | None, typer.Option(help="Continue this run folder exactly from its checkpoint.")
+    ] = None,
 ):
     """Train SAC online (the behaviour-policy learner). Example: minirl baseline sac --env halfcheetah --steps 300000
 
@@ -388,42 +576,78 @@ def baseline_sac(
         if resume is not None:
             config = resume / "config.json"
             if not (resume / "checkpoint" / "state.pt").exists() or not config.exists():
-                raise typer.BadParameter(f"'{resume}' is not a SAC run with a checkpoint (no checkpoint/state.pt)")
+                raise typer.BadParameter(
+                    f"'{resume}' is not a SAC run with a checkpoint (no checkpoint/state.pt)"
+                )
             cfg = sac.Config(**json.loads(config.read_text()))
-            if steps is not None and steps != cfg.total_steps:  # an explicit --steps extends (or shortens) the run
+            # an explicit --steps extends (or shortens) the run
+            if steps is not None and steps != cfg.total_steps:
                 if steps > cfg.buffer_size:
-                    raise typer.BadParameter(f"--steps {steps} exceeds the run's buffer ({cfg.buffer_size})")
+                    raise typer.BadParameter(
+                        f"--steps {steps} exceeds the run's buffer ({cfg.buffer_size})"
+                    )
                 cfg.total_steps = steps
                 (resume / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
             out = resume
         else:
             spec = get_spec(env)
             if spec.discrete:
-                raise typer.BadParameter(f"SAC here is for continuous control; '{env}' has discrete actions")
+                raise typer.BadParameter(
+                    f"SAC here is for continuous control; '{env}' has discrete actions"
+                )
             writable_dir(out)
             steps = 300_000 if steps is None else steps
-            cfg = sac.Config(env_id=spec.gym_id, total_steps=steps, seed=seed, eval_every=eval_every,
-                             learning_starts=min(5_000, steps // 2))
-        sac.train(cfg, out, resume=resume is not None, progress=lambda row: console.print(
-            f"step {row['step']:>8}  eval return {row['eval_return_mean']:9.1f} ± {row['eval_return_std']:.1f}"))
+            cfg = sac.Config(
+                env_id=spec.gym_id,
+                total_steps=steps,
+                seed=seed,
+                eval_every=eval_every,
+                learning_starts=min(5_000, steps // 2),
+            )
+        sac.train(
+            cfg,
+            out,
+            resume=resume is not None,
+            progress=lambda row: console.print(
+                f"step {row['step']:>8}  eval return {row['eval_return_mean']:9.1f} ± {row['eval_return_std']:.1f}"
+            ),
+        )
         console.print(f"SAC run saved in {out}")
 
 
 @import_app.command("hf-dt")
 def import_hf_dt(
-    source: Annotated[str, typer.Argument(help="Folder or Hugging Face Hub id of a transformers "
-                                               "DecisionTransformerModel.")],
-    state_mean: Annotated[list[str], typer.Option(help="The state mean it was trained with (its model card): "
-                                                       "one number per state dimension, comma-separated.")],
-    state_std: Annotated[list[str], typer.Option(help="The state std it was trained with, the same way.")],
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="Folder or Hugging Face Hub id of a transformers DecisionTransformerModel."
+        ),
+    ],
+    state_mean: Annotated[
+        list[str],
+        typer.Option(
+            help="The state mean it was trained with (its model card): "
+            "one number per state dimension, comma-separated."
+        ),
+    ],
+    state_std: Annotated[
+        list[str], typer.Option(help="The state std it was trained with, the same way.")
+    ],
     out: Annotated[Path, typer.Option(help="The run folder to write.")] = Path("runs/dt-hf"),
-    rtg_scale: Annotated[float, typer.Option(help="R̂ is divided by this before it is embedded.",
-                                             callback=in_range("(0, 1e9]"))] = 1000.0,
-    context_len: Annotated[int, typer.Option(help="K, steps in view when acting.",
-                                             callback=in_range("[1, 1000]"))] = 20,
+    rtg_scale: Annotated[
+        float,
+        typer.Option(
+            help="R̂ is divided by this before it is embedded.", callback=in_range("(0, 1e9]")
+        ),
+    ] = 1000.0,
+    context_len: Annotated[
+        int, typer.Option(help="K, steps in view when acting.", callback=in_range("[1, 1000]"))
+    ] = 20,
     env: Annotated[str, typer.Option(help="Environment (halfcheetah).")] = "halfcheetah",
-    dataset: Annotated[str | None, typer.Option(help="Dataset `minirl analyze` reads episodes from "
-                                                     "(default: ENV-medium).")] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(help="Dataset `minirl analyze` reads episodes from (default: ENV-medium)."),
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a run already in --out.")] = False,
 ):
     """Convert a Hugging Face Decision Transformer checkpoint into a DT run that eval and analyze accept.
@@ -435,9 +659,16 @@ def import_hf_dt(
         from minirl.hf import import_decision_transformer
 
         run_dir = import_decision_transformer(
-            source, out, validate.number_list(state_mean, "--state-mean", "[-1e9, 1e9]"),
-            validate.number_list(state_std, "--state-std", "(0, 1e9]"), rtg_scale=rtg_scale, env=env,
-            dataset=dataset, context_len=context_len, overwrite=overwrite)
+            source,
+            out,
+            validate.number_list(state_mean, "--state-mean", "[-1e9, 1e9]"),
+            validate.number_list(state_std, "--state-std", "(0, 1e9]"),
+            rtg_scale=rtg_scale,
+            env=env,
+            dataset=dataset,
+            context_len=context_len,
+            overwrite=overwrite,
+        )
         console.print(f"run saved in {run_dir}; evaluate it with: minirl eval {run_dir}")
 
 

@@ -44,17 +44,38 @@ from minirl.envs import make_env
 from minirl.evaluate import EnvLoop, rollout
 from minirl.runs import load_run
 
-KINDS = ("curve", "attention", "attention-by-type", "horizon", "entropy", "sparsity", "rtg", "error", "cost",
-         "energy")
+KINDS = (
+    "curve",
+    "attention",
+    "attention-by-type",
+    "horizon",
+    "entropy",
+    "sparsity",
+    "rtg",
+    "error",
+    "cost",
+    "energy",
+)
 SEQUENCE_MODELS = ("dt", "tt", "leap")
-APPLIES = ({kind: SEQUENCE_MODELS for kind in KINDS} | {"rtg": ("dt",), "energy": ("leap",)}
-           | {"curve": SEQUENCE_MODELS + ("bc", "cql", "iql")})
+APPLIES = (
+    {kind: SEQUENCE_MODELS for kind in KINDS}
+    | {"rtg": ("dt",), "energy": ("leap",)}
+    | {"curve": SEQUENCE_MODELS + ("bc", "cql", "iql")}
+)
 RECENT = 3  # steps back that still count as "recent" in attention-by-type
-SPECIALIZED = 0.5  # a head whose mean entropy is below this fraction of the uniform entropy is "specialized"
+# a head whose mean entropy is below this fraction of the uniform entropy is "specialized"
+SPECIALIZED = 0.5
 GENERALIST = 0.8  # ... above this fraction, a "generalist"
 MODEL_NAMES = {"dt": "Decision Transformer", "tt": "Trajectory Transformer", "leap": "LEAP"}
-TYPE_COLORS = {"return": "#d62728", "state": "#1f77b4", "action": "#2ca02c", "reward": "#ff7f0e",
-               "value": "#9467bd", "mask": "#7f7f7f", "plan": "#17becf"}
+TYPE_COLORS = {
+    "return": "#d62728",
+    "state": "#1f77b4",
+    "action": "#2ca02c",
+    "reward": "#ff7f0e",
+    "value": "#9467bd",
+    "mask": "#7f7f7f",
+    "plan": "#17becf",
+}
 
 
 # ---------------------------------------------------------------------------------------------- metrics
@@ -62,7 +83,11 @@ TYPE_COLORS = {"return": "#d62728", "state": "#1f77b4", "action": "#2ca02c", "re
 
 
 def _as_numpy(x) -> np.ndarray:
-    return x.detach().float().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, np.float64)
+    return (
+        x.detach().float().cpu().numpy()
+        if isinstance(x, torch.Tensor)
+        else np.asarray(x, np.float64)
+    )
 
 
 def causal_allowed(T: int) -> np.ndarray:
@@ -86,11 +111,16 @@ def keys_for_mass(attn, mass: float = 0.9, allowed=None) -> np.ndarray:
     ceil(mass * n) / n.
     """
     p = _as_numpy(attn)
-    n = np.full(p.shape[:-1], p.shape[-1]) if allowed is None else np.broadcast_to(allowed, p.shape).sum(-1)
+    n = (
+        np.full(p.shape[:-1], p.shape[-1])
+        if allowed is None
+        else np.broadcast_to(allowed, p.shape).sum(-1)
+    )
     if allowed is not None:
         p = np.where(allowed, p, 0.0)
     cumulative = np.cumsum(-np.sort(-p, axis=-1), axis=-1)
-    needed = (cumulative < mass * p.sum(-1, keepdims=True) - 1e-9).sum(-1) + 1  # first index reaching the mass
+    # first index reaching the mass
+    needed = (cumulative < mass * p.sum(-1, keepdims=True) - 1e-9).sum(-1) + 1
     return np.minimum(needed, n) / n
 
 
@@ -137,7 +167,9 @@ def group_shares(attn_row, groups, names) -> np.ndarray:
 def age_groups(query_step: int, key_steps) -> np.ndarray:
     """Each key's age relative to the query's step: 'current', 'recent' (1..RECENT back), 'old', 'future'."""
     d = query_step - np.asarray(key_steps)
-    return np.where(d == 0, "current", np.where(d < 0, "future", np.where(d <= RECENT, "recent", "old")))
+    return np.where(
+        d == 0, "current", np.where(d < 0, "future", np.where(d <= RECENT, "recent", "old"))
+    )
 
 
 def head_entropy_summary(maps: list, allowed) -> dict:
@@ -157,9 +189,22 @@ def head_entropy_summary(maps: list, allowed) -> dict:
         for h in range(p.shape[1]):
             e, u = entropy[:, h][keep[:, h]], uniform[:, h][keep[:, h]]
             ratio = float(e.mean() / u.mean()) if len(u) and u.mean() > 0 else float("nan")
-            kind = "specialized" if ratio < SPECIALIZED else "generalist" if ratio > GENERALIST else "mixed"
-            heads.append({"entropy": float(e.mean()), "entropy_std": float(e.std()), "uniform": float(u.mean()),
-                          "ratio": ratio, "class": kind})
+            kind = (
+                "specialized"
+                if ratio < SPECIALIZED
+                else "generalist"
+                if ratio > GENERALIST
+                else "mixed"
+            )
+            heads.append(
+                {
+                    "entropy": float(e.mean()),
+                    "entropy_std": float(e.std()),
+                    "uniform": float(u.mean()),
+                    "ratio": ratio,
+                    "class": kind,
+                }
+            )
         layers.append(heads)
     return {"layers": layers, "specialized_below": SPECIALIZED, "generalist_above": GENERALIST}
 
@@ -237,7 +282,8 @@ def context_steps(run: Run) -> int:
     """How many steps a model holds in view when it acts."""
     if run.algo == "tt":  # the transitions TT's planner keeps in view (at most its training window)
         return min(int(run.module.EVAL_OPTIONS["max_context_transitions"]), int(run.cfg.seq_len))
-    return int(run.cfg.context_len if run.algo == "dt" else run.cfg.horizon)  # DT: K steps; LEAP: its plan's steps
+    # DT: K steps; LEAP: its plan's steps
+    return int(run.cfg.context_len if run.algo == "dt" else run.cfg.horizon)
 
 
 def capture(run: Run, episode: dict, start: int, end: int) -> Window:
@@ -250,12 +296,21 @@ def _dt_capture(run: Run, ep: dict, start: int, end: int) -> Window:
     """DT: tokens (R̂_t, s_t, a_t) per step; every window is fed as in training (absolute timesteps, real R̂)."""
     K = end - start
     sl = slice(start, end)
-    _, maps = run.model(torch.as_tensor(ep["rtg"][sl])[None], torch.as_tensor(ep["states"][sl])[None],
-                        torch.as_tensor(ep["actions"][sl])[None],
-                        torch.as_tensor(np.minimum(ep["timesteps"][sl], run.cfg.max_timestep - 1))[None],
-                        capture_attention=True)
-    return Window([_as_numpy(m[0]) for m in maps], causal_allowed(3 * K), np.repeat(np.arange(start, end), 3),
-                  np.tile(np.array(["return", "state", "action"]), K), 3 * np.arange(K) + 1, True)
+    _, maps = run.model(
+        torch.as_tensor(ep["rtg"][sl])[None],
+        torch.as_tensor(ep["states"][sl])[None],
+        torch.as_tensor(ep["actions"][sl])[None],
+        torch.as_tensor(np.minimum(ep["timesteps"][sl], run.cfg.max_timestep - 1))[None],
+        capture_attention=True,
+    )
+    return Window(
+        [_as_numpy(m[0]) for m in maps],
+        causal_allowed(3 * K),
+        np.repeat(np.arange(start, end), 3),
+        np.tile(np.array(["return", "state", "action"]), K),
+        3 * np.arange(K) + 1,
+        True,
+    )
 
 
 @torch.no_grad()
@@ -264,15 +319,24 @@ def _leap_capture(run: Run, ep: dict, start: int, end: int) -> Window:
     first step's tokens [MASK]ed: the decision being made, as in a refinement step of planning."""
     n, A = min(end, len(ep["rewards"])) - start, run.model.tokens_per_step
     n = min(n, run.cfg.horizon)
-    actions = ep["actions"][start:start + n]
-    tokens = actions.reshape(n, 1) if run.tok.discrete else run.tok.discretizer.encode(actions)  # (n, A)
+    actions = ep["actions"][start : start + n]
+    # (n, A)
+    tokens = actions.reshape(n, 1) if run.tok.discrete else run.tok.discretizer.encode(actions)
     plan = torch.as_tensor(tokens.reshape(1, n * A), dtype=torch.long)
     plan[0, :A] = run.model.mask_id
-    _, maps = run.model(torch.as_tensor(ep["states"][start:start + 1]), plan, capture_attention=True)
+    _, maps = run.model(
+        torch.as_tensor(ep["states"][start : start + 1]), plan, capture_attention=True
+    )
     types = np.array(["state"] + ["mask"] * A + ["plan"] * ((n - 1) * A))
     steps = np.r_[start, start + np.repeat(np.arange(n), A)]
-    return Window([_as_numpy(m[0]) for m in maps], np.ones((1 + n * A, 1 + n * A), bool), steps, types,
-                  np.array([1]), False)
+    return Window(
+        [_as_numpy(m[0]) for m in maps],
+        np.ones((1 + n * A, 1 + n * A), bool),
+        steps,
+        types,
+        np.array([1]),
+        False,
+    )
 
 
 def _leap_decision_view(run: Run, ep: dict, t: int) -> tuple[Window, int]:
@@ -319,8 +383,14 @@ def _tt_capture(run: Run, ep: dict, start: int, end: int, upto_state: bool = Fal
     T = tokens.shape[1]
     position = np.arange(T)
     allowed = causal_allowed(T) & (position % td != td - 1)[None, :] | np.eye(T, dtype=bool)
-    return Window([_as_numpy(m[0]) for m in collected[0]], allowed, start + position // td,
-                  np.tile(tt_token_types(run), n)[:T], td * np.arange(n) + d - 1, True)
+    return Window(
+        [_as_numpy(m[0]) for m in collected[0]],
+        allowed,
+        start + position // td,
+        np.tile(tt_token_types(run), n)[:T],
+        td * np.arange(n) + d - 1,
+        True,
+    )
 
 
 def _tt_decision_view(run: Run, ep: dict, t: int) -> tuple[Window, int]:
@@ -375,7 +445,9 @@ def _suptitle(fig, text: str) -> None:
 
 
 def _runs_line(runs: list[Run]) -> str:
-    return " · ".join(f"{MODEL_NAMES.get(r.algo, r.algo)} on {r.dataset}, run {r.path.name}" for r in runs)
+    return " · ".join(
+        f"{MODEL_NAMES.get(r.algo, r.algo)} on {r.dataset}, run {r.path.name}" for r in runs
+    )
 
 
 def _save(fig, numbers: dict, out: Path, stem: str) -> list[Path]:
@@ -404,8 +476,13 @@ def _jsonable(x):
 
 
 def _run_info(run: Run) -> dict:
-    return {"run": str(run.path), "algo": run.algo, "dataset": run.dataset, "env": run.env,
-            "train_step": run.state.get("step")}
+    return {
+        "run": str(run.path),
+        "algo": run.algo,
+        "dataset": run.dataset,
+        "env": run.env,
+        "train_step": run.state.get("step"),
+    }
 
 
 def _mark_token_types(ax, w: Window) -> list:
@@ -420,10 +497,22 @@ def _mark_token_types(ax, w: Window) -> list:
     T = len(ids)
     top = ax.inset_axes([0, 1.01, 1, 0.035], sharex=ax)
     right = ax.inset_axes([1.01, 0, 0.035, 1], sharey=ax)
-    top.imshow(ids[None, :], aspect="auto", cmap=cmap, vmin=-0.5, vmax=len(names) - 0.5,
-               extent=(-0.5, T - 0.5, 0, 1))
-    right.imshow(ids[:, None], aspect="auto", cmap=cmap, vmin=-0.5, vmax=len(names) - 0.5,
-                 extent=(0, 1, T - 0.5, -0.5))
+    top.imshow(
+        ids[None, :],
+        aspect="auto",
+        cmap=cmap,
+        vmin=-0.5,
+        vmax=len(names) - 0.5,
+        extent=(-0.5, T - 0.5, 0, 1),
+    )
+    right.imshow(
+        ids[:, None],
+        aspect="auto",
+        cmap=cmap,
+        vmin=-0.5,
+        vmax=len(names) - 0.5,
+        extent=(0, 1, T - 0.5, -0.5),
+    )
     for a in (top, right):
         a.set_axis_off()
     starts = np.flatnonzero(np.r_[True, np.diff(w.steps) != 0])
@@ -439,7 +528,8 @@ def _mark_token_types(ax, w: Window) -> list:
 def attention(run: Run, out: Path) -> list[Path]:
     """Heatmaps of the head-averaged attention, one panel per layer, on a real window of the run's dataset."""
     arrays = run.arrays()
-    index = max(range(len(arrays)), key=lambda i: (len(arrays[i]["rewards"]), -i))  # the longest episode
+    # the longest episode
+    index = max(range(len(arrays)), key=lambda i: (len(arrays[i]["rewards"]), -i))
     end = min(context_steps(run), len(arrays[index]["rewards"]))
     w = capture(run, arrays[index], 0, end)
     L = len(w.maps)
@@ -454,13 +544,36 @@ def attention(run: Run, out: Path) -> list[Path]:
         ax.set_ylabel("query token (labelled by timestep)")
         handles = _mark_token_types(ax, w)
         fig.colorbar(image, ax=ax, shrink=0.7, pad=0.06, label="attention weight (probability)")
-        layers.append({"mean_over_heads": mean, "mass_above_diagonal": float(np.triu(mean, 1).sum() / len(mean))})
-    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8,
-               title="token type (strips on the top and right edges)", title_fontsize=8)
-    _suptitle(fig, run.title(f"Attention (mean over {w.maps[0].shape[0]} head(s)), dataset episode {index}, "
-                           f"steps 0-{end - 1}"))
-    numbers = dict(_run_info(run), episode=index, steps=[0, end], token_types=w.types, token_steps=w.steps,
-                   causal=w.causal, layers=layers)
+        layers.append(
+            {
+                "mean_over_heads": mean,
+                "mass_above_diagonal": float(np.triu(mean, 1).sum() / len(mean)),
+            }
+        )
+    fig.legend(
+        handles=handles,
+        loc="outside lower center",
+        ncol=len(handles),
+        fontsize=8,
+        title="token type (strips on the top and right edges)",
+        title_fontsize=8,
+    )
+    _suptitle(
+        fig,
+        run.title(
+            f"Attention (mean over {w.maps[0].shape[0]} head(s)), dataset episode {index}, "
+            f"steps 0-{end - 1}"
+        ),
+    )
+    numbers = dict(
+        _run_info(run),
+        episode=index,
+        steps=[0, end],
+        token_types=w.types,
+        token_steps=w.steps,
+        causal=w.causal,
+        layers=layers,
+    )
     return _save(fig, numbers, out, f"attention-{run.path.name}")
 
 
@@ -489,8 +602,10 @@ def attention_by_type(run: Run, out: Path, max_steps: int = 300) -> list[Path]:
         age_names, by_age = age_names[:3], by_age[..., :3]
     fig, axes = _figure(1, 3, width=4.8, height=3.8)
     steps = np.arange(T)
-    for ax, shares, names, what in ((axes[0, 0], by_type, type_names, "token type"),
-                                    (axes[0, 1], by_age, age_names, "step age")):
+    for ax, shares, names, what in (
+        (axes[0, 0], by_type, type_names, "token type"),
+        (axes[0, 1], by_age, age_names, "step age"),
+    ):
         mean = shares.mean(0)  # (T, groups) mean over layers
         colors = [TYPE_COLORS.get(n) for n in names] if what == "token type" else None
         if T > 1:
@@ -504,40 +619,81 @@ def attention_by_type(run: Run, out: Path, max_steps: int = 300) -> list[Path]:
         ax.legend(fontsize=7, loc="upper right")
     # per layer over many decisions (those of `horizon`), against attention spread uniformly over the visible keys
     many = _decision_views(run)
-    per_layer = np.array([[group_shares(w.maps[layer].mean(0)[row], w.types, type_names) for w, row in many]
-                          for layer in range(L)]).mean(1)  # (L, types)
-    uniform = np.mean([group_shares(w.allowed[row] / w.allowed[row].sum(), w.types, type_names) for w, row in many],
-                      0)  # (types,)
+    per_layer = np.array(
+        [
+            [group_shares(w.maps[layer].mean(0)[row], w.types, type_names) for w, row in many]
+            for layer in range(L)
+        ]
+    ).mean(1)  # (L, types)
+    uniform = np.mean(
+        [
+            group_shares(w.allowed[row] / w.allowed[row].sum(), w.types, type_names)
+            for w, row in many
+        ],
+        0,
+    )  # (types,)
     ax = axes[0, 2]
     width = 0.8 / len(type_names)
     for j, name in enumerate(type_names):
         x = np.arange(L) + j * width
         ax.bar(x, per_layer[:, j], width, label=name, color=TYPE_COLORS.get(name))
-        ax.scatter(x, np.full(L, uniform[j]), marker="_", s=150, color="k", zorder=3,
-                   label="uniform over visible keys" if j == 0 else None)
+        ax.scatter(
+            x,
+            np.full(L, uniform[j]),
+            marker="_",
+            s=150,
+            color="k",
+            zorder=3,
+            label="uniform over visible keys" if j == 0 else None,
+        )
     ax.set_xticks(np.arange(L) + 0.4 - width / 2, [f"layer {i}" for i in range(L)])
     ax.set_ylabel("mean share of decision attention (0-1)")
-    ax.set_title(f"per layer, mean over {len(many)} decisions ({min(8, len(arrays))} longest episodes)", fontsize=9)
+    ax.set_title(
+        f"per layer, mean over {len(many)} decisions ({min(8, len(arrays))} longest episodes)",
+        fontsize=9,
+    )
     ax.legend(fontsize=7)
-    _suptitle(fig, run.title(f"Where each decision looks (left, middle: dataset episode {index}, {T} steps; "
-                             f"recent = 1-{RECENT} steps back, old = more)"))
-    numbers = dict(_run_info(run), episode=index, type_names=type_names, age_names=age_names,
-                   by_type_per_layer=by_type, by_age_per_layer=by_age,
-                   type_share_per_layer_this_episode=by_type.mean(1), age_share_per_layer=by_age.mean(1),
-                   decisions=len(many), type_share_per_layer=per_layer, type_share_uniform=uniform)
+    _suptitle(
+        fig,
+        run.title(
+            f"Where each decision looks (left, middle: dataset episode {index}, {T} steps; "
+            f"recent = 1-{RECENT} steps back, old = more)"
+        ),
+    )
+    numbers = dict(
+        _run_info(run),
+        episode=index,
+        type_names=type_names,
+        age_names=age_names,
+        by_type_per_layer=by_type,
+        by_age_per_layer=by_age,
+        type_share_per_layer_this_episode=by_type.mean(1),
+        age_share_per_layer=by_age.mean(1),
+        decisions=len(many),
+        type_share_per_layer=per_layer,
+        type_share_uniform=uniform,
+    )
     return _save(fig, numbers, out, f"attention-by-type-{run.path.name}")
 
 
 # ---------------------------------------------------------------------------------------------- 3. horizon
 
 
-def _decision_views(run: Run, max_episodes: int = 8, max_steps: int = 100) -> list[tuple[Window, int]]:
+def _decision_views(
+    run: Run, max_episodes: int = 8, max_steps: int = 100
+) -> list[tuple[Window, int]]:
     arrays = run.arrays()
     order = sorted(range(len(arrays)), key=lambda i: (-len(arrays[i]["rewards"]), i))[:max_episodes]
-    return [decision_view(run, arrays[i], t) for i in order for t in range(min(max_steps, len(arrays[i]["rewards"])))]
+    return [
+        decision_view(run, arrays[i], t)
+        for i in order
+        for t in range(min(max_steps, len(arrays[i]["rewards"])))
+    ]
 
 
-def _mass_by_distance(views: list[tuple[Window, int]], attention_of) -> tuple[np.ndarray, np.ndarray]:
+def _mass_by_distance(
+    views: list[tuple[Window, int]], attention_of
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean over decisions of distance_mass for the attention row attention_of(window, row) -> (distances, mass)."""
     total: dict[int, float] = {}
     for w, row in views:
@@ -562,22 +718,42 @@ def horizon(runs: list[Run], out: Path) -> list[Path]:
         for layer in range(len(views[0][0].maps)):
             distances, mass = _mass_by_distance(views, lambda w, row: w.maps[layer].mean(0)[row])
             ax.plot(distances, mass, marker="o", ms=3, label=f"layer {layer}")
-            layers.append({"distance": distances, "mass": mass, "mean_distance": float((distances * mass).sum()),
-                           "mass_at_0": float(mass[distances == 0].sum()),
-                           "mass_within_recent": float(mass[np.abs(distances) <= RECENT].sum()),
-                           "mass_in_future": float(mass[distances < 0].sum())})
-        distances, uniform = _mass_by_distance(views, lambda w, row: w.allowed[row] / w.allowed[row].sum())
+            layers.append(
+                {
+                    "distance": distances,
+                    "mass": mass,
+                    "mean_distance": float((distances * mass).sum()),
+                    "mass_at_0": float(mass[distances == 0].sum()),
+                    "mass_within_recent": float(mass[np.abs(distances) <= RECENT].sum()),
+                    "mass_in_future": float(mass[distances < 0].sum()),
+                }
+            )
+        distances, uniform = _mass_by_distance(
+            views, lambda w, row: w.allowed[row] / w.allowed[row].sum()
+        )
         ax.plot(distances, uniform, "--", color="grey", lw=1, label="uniform over visible keys")
         ax.set_xlabel("query step − key step (timesteps; < 0 = future)")
         ax.set_ylabel("mean attention mass (fraction)")
         ax.set_title(f"{run.algo.upper()} · {run.dataset} · {run.path.name}", fontsize=9)
         ax.legend(fontsize=7)
-        numbers["runs"].append(dict(_run_info(run), decisions=len(views), layers=layers,
-                                    uniform={"distance": distances, "mass": uniform,
-                                             "mean_distance": float((distances * uniform).sum()),
-                                             "mass_within_recent": float(uniform[np.abs(distances) <= RECENT].sum())}))
-    _suptitle(fig, "How far back (or ahead) each decision looks: attention mass by timestep distance, mean over "
-                   "heads and decisions\n" + _runs_line(runs))
+        numbers["runs"].append(
+            dict(
+                _run_info(run),
+                decisions=len(views),
+                layers=layers,
+                uniform={
+                    "distance": distances,
+                    "mass": uniform,
+                    "mean_distance": float((distances * uniform).sum()),
+                    "mass_within_recent": float(uniform[np.abs(distances) <= RECENT].sum()),
+                },
+            )
+        )
+    _suptitle(
+        fig,
+        "How far back (or ahead) each decision looks: attention mass by timestep distance, mean over "
+        "heads and decisions\n" + _runs_line(runs),
+    )
     return _save(fig, numbers, out, "horizon")
 
 
@@ -591,32 +767,68 @@ def entropy(run: Run, out: Path) -> list[Path]:
     summary = {"layers": [[] for _ in range(L)]}
     for layer in range(L):
         # windows can differ in length, so each is summarised alone and the heads' numbers are pooled
-        per_window = [head_entropy_summary([w.maps[layer]], w.allowed)["layers"][0] for w in windows]
+        per_window = [
+            head_entropy_summary([w.maps[layer]], w.allowed)["layers"][0] for w in windows
+        ]
         H = len(per_window[0])
         for h in range(H):
             e = np.array([pw[h]["entropy"] for pw in per_window])
             u = np.array([pw[h]["uniform"] for pw in per_window])
             ratio = float(np.nanmean(e) / np.nanmean(u)) if np.nanmean(u) > 0 else float("nan")
-            kind = "specialized" if ratio < SPECIALIZED else "generalist" if ratio > GENERALIST else "mixed"
-            summary["layers"][layer].append({"entropy": float(np.nanmean(e)), "uniform": float(np.nanmean(u)),
-                                             "ratio": ratio, "class": kind})
+            kind = (
+                "specialized"
+                if ratio < SPECIALIZED
+                else "generalist"
+                if ratio > GENERALIST
+                else "mixed"
+            )
+            summary["layers"][layer].append(
+                {
+                    "entropy": float(np.nanmean(e)),
+                    "uniform": float(np.nanmean(u)),
+                    "ratio": ratio,
+                    "class": kind,
+                }
+            )
     fig, axes = _figure(1, L, width=3.6, height=3.6, sharey=True)
     colors = {"specialized": "#d62728", "mixed": "#bcbd22", "generalist": "#1f77b4"}
     for layer, heads in enumerate(summary["layers"]):
         ax = axes[0, layer]
         for h, head in enumerate(heads):
-            ax.bar(h, head["entropy"], color=colors[head["class"]],
-                   label=head["class"] if head["class"] not in [x["class"] for x in heads[:h]] else None)
-        ax.axhline(np.mean([head["uniform"] for head in heads]), ls="--", c="k", lw=1, label="uniform (log n)")
+            ax.bar(
+                h,
+                head["entropy"],
+                color=colors[head["class"]],
+                label=head["class"]
+                if head["class"] not in [x["class"] for x in heads[:h]]
+                else None,
+            )
+        ax.axhline(
+            np.mean([head["uniform"] for head in heads]),
+            ls="--",
+            c="k",
+            lw=1,
+            label="uniform (log n)",
+        )
         ax.set_xticks(range(len(heads)), [f"H{h}" for h in range(len(heads))])
         ax.set_xlabel("attention head")
         ax.set_ylabel("mean entropy (nats)")
         ax.set_title(f"layer {layer}")
         ax.legend(fontsize=7)
-    _suptitle(fig, run.title(f"Attention entropy per head, {len(windows)} dataset windows (specialized: < "
-                             f"{SPECIALIZED:.0%} of uniform, generalist: > {GENERALIST:.0%})"))
-    numbers = dict(_run_info(run), windows=len(windows), specialized_below=SPECIALIZED,
-                   generalist_above=GENERALIST, **summary)
+    _suptitle(
+        fig,
+        run.title(
+            f"Attention entropy per head, {len(windows)} dataset windows (specialized: < "
+            f"{SPECIALIZED:.0%} of uniform, generalist: > {GENERALIST:.0%})"
+        ),
+    )
+    numbers = dict(
+        _run_info(run),
+        windows=len(windows),
+        specialized_below=SPECIALIZED,
+        generalist_above=GENERALIST,
+        **summary,
+    )
     return _save(fig, numbers, out, f"entropy-{run.path.name}")
 
 
@@ -635,7 +847,9 @@ def sparsity(runs: list[Run], out: Path) -> list[Path]:
             layer_values = {m: [] for m in metrics}
             for w in windows:
                 keep = w.allowed.sum(-1) >= 2  # queries that have a choice
-                layer_values["share90"].append(keys_for_mass(w.maps[layer], 0.9, w.allowed)[:, keep].ravel())
+                layer_values["share90"].append(
+                    keys_for_mass(w.maps[layer], 0.9, w.allowed)[:, keep].ravel()
+                )
                 layer_values["gini"].append(gini(w.maps[layer], w.allowed)[:, keep].ravel())
             row = {}
             for m in metrics:
@@ -643,8 +857,14 @@ def sparsity(runs: list[Run], out: Path) -> list[Path]:
                 values[m].append(v)
                 row[m] = {"mean": float(v.mean()), "var": float(v.var())}
             per_layer.append(row)
-        overall = {m: {"mean": float(np.concatenate(values[m]).mean()), "var": float(np.concatenate(values[m]).var()),
-                       "n": int(sum(len(v) for v in values[m]))} for m in metrics}
+        overall = {
+            m: {
+                "mean": float(np.concatenate(values[m]).mean()),
+                "var": float(np.concatenate(values[m]).var()),
+                "n": int(sum(len(v) for v in values[m])),
+            }
+            for m in metrics
+        }
         numbers["runs"].append(dict(_run_info(run), overall=overall, per_layer=per_layer))
     fig, axes = _figure(1, 2, width=4.6, height=3.8)
     width = 0.8 / len(runs)
@@ -652,24 +872,38 @@ def sparsity(runs: list[Run], out: Path) -> list[Path]:
     for j, (run, r) in enumerate(zip(runs, numbers["runs"])):
         means = [r["overall"][m]["mean"] for m in metrics]
         stds = [np.sqrt(r["overall"][m]["var"]) for m in metrics]
-        axes[0, 0].bar(np.arange(2) + j * width, means, width, yerr=stds, capsize=3, label=run.label)
+        axes[0, 0].bar(
+            np.arange(2) + j * width, means, width, yerr=stds, capsize=3, label=run.label
+        )
         variances = [r["overall"][m]["var"] for m in metrics]
         axes[0, 1].bar(np.arange(2) + j * width, variances, width, label=run.label)
-    for ax, what in ((axes[0, 0], "mean (bar) ± std (whisker) over queries, heads, layers"),
-                     (axes[0, 1], "variance over queries, heads, layers")):
+    for ax, what in (
+        (axes[0, 0], "mean (bar) ± std (whisker) over queries, heads, layers"),
+        (axes[0, 1], "variance over queries, heads, layers"),
+    ):
         ax.set_xticks(np.arange(2) + 0.4 - width / 2, labels, fontsize=8)
         ax.set_ylabel("value (dimensionless, 0-1)")
         ax.set_title(what, fontsize=9)
-    fig.legend(*axes[0, 1].get_legend_handles_labels(), loc="outside lower center", ncol=len(runs), fontsize=7)
-    _suptitle(fig, "Attention sparsity on dataset windows (lower share90 / higher Gini = more focused)\n"
-                   + _runs_line(runs))
+    fig.legend(
+        *axes[0, 1].get_legend_handles_labels(),
+        loc="outside lower center",
+        ncol=len(runs),
+        fontsize=7,
+    )
+    _suptitle(
+        fig,
+        "Attention sparsity on dataset windows (lower share90 / higher Gini = more focused)\n"
+        + _runs_line(runs),
+    )
     return _save(fig, numbers, out, "sparsity")
 
 
 # ---------------------------------------------------------------------------------------------- 6. rtg (DT)
 
 
-def rtg(run: Run, out: Path, episodes: int = 5, fractions=(0.0, 0.25, 0.5, 0.75, 1.0, 1.25)) -> list[Path]:
+def rtg(
+    run: Run, out: Path, episodes: int = 5, fractions=(0.0, 0.25, 0.5, 0.75, 1.0, 1.25)
+) -> list[Path]:
     """DT: R̂ against the actual remaining return over held-out episodes; achieved vs target return over a sweep.
 
     DT decrements R̂ by each reward it receives, so R̂_t = target - Σ_{t'<t} r_t' and the actual remaining return is
@@ -680,28 +914,68 @@ def rtg(run: Run, out: Path, episodes: int = 5, fractions=(0.0, 0.25, 0.5, 0.75,
     default = run.module.default_target(run.tok)  # rtg applies to DT only (APPLIES)
     sweep = []
     for target in targets:
-        r = rollout(run.module, run.model, run.tok, run.env, episodes=episodes, seed=10_000, progress=False,
-                    target_return=target)
-        sweep.append({"target": target, "returns": r["returns"], "mean": r["return_mean"], "std": r["return_std"]})
-    traced = rollout(run.module, run.model, run.tok, run.env, episodes=episodes, seed=10_000, progress=False,
-                     target_return=default)
+        r = rollout(
+            run.module,
+            run.model,
+            run.tok,
+            run.env,
+            episodes=episodes,
+            seed=10_000,
+            progress=False,
+            target_return=target,
+        )
+        sweep.append(
+            {
+                "target": target,
+                "returns": r["returns"],
+                "mean": r["return_mean"],
+                "std": r["return_std"],
+            }
+        )
+    traced = rollout(
+        run.module,
+        run.model,
+        run.tok,
+        run.env,
+        episodes=episodes,
+        seed=10_000,
+        progress=False,
+        target_return=default,
+    )
     tracks = []
     for rtg_list, G in zip(traced["trace"]["rtg"], traced["returns"]):
         rtg_t = np.array(rtg_list)
-        tracks.append({"rtg": rtg_t, "remaining": G - (traced["trace"]["target_return"] - rtg_t), "return": G})
+        tracks.append(
+            {"rtg": rtg_t, "remaining": G - (traced["trace"]["target_return"] - rtg_t), "return": G}
+        )
     fig, axes = _figure(1, 2, width=5.0, height=3.8)
     ax = axes[0, 0]
     for i, track in enumerate(tracks):
-        line, = ax.plot(track["rtg"], lw=1.5, label="R̂_t (conditioning)" if i == 0 else None)
-        ax.plot(track["remaining"], lw=1, ls="--", color=line.get_color(),
-                label="actual remaining return" if i == 0 else None)
+        (line,) = ax.plot(track["rtg"], lw=1.5, label="R̂_t (conditioning)" if i == 0 else None)
+        ax.plot(
+            track["remaining"],
+            lw=1,
+            ls="--",
+            color=line.get_color(),
+            label="actual remaining return" if i == 0 else None,
+        )
     ax.set_xlabel("episode timestep t")
     ax.set_ylabel("return (reward units)")
-    ax.set_title(f"target {default:g}: R̂ (solid) vs actual remaining (dashed), {len(tracks)} episodes", fontsize=9)
+    ax.set_title(
+        f"target {default:g}: R̂ (solid) vs actual remaining (dashed), {len(tracks)} episodes",
+        fontsize=9,
+    )
     ax.legend(fontsize=7)
     ax = axes[0, 1]
     means, stds = np.array([s["mean"] for s in sweep]), np.array([s["std"] for s in sweep])
-    ax.errorbar(targets, means, yerr=stds, marker="o", capsize=3, label=f"achieved (mean ± std, {episodes} episodes)")
+    ax.errorbar(
+        targets,
+        means,
+        yerr=stds,
+        marker="o",
+        capsize=3,
+        label=f"achieved (mean ± std, {episodes} episodes)",
+    )
     lo, hi = min(targets + [0.0]), max(targets)
     ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="achieved = target")
     ax.axhline(best, color="grey", lw=1, ls=":", label="best return in the dataset")
@@ -711,8 +985,14 @@ def rtg(run: Run, out: Path, episodes: int = 5, fractions=(0.0, 0.25, 0.5, 0.75,
     ax.legend(fontsize=7)
     _suptitle(fig, run.title("Return-to-go tracking (held-out env seeds from 10000)"))
     tracking_error = [float(np.abs(t["rtg"] - t["remaining"]).mean()) for t in tracks]
-    numbers = dict(_run_info(run), dataset_best_return=best, default_target=default, sweep=sweep, tracks=tracks,
-                   tracking_error_mean=float(np.mean(tracking_error)))
+    numbers = dict(
+        _run_info(run),
+        dataset_best_return=best,
+        default_target=default,
+        sweep=sweep,
+        tracks=tracks,
+        tracking_error_mean=float(np.mean(tracking_error)),
+    )
     return _save(fig, numbers, out, f"rtg-{run.path.name}")
 
 
@@ -736,15 +1016,24 @@ def _dt_open_loop(run: Run, ep: dict, t0: int, H: int) -> dict:
     own, forced = [], []
     for t in range(t0, min(t0 + H, len(ep["rewards"]))):
         sl = slice(max(0, t + 1 - K), t + 1)
-        both = lambda x: torch.as_tensor(np.stack([x[sl], x[sl]]))  # row 0: own actions, row 1: the dataset's
+        # row 0: own actions, row 1: the dataset's
+        both = lambda x: torch.as_tensor(np.stack([x[sl], x[sl]]))
         acts = torch.as_tensor(np.stack([actions[sl], ep["actions"][sl]]))
-        preds = run.model(both(ep["rtg"]), both(ep["states"]), acts,
-                          both(np.minimum(ep["timesteps"], run.cfg.max_timestep - 1)))[:, -1]  # (2, A)
-        a_own, a_forced = (preds.argmax(-1).numpy() if run.tok.discrete else preds.numpy())
+        preds = run.model(
+            both(ep["rtg"]),
+            both(ep["states"]),
+            acts,
+            # (2, A)
+            both(np.minimum(ep["timesteps"], run.cfg.max_timestep - 1)),
+        )[:, -1]
+        a_own, a_forced = preds.argmax(-1).numpy() if run.tok.discrete else preds.numpy()
         actions[t] = a_own  # the model's own action replaces the dataset's in every later context
         own.append(_action_error(run, [a_own], [ep["actions"][t]])[0])
         forced.append(_action_error(run, [a_forced], [ep["actions"][t]])[0])
-    return {"action error, own actions fed back": own, "action error, dataset actions (teacher forcing)": forced}
+    return {
+        "action error, own actions fed back": own,
+        "action error, dataset actions (teacher forcing)": forced,
+    }
 
 
 @torch.no_grad()
@@ -752,15 +1041,18 @@ def _leap_open_loop(run: Run, ep: dict, t0: int, H: int) -> dict:
     """LEAP's refined plan from the dataset state s_t0 (no later observation): action error of plan step h against
     the dataset's a_{t0+h}; also the plan before refinement (the all-[MASK] fill)."""
     n = min(H, run.cfg.horizon, len(ep["rewards"]) - t0)
-    state = torch.as_tensor(ep["states"][t0:t0 + 1])
+    state = torch.as_tensor(ep["states"][t0 : t0 + 1])
     g = torch.Generator().manual_seed(0)
     out = {}
-    for name, iterations in (("action error, refined plan", run.cfg.iterations), ("action error, initial fill", 0)):
+    for name, iterations in (
+        ("action error, refined plan", run.cfg.iterations),
+        ("action error, initial fill", 0),
+    ):
         plan, _ = run.model.plan(state, n, iterations, g)
         A = run.model.tokens_per_step
         tokens = plan[0].view(n, A).numpy()
         predicted = tokens[:, 0] if run.tok.discrete else run.tok.discretizer.decode(tokens)
-        out[name] = _action_error(run, predicted, ep["actions"][t0:t0 + n]).tolist()
+        out[name] = _action_error(run, predicted, ep["actions"][t0 : t0 + n]).tolist()
     return out
 
 
@@ -774,31 +1066,37 @@ def _tt_open_loop(run: Run, ep: dict, t0: int, H: int) -> dict:
     n = min(H, len(ep["rewards"]) - t0)
     centers = run.tok.discretizer.centers  # (columns, N) the value of each bin
     max_block = context_steps(run) * td - 1
-    states = torch.as_tensor(ep["states"][t0:t0 + 1])[None] if model.discrete else None
+    states = torch.as_tensor(ep["states"][t0 : t0 + 1])[None] if model.discrete else None
     decoder = run.module.FullDecoder(model, max_block, states)
-    x = torch.as_tensor(ep["tokens"][t0:t0 + 1, :d])  # (1, d): the real first state
+    x = torch.as_tensor(ep["tokens"][t0 : t0 + 1, :d])  # (1, d): the real first state
     for h in range(n):
         for _ in range(m + 2 + (d if h < n - 1 else 0)):  # a, r, V, then the next state's tokens
             if model.discrete and x.shape[1] % td == 0:
-                x = torch.cat([x, torch.full_like(x[:, :1], run.module.UNOBSERVED)], 1)  # BabyAI: unseen state
+                # BabyAI: unseen state
+                x = torch.cat([x, torch.full_like(x[:, :1], run.module.UNOBSERVED)], 1)
                 continue
             x = torch.cat([x, decoder(x).argmax(-1, keepdim=True)], 1)
-    rows = torch.cat([x, torch.zeros(1, n * td - x.shape[1], dtype=torch.long)], 1).view(n, td).numpy()
+    rows = (
+        torch.cat([x, torch.zeros(1, n * td - x.shape[1], dtype=torch.long)], 1).view(n, td).numpy()
+    )
     out = {}
     if model.discrete:
         predicted = rows[:, d]
         reward_col = 0  # the discretizer's columns are [r, V] for BabyAI
     else:
-        predicted = centers[np.arange(d, d + m), rows[:, d:d + m]]  # (n, m) values of the action bins
+        # (n, m) values of the action bins
+        predicted = centers[np.arange(d, d + m), rows[:, d : d + m]]
         reward_col = d + m
         state_pred = centers[np.arange(d), rows[1:, :d]]  # (n-1, d) imagined s_{t0+1..}
-        out["state error (s_t0+h, normalized units²)"] = ((state_pred - ep["states"][t0 + 1:t0 + n]) ** 2).mean(
-            -1).tolist()
-    out["action error"] = _action_error(run, predicted, ep["actions"][t0:t0 + n]).tolist()
+        out["state error (s_t0+h, normalized units²)"] = (
+            ((state_pred - ep["states"][t0 + 1 : t0 + n]) ** 2).mean(-1).tolist()
+        )
+    out["action error"] = _action_error(run, predicted, ep["actions"][t0 : t0 + n]).tolist()
     reward = centers[reward_col, rows[:, d + m]]
-    actual = ep["rewards"][t0:t0 + n].astype(np.float64)
-    if run.cfg.termination_penalty is not None:  # TT's reward column holds the penalty at a real termination
-        actual = np.where(ep["terminations"][t0:t0 + n], run.cfg.termination_penalty, actual)
+    actual = ep["rewards"][t0 : t0 + n].astype(np.float64)
+    # TT's reward column holds the penalty at a real termination
+    if run.cfg.termination_penalty is not None:
+        actual = np.where(ep["terminations"][t0 : t0 + n], run.cfg.termination_penalty, actual)
     out["reward error (reward units²)"] = ((reward - actual) ** 2).tolist()
     return out
 
@@ -821,7 +1119,8 @@ def error(runs: list[Run], out: Path, max_episodes: int = 32, H: int | None = No
     floor = 1e-3
     for run in runs:
         arrays = run.arrays()
-        order = np.random.default_rng(0).permutation(len(arrays))[:max_episodes]  # the same episodes every run
+        # the same episodes every run
+        order = np.random.default_rng(0).permutation(len(arrays))[:max_episodes]
         horizon_steps = H or error_horizon(run)
         curves: dict[str, list[list[float]]] = {}
         for i in order:
@@ -832,22 +1131,53 @@ def error(runs: list[Run], out: Path, max_episodes: int = 32, H: int | None = No
             h_max = max(len(e) for e in lists)
             if h_max == 0:
                 continue
-            values = [np.array([e[h] for e in lists if len(e) > h], np.float64) for h in range(h_max)]
+            values = [
+                np.array([e[h] for e in lists if len(e) > h], np.float64) for h in range(h_max)
+            ]
             mean = np.array([v.mean() for v in values])
-            band = np.array([1.96 * v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else 0.0 for v in values])
+            band = np.array(
+                [1.96 * v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else 0.0 for v in values]
+            )
             h = np.arange(1, h_max + 1)
             ax = axes[0, 0] if name.startswith("action") else axes[0, 1]
             style = "--" if "teacher" in name or "initial" in name else "-"
-            line, = ax.plot(h, np.maximum(mean, floor), style, marker="o", ms=3, label=f"{run.algo.upper()}: {name}")
-            ax.fill_between(h, np.maximum(mean - band, floor), np.maximum(mean + band, floor), alpha=0.15,
-                            color=line.get_color())
-            result[name] = {"horizon": h, "mean": mean, "ci95": band, "episodes": [len(v) for v in values]}
-        episodes_from = str(data.dataset_path(run.dataset))  # a held-out copy when `--data-dir` points elsewhere
+            (line,) = ax.plot(
+                h,
+                np.maximum(mean, floor),
+                style,
+                marker="o",
+                ms=3,
+                label=f"{run.algo.upper()}: {name}",
+            )
+            ax.fill_between(
+                h,
+                np.maximum(mean - band, floor),
+                np.maximum(mean + band, floor),
+                alpha=0.15,
+                color=line.get_color(),
+            )
+            result[name] = {
+                "horizon": h,
+                "mean": mean,
+                "ci95": band,
+                "episodes": [len(v) for v in values],
+            }
+        # a held-out copy when `--data-dir` points elsewhere
+        episodes_from = str(data.dataset_path(run.dataset))
         numbers["runs"].append(dict(_run_info(run), episodes_from=episodes_from, curves=result))
-    unit = "share of steps whose action differs" if runs[0].tok.discrete else "squared error per action dim"
-    for ax, ylabel, title in ((axes[0, 0], f"action error ({unit}; log)", "action vs the dataset's (all models)"),
-                              (axes[0, 1], "squared error (units in the legend; log)",
-                               "TT's imagined rewards and states vs the dataset's")):
+    unit = (
+        "share of steps whose action differs"
+        if runs[0].tok.discrete
+        else "squared error per action dim"
+    )
+    for ax, ylabel, title in (
+        (axes[0, 0], f"action error ({unit}; log)", "action vs the dataset's (all models)"),
+        (
+            axes[0, 1],
+            "squared error (units in the legend; log)",
+            "TT's imagined rewards and states vs the dataset's",
+        ),
+    ):
         ax.set_yscale("log")
         ax.set_xlabel("h: the h-th step predicted open loop from the start (timesteps)")
         ax.set_ylabel(ylabel)
@@ -856,28 +1186,34 @@ def error(runs: list[Run], out: Path, max_episodes: int = 32, H: int | None = No
             ax.legend(fontsize=7)
         else:
             ax.text(0.5, 0.5, "no TT run given", ha="center", va="center", transform=ax.transAxes)
-    _suptitle(fig, "Open-loop prediction error vs horizon: mean and 95% band over dataset episodes (values below "
-                   "1e-3 drawn at 1e-3; definitions in error.json and docs/analysis.md)\n" + _runs_line(runs))
+    _suptitle(
+        fig,
+        "Open-loop prediction error vs horizon: mean and 95% band over dataset episodes (values below "
+        "1e-3 drawn at 1e-3; definitions in error.json and docs/analysis.md)\n" + _runs_line(runs),
+    )
     return _save(fig, numbers, out, "error")
 
 
 ERROR_DEFINITION = {
     "dt": "Start at an episode's first dataset step; at each step t the context holds the dataset's R̂ and states "
-          "but DT's own earlier predicted actions (teacher-forcing reference: the dataset's actions). Error of the "
-          "predicted a_t vs the dataset's a_t.",
+    "but DT's own earlier predicted actions (teacher-forcing reference: the dataset's actions). Error of the "
+    "predicted a_t vs the dataset's a_t.",
     "tt": "Start from the dataset's first state; TT decodes every later token greedily from its own predictions "
-          "(states, actions, rewards, values), no new observation. Errors of the predicted action, next state "
-          "(mean squared error in normalized / token units) and reward vs the dataset's.",
+    "(states, actions, rewards, values), no new observation. Errors of the predicted action, next state "
+    "(mean squared error in normalized / token units) and reward vs the dataset's.",
     "leap": "Plan once from the dataset state s_0 (iterations from the run's Config) and compare plan step h with the "
-            "dataset's a_h; reference: the plan before refinement (all-[MASK] fill).",
+    "dataset's a_h; reference: the plan before refinement (all-[MASK] fill).",
     "action error": "discrete actions: 1 if the action differs from the dataset's, else 0 (mean = disagreement "
-                    "rate); continuous: squared error averaged over action dimensions.",
+    "rate); continuous: squared error averaged over action dimensions.",
 }
 
 
 # ---------------------------------------------------------------------------------------------- 8. cost
 
-COST_SWEEPS = {"tt": ("beam_width", (1, 2, 4, 8, 16, 32)), "leap": ("iterations", (0, 1, 2, 5, 10, 20, 40))}
+COST_SWEEPS = {
+    "tt": ("beam_width", (1, 2, 4, 8, 16, 32)),
+    "leap": ("iterations", (0, 1, 2, 5, 10, 20, 40)),
+}
 
 
 class _DecisionTimer:
@@ -886,7 +1222,10 @@ class _DecisionTimer:
 
     def __init__(self, run: Run, seed: int = 10_000, **options):
         self.seed, self.env = seed, make_env(run.env)
-        self.agent, self.encode = run.module.Agent(run.model, run.tok, **options), run.tok.encode_obs
+        self.agent, self.encode = (
+            run.module.Agent(run.model, run.tok, **options),
+            run.tok.encode_obs,
+        )
         self.loop = EnvLoop(self.agent, [self.env], self.seed, self.encode)
 
     def __call__(self) -> float:
@@ -910,7 +1249,9 @@ def cost(runs: list[Run], out: Path, decisions: int = 8, threads: int = 1) -> li
     old_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        timers = [_DecisionTimer(runs[i], **({option: v} if option else {})) for i, option, v in settings]
+        timers = [
+            _DecisionTimer(runs[i], **({option: v} if option else {})) for i, option, v in settings
+        ]
         times = [[] for _ in settings]
         for round_ in range(decisions + 1):
             for j, timer in enumerate(timers):
@@ -919,7 +1260,12 @@ def cost(runs: list[Run], out: Path, decisions: int = 8, threads: int = 1) -> li
                     times[j].append(ms)
     finally:
         torch.set_num_threads(old_threads)
-    numbers = {"runs": [], "torch_threads": threads, "decisions_per_setting": decisions, "device": "cpu"}
+    numbers = {
+        "runs": [],
+        "torch_threads": threads,
+        "decisions_per_setting": decisions,
+        "device": "cpu",
+    }
     dt_lines = []
     for i, run in enumerate(runs):
         entry = dict(_run_info(run))
@@ -927,16 +1273,28 @@ def cost(runs: list[Run], out: Path, decisions: int = 8, threads: int = 1) -> li
         for (k, _, v), ms in zip(settings, times):
             if k == i:
                 ms = np.array(ms)
-                rows.append({"value": v, "median_ms": float(np.median(ms)), "p25_ms": float(np.percentile(ms, 25)),
-                             "p75_ms": float(np.percentile(ms, 75)), "ms": ms})
+                rows.append(
+                    {
+                        "value": v,
+                        "median_ms": float(np.median(ms)),
+                        "p25_ms": float(np.percentile(ms, 25)),
+                        "p75_ms": float(np.percentile(ms, 75)),
+                        "ms": ms,
+                    }
+                )
         if run.algo in COST_SWEEPS:
             option = COST_SWEEPS[run.algo][0]
             x = np.array([r["value"] for r in rows], float)
             y = np.array([r["median_ms"] for r in rows])
             slope, intercept = np.polyfit(x, y, 1)
-            r2 = 1 - ((y - (slope * x + intercept)) ** 2).sum() / max(((y - y.mean()) ** 2).sum(), 1e-12)
-            entry.update(option=option, settings=[dict(r, **{option: r.pop("value")}) for r in rows],
-                         linear_fit={"ms_per_unit": slope, "ms_at_0": intercept, "r2": r2})
+            r2 = 1 - ((y - (slope * x + intercept)) ** 2).sum() / max(
+                ((y - y.mean()) ** 2).sum(), 1e-12
+            )
+            entry.update(
+                option=option,
+                settings=[dict(r, **{option: r.pop("value")}) for r in rows],
+                linear_fit={"ms_per_unit": slope, "ms_at_0": intercept, "r2": r2},
+            )
         else:
             entry.update({k: v for k, v in rows[0].items() if k != "value"})
             dt_lines.append((run, entry["median_ms"]))
@@ -947,23 +1305,43 @@ def cost(runs: list[Run], out: Path, decisions: int = 8, threads: int = 1) -> li
         if e is not None:
             x = [r[e["option"]] for r in e["settings"]]
             y = np.array([r["median_ms"] for r in e["settings"]])
-            err = np.array([[r["median_ms"] - r["p25_ms"] for r in e["settings"]],
-                            [r["p75_ms"] - r["median_ms"] for r in e["settings"]]])
+            err = np.array(
+                [
+                    [r["median_ms"] - r["p25_ms"] for r in e["settings"]],
+                    [r["p75_ms"] - r["median_ms"] for r in e["settings"]],
+                ]
+            )
             ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=f"{run.label} (median, IQR)")
             fit = e["linear_fit"]
             xs = np.linspace(min(x), max(x), 50)
-            ax.plot(xs, fit["ms_per_unit"] * xs + fit["ms_at_0"], "k:", lw=1,
-                    label=f"linear fit: {fit['ms_per_unit']:.2f} ms per unit + {fit['ms_at_0']:.1f} ms, "
-                          f"R² {fit['r2']:.3f}")
-            ax.set_xlabel({"beam_width": "beam width K", "iterations": "refinement iterations"}[e["option"]])
+            ax.plot(
+                xs,
+                fit["ms_per_unit"] * xs + fit["ms_at_0"],
+                "k:",
+                lw=1,
+                label=f"linear fit: {fit['ms_per_unit']:.2f} ms per unit + {fit['ms_at_0']:.1f} ms, "
+                f"R² {fit['r2']:.3f}",
+            )
+            ax.set_xlabel(
+                {"beam_width": "beam width K", "iterations": "refinement iterations"}[e["option"]]
+            )
         else:
             ax.set_xlabel("(no TT or LEAP run given)")
         for dt_run, ms in dt_lines:
-            ax.axhline(ms, color="#d62728", ls="--", lw=1.2, label=f"{dt_run.label}: {ms:.2f} ms (constant)")
+            ax.axhline(
+                ms,
+                color="#d62728",
+                ls="--",
+                lw=1.2,
+                label=f"{dt_run.label}: {ms:.2f} ms (constant)",
+            )
         ax.set_ylabel("wall-clock per decision (ms)")
         ax.legend(fontsize=7)
-    _suptitle(fig, f"Compute per decision, settings timed in turn in one process (CPU, {threads} torch thread(s), "
-                   f"{decisions} decisions per setting, one env)\n" + _runs_line(runs))
+    _suptitle(
+        fig,
+        f"Compute per decision, settings timed in turn in one process (CPU, {threads} torch thread(s), "
+        f"{decisions} decisions per setting, one env)\n" + _runs_line(runs),
+    )
     return _save(fig, numbers, out, "cost")
 
 
@@ -974,8 +1352,12 @@ def cost(runs: list[Run], out: Path, decisions: int = 8, threads: int = 1) -> li
 def held_out_states(run: Run, n_envs: int = 16, steps: int = 4, seed: int = 10_000) -> np.ndarray:
     """States the run's own agent visits from env seeds that the datasets do not use (seed, seed+1, ...), the first
     `steps` decisions of n_envs episodes: (N, S) encoded as tok.encode_obs does."""
-    loop = EnvLoop(run.module.Agent(run.model, run.tok), [make_env(run.env) for _ in range(n_envs)], seed,
-                   run.tok.encode_obs)
+    loop = EnvLoop(
+        run.module.Agent(run.model, run.tok),
+        [make_env(run.env) for _ in range(n_envs)],
+        seed,
+        run.tok.encode_obs,
+    )
     states = []
     for _ in range(steps):
         loop.step()
@@ -991,7 +1373,8 @@ def energy(run: Run, out: Path, iterations: int | None = None) -> list[Path]:
     """LEAP: E(τ) of the plan after each refinement iteration, mean and band over held-out states."""
     states = torch.as_tensor(held_out_states(run))
     iterations = iterations if iterations is not None else 3 * run.cfg.iterations
-    _, energies = run.model.plan(states, None, iterations, torch.Generator().manual_seed(0))  # (N, iterations+1)
+    # (N, iterations+1)
+    _, energies = run.model.plan(states, None, iterations, torch.Generator().manual_seed(0))
     e = energies.numpy()
     configured = run.cfg.iterations
     mean, std = e.mean(0), e.std(0)
@@ -1002,16 +1385,37 @@ def energy(run: Run, out: Path, iterations: int | None = None) -> list[Path]:
     ax.plot(x, mean, marker="o", ms=3, label=f"mean over {len(e)} held-out states")
     ax.fill_between(x, mean - std, mean + std, alpha=0.15, label="± 1 std")
     ax.fill_between(x, mean - ci, mean + ci, alpha=0.35, label="95% CI of the mean")
-    ax.axvline(run.cfg.iterations, color="k", ls=":", lw=1, label=f"configured iterations ({run.cfg.iterations})")
+    ax.axvline(
+        run.cfg.iterations,
+        color="k",
+        ls=":",
+        lw=1,
+        label=f"configured iterations ({run.cfg.iterations})",
+    )
     ax.set_xlabel("refinement iteration (0 = the plan predicted from all-[MASK])")
     ax.set_ylabel("plan energy E(τ) = −Σ log p(a_i | s, τ₋ᵢ) (nats)")
     ax.legend(fontsize=7)
-    _suptitle(fig, run.title(f"Energy minimization (horizon {run.cfg.horizon}, resample '{run.cfg.resample}')"))
-    numbers = dict(_run_info(run), states=len(e), iterations=iterations, mean=mean, std=std, ci95=ci,
-                   median=np.median(e, 0), drop=float(mean[0] - mean[-1]),
-                   configured_iterations=run.cfg.iterations,
-                   share_of_states_lower_at_configured=float((e[:, min(configured, iterations)] < e[:, 0]).mean()),
-                   share_of_states_lower_at_end=float((e[:, -1] < e[:, 0]).mean()))
+    _suptitle(
+        fig,
+        run.title(
+            f"Energy minimization (horizon {run.cfg.horizon}, resample '{run.cfg.resample}')"
+        ),
+    )
+    numbers = dict(
+        _run_info(run),
+        states=len(e),
+        iterations=iterations,
+        mean=mean,
+        std=std,
+        ci95=ci,
+        median=np.median(e, 0),
+        drop=float(mean[0] - mean[-1]),
+        configured_iterations=run.cfg.iterations,
+        share_of_states_lower_at_configured=float(
+            (e[:, min(configured, iterations)] < e[:, 0]).mean()
+        ),
+        share_of_states_lower_at_end=float((e[:, -1] < e[:, 0]).mean()),
+    )
     return _save(fig, numbers, out, f"energy-{run.path.name}")
 
 
@@ -1025,7 +1429,11 @@ def curve(runs: list[Run], out: Path) -> list[Path]:
     fig, axes = _figure(1, 3, width=4.2, height=3.6)
     for run in runs:
         path = run.path / "metrics.jsonl"
-        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+        rows = (
+            [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+            if path.exists()
+            else []
+        )
         score_key = "success_rate" if run.tok.discrete else "normalized_score"
         scale = 100.0 if score_key == "success_rate" else 1.0
         evals = [r for r in rows if r.get(score_key) is not None]
@@ -1036,13 +1444,25 @@ def curve(runs: list[Run], out: Path) -> list[Path]:
         axes[0, 0].plot(step, loss, label=label)
         axes[0, 1].plot(steps, scores, marker="o", ms=3, label=label)
         axes[0, 2].plot(minutes, scores, marker="o", ms=3, label=label)
-        numbers["runs"].append(dict(_run_info(run), score=score_key, step=step, loss=loss, eval_step=steps,
-                                    eval_minutes=minutes, eval_score=scores))
-    metric = "success rate (%)" if runs[0].tok.discrete else "normalized score (0 random, 100 expert)"
-    for ax, xlabel, ylabel, title in ((axes[0, 0], "gradient step", "training loss (log)", "loss"),
-                                      (axes[0, 1], "gradient step", metric, "evaluation score vs step"),
-                                      (axes[0, 2], "training time (minutes, this CPU)", metric,
-                                       "evaluation score vs time")):
+        numbers["runs"].append(
+            dict(
+                _run_info(run),
+                score=score_key,
+                step=step,
+                loss=loss,
+                eval_step=steps,
+                eval_minutes=minutes,
+                eval_score=scores,
+            )
+        )
+    metric = (
+        "success rate (%)" if runs[0].tok.discrete else "normalized score (0 random, 100 expert)"
+    )
+    for ax, xlabel, ylabel, title in (
+        (axes[0, 0], "gradient step", "training loss (log)", "loss"),
+        (axes[0, 1], "gradient step", metric, "evaluation score vs step"),
+        (axes[0, 2], "training time (minutes, this CPU)", metric, "evaluation score vs time"),
+    ):
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(title, fontsize=9)
@@ -1051,17 +1471,31 @@ def curve(runs: list[Run], out: Path) -> list[Path]:
     axes[0, 0].set_yscale("log")
     if not any(r["eval_step"] for r in numbers["runs"]):
         for ax in axes[0, 1:]:
-            ax.text(0.5, 0.5, "no evaluations logged\n(train with --eval-every N)", ha="center", va="center",
-                    transform=ax.transAxes)
-    _suptitle(fig, "Learning curve (evaluations: the periodic `--eval-every` rollouts, env seeds from 10000)\n"
-              + _runs_line(runs))
+            ax.text(
+                0.5,
+                0.5,
+                "no evaluations logged\n(train with --eval-every N)",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+            )
+    _suptitle(
+        fig,
+        "Learning curve (evaluations: the periodic `--eval-every` rollouts, env seeds from 10000)\n"
+        + _runs_line(runs),
+    )
     return _save(fig, numbers, out, "curve")
 
 
 # ---------------------------------------------------------------------------------------------- the command
 
-PER_RUN = {"attention": attention, "attention-by-type": attention_by_type, "entropy": entropy, "rtg": rtg,
-           "energy": energy}
+PER_RUN = {
+    "attention": attention,
+    "attention-by-type": attention_by_type,
+    "entropy": entropy,
+    "rtg": rtg,
+    "energy": energy,
+}
 ALL_RUNS = {"horizon": horizon, "sparsity": sparsity, "error": error, "cost": cost, "curve": curve}
 CAPTIONS = {
     "attention": "Attention (mean over heads) on a real dataset window, one panel per layer; strips mark token types.",
@@ -1088,27 +1522,41 @@ def run(kind: str, runs: list[str], out: Path) -> list[Path]:
     if kind != "all":
         for r in loaded:
             if r.algo not in APPLIES[kind]:
-                raise ValueError(f"analysis '{kind}' applies to {'/'.join(APPLIES[kind])} runs; "
-                                 f"'{r.path}' is a {r.algo} run")
+                raise ValueError(
+                    f"analysis '{kind}' applies to {'/'.join(APPLIES[kind])} runs; "
+                    f"'{r.path}' is a {r.algo} run"
+                )
         return _one(kind, loaded, out)
-    usable = [r for r in loaded if r.algo in SEQUENCE_MODELS]  # the baselines have only a learning curve
+    # the baselines have only a learning curve
+    usable = [r for r in loaded if r.algo in SEQUENCE_MODELS]
     if not usable:
-        raise ValueError(f"no analysis applies to these runs (they are {', '.join(r.algo for r in loaded)} runs; "
-                         f"the analyses read {'/'.join(SEQUENCE_MODELS)} runs)")
+        raise ValueError(
+            f"no analysis applies to these runs (they are {', '.join(r.algo for r in loaded)} runs; "
+            f"the analyses read {'/'.join(SEQUENCE_MODELS)} runs)"
+        )
     written, sections = [], []
     for k in KINDS:
         chosen = [r for r in usable if r.algo in APPLIES[k]]
         if chosen:
             paths = _one(k, chosen, out)
             written += paths
-            figures = "\n\n".join(f"![{k}: {p.stem}]({p.name})  \nnumbers: [{p.stem}.json]({p.stem}.json)"
-                                  for p in paths if p.suffix == ".png")
+            figures = "\n\n".join(
+                f"![{k}: {p.stem}]({p.name})  \nnumbers: [{p.stem}.json]({p.stem}.json)"
+                for p in paths
+                if p.suffix == ".png"
+            )
             sections.append(f"## {k}\n\n{CAPTIONS[k]}\n\n{figures}\n")
     index = out / "index.md"
-    header = "# minirl analyses\n\nRuns: " + ", ".join(f"`{r.path}` ({r.algo} on {r.dataset}, step "
-                                                       f"{r.state.get('step')})" for r in usable)
-    index.write_text(header + "\n\nMade by `minirl analyze all " + " ".join(str(r.path) for r in usable)
-                     + f" --out {out}`.\n\n" + "\n".join(sections))
+    header = "# minirl analyses\n\nRuns: " + ", ".join(
+        f"`{r.path}` ({r.algo} on {r.dataset}, step {r.state.get('step')})" for r in usable
+    )
+    index.write_text(
+        header
+        + "\n\nMade by `minirl analyze all "
+        + " ".join(str(r.path) for r in usable)
+        + f" --out {out}`.\n\n"
+        + "\n".join(sections)
+    )
     return written + [index]
 
 

@@ -60,14 +60,20 @@ def cpu_matmul_peak_flops(n: int = 1024, repeats: int = 10) -> float:
 
 
 def halfcheetah_tokenizer() -> Tokenizer:
-    return Tokenizer("halfcheetah", False, 6, Normalizer(np.zeros(17), np.ones(17)), rtg_scale=1000.0)
+    return Tokenizer(
+        "halfcheetah", False, 6, Normalizer(np.zeros(17), np.ones(17)), rtg_scale=1000.0
+    )
 
 
 def dt_batch(B: int, K: int, S: int = 17, A: int = 6) -> dict:
     g = torch.Generator().manual_seed(0)
-    return {"rtg": torch.rand(B, K, generator=g), "states": torch.randn(B, K, S, generator=g),
-            "actions": torch.rand(B, K, A, generator=g) * 2 - 1,
-            "timesteps": torch.arange(K).repeat(B, 1), "mask": torch.ones(B, K, dtype=torch.bool)}
+    return {
+        "rtg": torch.rand(B, K, generator=g),
+        "states": torch.randn(B, K, S, generator=g),
+        "actions": torch.rand(B, K, A, generator=g) * 2 - 1,
+        "timesteps": torch.arange(K).repeat(B, 1),
+        "mask": torch.ones(B, K, dtype=torch.bool),
+    }
 
 
 def dt_train_speed(batch_size: int, repeats: int) -> dict:
@@ -93,8 +99,12 @@ def dt_train_speed(batch_size: int, repeats: int) -> dict:
     with FlopCounterMode(display=False) as counter:
         loss = model.loss(batch)
         loss.backward()
-    return {"seconds_per_step": seconds, "samples_per_s": batch_size / seconds,
-            "flops_per_step": counter.get_total_flops(), "params": sum(p.numel() for p in model.parameters())}
+    return {
+        "seconds_per_step": seconds,
+        "samples_per_s": batch_size / seconds,
+        "flops_per_step": counter.get_total_flops(),
+        "params": sum(p.numel() for p in model.parameters()),
+    }
 
 
 def hf_dt_train_speed(batch_size: int, repeats: int) -> dict | None:
@@ -104,17 +114,34 @@ def hf_dt_train_speed(batch_size: int, repeats: int) -> dict | None:
     except ImportError:
         return None
     K = 20
-    config = DecisionTransformerConfig(state_dim=17, act_dim=6, hidden_size=128, n_layer=3, n_head=1,
-                                       n_inner=4 * 128, max_ep_len=1000, n_positions=3 * K, resid_pdrop=0.1,
-                                       embd_pdrop=0.1, attn_pdrop=0.1, activation_function="relu")
+    config = DecisionTransformerConfig(
+        state_dim=17,
+        act_dim=6,
+        hidden_size=128,
+        n_layer=3,
+        n_head=1,
+        n_inner=4 * 128,
+        max_ep_len=1000,
+        n_positions=3 * K,
+        resid_pdrop=0.1,
+        embd_pdrop=0.1,
+        attn_pdrop=0.1,
+        activation_function="relu",
+    )
     model = DecisionTransformerModel(config).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-4)
     b = dt_batch(batch_size, K)
     mask = b["mask"].long()
 
     def step():
-        out = model(states=b["states"], actions=b["actions"], rewards=torch.zeros(batch_size, K, 1),
-                    returns_to_go=b["rtg"][..., None], timesteps=b["timesteps"], attention_mask=mask)
+        out = model(
+            states=b["states"],
+            actions=b["actions"],
+            rewards=torch.zeros(batch_size, K, 1),
+            returns_to_go=b["rtg"][..., None],
+            timesteps=b["timesteps"],
+            attention_mask=mask,
+        )
         loss = ((out.action_preds - b["actions"]) ** 2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -122,8 +149,11 @@ def hf_dt_train_speed(batch_size: int, repeats: int) -> dict | None:
         opt.step()
 
     seconds = _timeit(step, repeats)
-    return {"seconds_per_step": seconds, "samples_per_s": batch_size / seconds,
-            "params": sum(p.numel() for p in model.parameters())}
+    return {
+        "seconds_per_step": seconds,
+        "samples_per_s": batch_size / seconds,
+        "params": sum(p.numel() for p in model.parameters()),
+    }
 
 
 def dt_act_speed(n_envs: int, repeats: int) -> dict:
@@ -139,18 +169,27 @@ def dt_act_speed(n_envs: int, repeats: int) -> dict:
         agent.act(states)
         agent.observe(np.zeros(n_envs), np.zeros(n_envs, bool))
     seconds = _timeit(lambda: agent.act(states), repeats)
-    return {"n_envs": n_envs, "seconds_per_decision_step": seconds, "env_steps_per_s": n_envs / seconds}
+    return {
+        "n_envs": n_envs,
+        "seconds_per_decision_step": seconds,
+        "env_steps_per_s": n_envs / seconds,
+    }
 
 
 def speed(out: Path, quick: bool = False, console=None) -> dict:
     torch.manual_seed(0)
     repeats = 3 if quick else 20
-    result = {"torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-              "matmul_peak_flops": matmul_peak_flops(256 if quick else 1024, repeats)}
+    result = {
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "matmul_peak_flops": matmul_peak_flops(256 if quick else 1024, repeats),
+    }
     result["dt_train"] = dt_train_speed(64, repeats)
-    result["dt_train"]["fraction_of_matmul_peak"] = (result["dt_train"]["flops_per_step"]
-                                                     / result["dt_train"]["seconds_per_step"]
-                                                     / result["matmul_peak_flops"])
+    result["dt_train"]["fraction_of_matmul_peak"] = (
+        result["dt_train"]["flops_per_step"]
+        / result["dt_train"]["seconds_per_step"]
+        / result["matmul_peak_flops"]
+    )
     result["hf_dt_train"] = hf_dt_train_speed(64, repeats)
     result["dt_act"] = [dt_act_speed(n, repeats) for n in ((1, 10) if quick else (1, 10, 50))]
     result.update(_planner_costs(quick))
@@ -166,8 +205,12 @@ def _planner_costs(quick: bool) -> dict:
     TT's CPU seconds per decision at the paper's settings against its FLOP floor (peak timed the same way)."""
     from minirl import tt
 
-    return {"tt_plan": tt.bench_plan_cost(quick=quick),
-            "tt_plan_floor": tt.bench_plan_floor(lambda: cpu_matmul_peak_flops(256 if quick else 1024), quick=quick)}
+    return {
+        "tt_plan": tt.bench_plan_cost(quick=quick),
+        "tt_plan_floor": tt.bench_plan_floor(
+            lambda: cpu_matmul_peak_flops(256 if quick else 1024), quick=quick
+        ),
+    }
 
 
 def _print_speed(result: dict, console) -> None:
@@ -176,20 +219,32 @@ def _print_speed(result: dict, console) -> None:
     table = Table("measurement", "value", title="minirl bench speed")
     table.add_row("matmul peak (float32)", f"{result['matmul_peak_flops'] / 1e9:.1f} GFLOP/s")
     d = result["dt_train"]
-    table.add_row("DT train step (batch 64, K 20)", f"{d['samples_per_s']:.0f} samples/s "
-                  f"({1000 * d['seconds_per_step']:.1f} ms/step)")
-    table.add_row("DT train step FLOP/s / matmul peak", f"{100 * d['fraction_of_matmul_peak']:.1f}%")
+    table.add_row(
+        "DT train step (batch 64, K 20)",
+        f"{d['samples_per_s']:.0f} samples/s ({1000 * d['seconds_per_step']:.1f} ms/step)",
+    )
+    table.add_row(
+        "DT train step FLOP/s / matmul peak", f"{100 * d['fraction_of_matmul_peak']:.1f}%"
+    )
     h = result["hf_dt_train"]
-    table.add_row("transformers DT train step", "not installed (pip install minirl[bench])" if h is None else
-                  f"{h['samples_per_s']:.0f} samples/s ({1000 * h['seconds_per_step']:.1f} ms/step)")
+    table.add_row(
+        "transformers DT train step",
+        "not installed (pip install minirl[bench])"
+        if h is None
+        else f"{h['samples_per_s']:.0f} samples/s ({1000 * h['seconds_per_step']:.1f} ms/step)",
+    )
     for a in result["dt_act"]:
-        table.add_row(f"DT act, {a['n_envs']} envs batched", f"{a['env_steps_per_s']:.0f} env steps/s")
+        table.add_row(
+            f"DT act, {a['n_envs']} envs batched", f"{a['env_steps_per_s']:.0f} env steps/s"
+        )
     for row in result.get("tt_plan", {}).get("rows", []):
         table.add_row(f"tt_plan {row.get('label', '')}", f"{row['ms_per_step']:.1f} ms/step")
     for row in result.get("tt_plan_floor", []):
-        table.add_row(f"TT decision, {row['n_envs']} env(s), K={row['beam_width']}, H={row['horizon']}",
-                      f"{row['seconds']:.2f} CPU-s, floor {row['floor_s']:.2f} s ({row['flops'] / 1e9:.1f} GFLOP), "
-                      f"{row['ratio']:.1f}× floor")
+        table.add_row(
+            f"TT decision, {row['n_envs']} env(s), K={row['beam_width']}, H={row['horizon']}",
+            f"{row['seconds']:.2f} CPU-s, floor {row['floor_s']:.2f} s ({row['flops'] / 1e9:.1f} GFLOP), "
+            f"{row['ratio']:.1f}× floor",
+        )
     console.print(table)
 
 
@@ -205,7 +260,12 @@ def _plot_costs(result: dict, path: Path) -> None:
     for kind in ("cached", "uncached"):
         rows = [r for r in result["tt_plan"]["rows"] if r.get("kind") == kind]
         if rows:
-            ax.plot([r["beam_width"] for r in rows], [r["ms_per_step"] for r in rows], "o-", label=f"TT {kind}")
+            ax.plot(
+                [r["beam_width"] for r in rows],
+                [r["ms_per_step"] for r in rows],
+                "o-",
+                label=f"TT {kind}",
+            )
     dt_ms = 1000 * result["dt_act"][0]["seconds_per_decision_step"]
     ax.axhline(dt_ms, color="gray", ls="--", label="DT (one forward)")
     ax.set_xscale("log", base=2)
@@ -225,8 +285,17 @@ def run(kind: str, out: Path, quick: bool = False, console=None, **quality_optio
     if kind == "quality":
         from minirl import compare
 
-        opts = dict(datasets=["halfcheetah-medium", "babyai-gotolocal"], algos=["dt", "tt", "leap"], seeds=3)
+        opts = dict(
+            datasets=["halfcheetah-medium", "babyai-gotolocal"], algos=["dt", "tt", "leap"], seeds=3
+        )
         opts.update({k: v for k, v in quality_options.items() if v is not None})
-        return compare.run(opts.pop("datasets"), opts.pop("algos"), opts.pop("seeds"), out=out,
-                           runs_dir=Path("runs/bench"), console=console, **opts)
+        return compare.run(
+            opts.pop("datasets"),
+            opts.pop("algos"),
+            opts.pop("seeds"),
+            out=out,
+            runs_dir=Path("runs/bench"),
+            console=console,
+            **opts,
+        )
     raise ValueError(f"unknown benchmark '{kind}'; valid: speed, quality")

@@ -29,15 +29,27 @@ from minirl.envs import UnknownNameError, get_spec
 from minirl.evaluate import evaluate_run
 
 NAMES = {"bc": "BC", "cql": "CQL", "iql": "IQL", "dt": "DT", "tt": "TT", "leap": "LEAP"}
-TYPES = {"bc": "Imitation", "cql": "TD learning", "iql": "TD learning", "dt": "Seq. modeling",
-         "tt": "Seq. modeling", "leap": "Energy-based"}
+TYPES = {
+    "bc": "Imitation",
+    "cql": "TD learning",
+    "iql": "TD learning",
+    "dt": "Seq. modeling",
+    "tt": "Seq. modeling",
+    "leap": "Energy-based",
+}
 EVAL_SEED = 0  # the seed of the first evaluation episode, as `minirl eval` uses by default
 
 # D4RL HalfCheetah-v2 normalized scores as the papers report them (on D4RL's data, not ours). BC, CQL, IQL and DT:
 # Kostrikov et al. 2021 (IQL), Table 1; TT: Janner et al. 2021, Table 1. LEAP reports no HalfCheetah results.
 PAPER_DATASETS = ("halfcheetah-medium", "halfcheetah-medium-replay", "halfcheetah-medium-expert")
-PAPER_SCORES = {"bc": (42.6, 36.6, 55.2), "cql": (44.0, 45.5, 91.6), "iql": (47.4, 44.2, 86.7),
-                "dt": (42.6, 36.6, 86.8), "tt": (46.9, 41.9, 95.0), "leap": None}
+PAPER_SCORES = {
+    "bc": (42.6, 36.6, 55.2),
+    "cql": (44.0, 45.5, 91.6),
+    "iql": (47.4, 44.2, 86.7),
+    "dt": (42.6, 36.6, 86.8),
+    "tt": (46.9, 41.9, 95.0),
+    "leap": None,
+}
 
 
 def paper_score(algo: str, dataset: str) -> float | None:
@@ -59,8 +71,12 @@ def available_modules(algos: list[str], console: Console) -> dict:
             raise
         except Exception as e:  # noqa: BLE001  (a missing or broken module: say so in one line, carry on)
             reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-            console.print(f"error: {algo} cannot be imported ({reason}); skipped", markup=False, highlight=False,
-                          soft_wrap=True)
+            console.print(
+                f"error: {algo} cannot be imported ({reason}); skipped",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
             continue
         modules[algo] = module
     return modules
@@ -70,14 +86,33 @@ def dataset_fingerprint(dataset: str, progress: bool) -> dict:
     """Size and reward sum of a dataset (built first if missing): part of the run key, so a re-collected dataset of
     another size or content trains new runs instead of reusing old ones."""
     episodes = data.ensure(dataset, progress=progress)
-    return {"episodes": len(episodes), "transitions": int(sum(len(ep["rewards"]) for ep in episodes)),
-            "reward_sum": round(float(sum(ep["rewards"].sum() for ep in episodes)), 4)}
+    return {
+        "episodes": len(episodes),
+        "transitions": int(sum(len(ep["rewards"]) for ep in episodes)),
+        "reward_sum": round(float(sum(ep["rewards"].sum() for ep in episodes)), 4),
+    }
 
 
-def run_key(algo: str, dataset: str, seed: int, config: dict, fingerprint: dict, budget_minutes: float | None) -> str:
+def run_key(
+    algo: str,
+    dataset: str,
+    seed: int,
+    config: dict,
+    fingerprint: dict,
+    budget_minutes: float | None,
+) -> str:
     """8 hex digits of a hash over everything that decides what a training run produces."""
-    blob = json.dumps({"algo": algo, "dataset": dataset, "seed": seed, "config": config, "data": fingerprint,
-                       "budget_minutes": budget_minutes}, sort_keys=True)
+    blob = json.dumps(
+        {
+            "algo": algo,
+            "dataset": dataset,
+            "seed": seed,
+            "config": config,
+            "data": fingerprint,
+            "budget_minutes": budget_minutes,
+        },
+        sort_keys=True,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:8]
 
 
@@ -85,8 +120,17 @@ def run_dir_for(runs_dir: Path, algo: str, dataset: str, seed: int, key: str) ->
     return Path(runs_dir) / f"{algo}-{dataset.replace('/', '_')}-s{seed}-{key}"
 
 
-def train_or_reuse(algo: str, dataset: str, seed: int, run_dir: Path, steps: int | None,
-                   budget_minutes: float | None, device: str, progress: bool, overrides: dict | None = None) -> str:
+def train_or_reuse(
+    algo: str,
+    dataset: str,
+    seed: int,
+    run_dir: Path,
+    steps: int | None,
+    budget_minutes: float | None,
+    device: str,
+    progress: bool,
+    overrides: dict | None = None,
+) -> str:
     """Makes sure run_dir holds a finished run; returns 'reused', 'resumed', 'trained' or 'retrained (stale
     checkpoint)': a run whose checkpoint the current model code cannot load (written by an older version of the
     algorithm) is trained again from scratch in the same folder, which replaces minirl's own files there (its
@@ -100,11 +144,31 @@ def train_or_reuse(algo: str, dataset: str, seed: int, run_dir: Path, steps: int
         else:
             if state.get("finished"):
                 return "reused"
-            train.run_training(algo, dataset, steps=steps, seed=seed, out=run_dir, resume=True, device=device,
-                               budget_minutes=budget_minutes, overrides=overrides, progress=progress)
+            train.run_training(
+                algo,
+                dataset,
+                steps=steps,
+                seed=seed,
+                out=run_dir,
+                resume=True,
+                device=device,
+                budget_minutes=budget_minutes,
+                overrides=overrides,
+                progress=progress,
+            )
             return "resumed"
-    train.run_training(algo, dataset, steps=steps, seed=seed, out=run_dir, device=device,
-                       budget_minutes=budget_minutes, overrides=overrides, progress=progress, overwrite=stale)
+    train.run_training(
+        algo,
+        dataset,
+        steps=steps,
+        seed=seed,
+        out=run_dir,
+        device=device,
+        budget_minutes=budget_minutes,
+        overrides=overrides,
+        progress=progress,
+        overwrite=stale,
+    )
     return "retrained (stale checkpoint)" if stale else "trained"
 
 
@@ -113,31 +177,46 @@ def expected_settings(module, env: str) -> list[dict]:
     sweep = runs.hook(module, "default_sweep")(get_spec(env))
     if not sweep:
         return [dict(module.EVAL_OPTIONS)]
-    (name, values), = sweep.items()
+    ((name, values),) = sweep.items()
     return [dict(module.EVAL_OPTIONS, **{name: v}) for v in values]
 
 
-def evaluate_or_reuse(module, run_dir: Path, env: str, episodes: int, step: int,
-                      progress: bool) -> tuple[list[dict], bool]:
+def evaluate_or_reuse(
+    module, run_dir: Path, env: str, episodes: int, step: int, progress: bool
+) -> tuple[list[dict], bool]:
     """The eval results of a run (one per evaluation setting) and whether they came from an existing eval.json
     made with the same episodes, first seed, settings and training step."""
     path = run_dir / "eval.json"
     if path.exists():
         try:
             results = json.loads(path.read_text())["runs"]
-            wanted = json.loads(json.dumps(expected_settings(module, env)))  # as JSON would store them
-            if (results and [r["options"] for r in results] == wanted
-                    and all(r["episodes"] == episodes and r["seed"] == EVAL_SEED and r.get("train_step") == step
-                            for r in results)):
+            # as JSON would store them
+            wanted = json.loads(json.dumps(expected_settings(module, env)))
+            if (
+                results
+                and [r["options"] for r in results] == wanted
+                and all(
+                    r["episodes"] == episodes
+                    and r["seed"] == EVAL_SEED
+                    and r.get("train_step") == step
+                    for r in results
+                )
+            ):
                 return results, True
         except (OSError, ValueError, KeyError, TypeError):
             pass  # unreadable or from another version: evaluate again
-    return evaluate_run(run_dir, episodes=episodes, seed=EVAL_SEED, progress=progress)["runs"], False
+    return evaluate_run(run_dir, episodes=episodes, seed=EVAL_SEED, progress=progress)[
+        "runs"
+    ], False
 
 
 def score_of(result: dict) -> float:
     """HalfCheetah: normalized score; BabyAI: success rate in %."""
-    return result["normalized_score"] if "normalized_score" in result else 100.0 * result["success_rate"]
+    return (
+        result["normalized_score"]
+        if "normalized_score" in result
+        else 100.0 * result["success_rate"]
+    )
 
 
 def metric_name(dataset: str) -> str:
@@ -151,10 +230,20 @@ def dataset_env(dataset: str) -> str:
 # ---------------------------------------------------------------------------------------------- the comparison
 
 
-def run(datasets: list[str], algos: list[str], seeds: int, budget_minutes: float | None = None,
-        steps: int | None = None, episodes: int = 10, out: str | Path = "runs/compare-table",
-        runs_dir: str | Path = "runs/compare", console: Console | None = None, device: str = "auto",
-        progress: bool | None = None, overrides: dict[str, dict] | None = None) -> dict:
+def run(
+    datasets: list[str],
+    algos: list[str],
+    seeds: int,
+    budget_minutes: float | None = None,
+    steps: int | None = None,
+    episodes: int = 10,
+    out: str | Path = "runs/compare-table",
+    runs_dir: str | Path = "runs/compare",
+    console: Console | None = None,
+    device: str = "auto",
+    progress: bool | None = None,
+    overrides: dict[str, dict] | None = None,
+) -> dict:
     """Trains (or reuses) and evaluates every algorithm on every dataset with seeds 0..seeds-1; prints and writes the
     table. `overrides` maps an algorithm to config fields it trains with on every dataset ({"dt": {"lr": 3e-4}});
     they are part of each run's key. Returns {"rows": per-run dicts, "summary": per (algo, dataset) dicts, "files":
@@ -171,12 +260,16 @@ def run(datasets: list[str], algos: list[str], seeds: int, budget_minutes: float
     overrides = overrides or {}
     for algo in overrides:
         if algo not in algos:
-            raise ValueError(f"--set names '{algo}', which is not among --algos ({', '.join(algos)})")
-    envs = {dataset: dataset_env(dataset) for dataset in datasets}  # unknown dataset names fail here, in one line
+            raise ValueError(
+                f"--set names '{algo}', which is not among --algos ({', '.join(algos)})"
+            )
+    # unknown dataset names fail here, in one line
+    envs = {dataset: dataset_env(dataset) for dataset in datasets}
     modules = available_modules(algos, console)
     if not modules:
         raise runs.RunError(f"none of {', '.join(algos)} can be run (see the errors above)")
-    for algo, fields in overrides.items():  # bad --set values fail here, before any dataset is built
+    # bad --set values fail here, before any dataset is built
+    for algo, fields in overrides.items():
         if algo in modules:
             validate.config_values(modules[algo].Config, fields, algo, label=f"--set {algo}.")
 
@@ -186,35 +279,69 @@ def run(datasets: list[str], algos: list[str], seeds: int, budget_minutes: float
         fingerprint = dataset_fingerprint(dataset, progress)
         for algo, module in modules.items():
             fields = dict(overrides.get(algo, {}), **({"steps": steps} if steps else {}))
-            config = dataclasses.asdict(train.make_config(module, fields, envs[dataset], label=f"--set {algo}."))
+            config = dataclasses.asdict(
+                train.make_config(module, fields, envs[dataset], label=f"--set {algo}.")
+            )
             for seed in range(seeds):
                 key = run_key(algo, dataset, seed, config, fingerprint, budget_minutes)
                 run_dir = run_dir_for(Path(runs_dir), algo, dataset, seed, key)
-                how = train_or_reuse(algo, dataset, seed, run_dir, steps, budget_minutes, device, progress,
-                                     overrides.get(algo))
+                how = train_or_reuse(
+                    algo,
+                    dataset,
+                    seed,
+                    run_dir,
+                    steps,
+                    budget_minutes,
+                    device,
+                    progress,
+                    overrides.get(algo),
+                )
                 state = runs.load_checkpoint(run_dir)
-                results, eval_reused = evaluate_or_reuse(module, run_dir, envs[dataset], episodes, state["step"],
-                                                         progress)
-                best = max(results, key=score_of)  # one setting, or the best of a default sweep (DT's targets)
+                results, eval_reused = evaluate_or_reuse(
+                    module, run_dir, envs[dataset], episodes, state["step"], progress
+                )
+                # one setting, or the best of a default sweep (DT's targets)
+                best = max(results, key=score_of)
                 done += 1
-                rows.append({"algo": algo, "dataset": dataset, "seed": seed, "metric": metric_name(dataset),
-                             "score": score_of(best), "return_mean": best["return_mean"],
-                             "setting": ", ".join(f"{k}={v}" for k, v in best["options"].items()),
-                             "overrides": ", ".join(f"{k}={v}" for k, v in overrides.get(algo, {}).items()),
-                             "train_steps": state["step"], "train_minutes": state.get("train_seconds", 0.0) / 60,
-                             "episodes": episodes, "run": str(run_dir), "trained": how, "eval_reused": eval_reused})
-                console.print(f"[{done}/{total}] {algo} on {dataset}, seed {seed}: {how}, "
-                              f"{'eval reused' if eval_reused else 'evaluated'}: {rows[-1]['metric']} "
-                              f"{rows[-1]['score']:.1f}  ({run_dir})", markup=False, highlight=False, soft_wrap=True)
+                rows.append(
+                    {
+                        "algo": algo,
+                        "dataset": dataset,
+                        "seed": seed,
+                        "metric": metric_name(dataset),
+                        "score": score_of(best),
+                        "return_mean": best["return_mean"],
+                        "setting": ", ".join(f"{k}={v}" for k, v in best["options"].items()),
+                        "overrides": ", ".join(
+                            f"{k}={v}" for k, v in overrides.get(algo, {}).items()
+                        ),
+                        "train_steps": state["step"],
+                        "train_minutes": state.get("train_seconds", 0.0) / 60,
+                        "episodes": episodes,
+                        "run": str(run_dir),
+                        "trained": how,
+                        "eval_reused": eval_reused,
+                    }
+                )
+                console.print(
+                    f"[{done}/{total}] {algo} on {dataset}, seed {seed}: {how}, "
+                    f"{'eval reused' if eval_reused else 'evaluated'}: {rows[-1]['metric']} "
+                    f"{rows[-1]['score']:.1f}  ({run_dir})",
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )
 
     summary = summarize(rows, list(modules), datasets)
     console.print(results_table(summary, list(modules), datasets, seeds, episodes))
     console.print(paper_table(list(modules)))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    files = [write_csv(summary, out / "compare.csv"),
-             write_markdown(summary, rows, list(modules), datasets, seeds, episodes, out / "compare.md"),
-             plot(summary, list(modules), datasets, seeds, out / "compare.png")]
+    files = [
+        write_csv(summary, out / "compare.csv"),
+        write_markdown(summary, rows, list(modules), datasets, seeds, episodes, out / "compare.md"),
+        plot(summary, list(modules), datasets, seeds, out / "compare.png"),
+    ]
     for path in files:
         console.print(f"wrote {path}", markup=False, highlight=False, soft_wrap=True)
     return {"rows": rows, "summary": summary, "files": files}
@@ -227,9 +354,18 @@ def summarize(rows: list[dict], algos: list[str], datasets: list[str]) -> list[d
         for dataset in datasets:
             values = [r["score"] for r in rows if r["algo"] == algo and r["dataset"] == dataset]
             if values:
-                summary.append({"algo": algo, "dataset": dataset, "metric": metric_name(dataset),
-                                "mean": float(np.mean(values)), "std": float(np.std(values)), "seeds": len(values),
-                                "values": values, "paper": paper_score(algo, dataset)})
+                summary.append(
+                    {
+                        "algo": algo,
+                        "dataset": dataset,
+                        "metric": metric_name(dataset),
+                        "mean": float(np.mean(values)),
+                        "std": float(np.std(values)),
+                        "seeds": len(values),
+                        "values": values,
+                        "paper": paper_score(algo, dataset),
+                    }
+                )
     return summary
 
 
@@ -244,18 +380,29 @@ def _header(dataset: str) -> str:
     return f"{dataset} ({metric_name(dataset)})"
 
 
-def results_table(summary: list[dict], algos: list[str], datasets: list[str], seeds: int, episodes: int) -> Table:
-    table = Table("Method", "Type", *[_header(d) for d in datasets],
-                  title=f"minirl: our runs on our datasets (mean ± std over {seeds} seed(s), {episodes} episodes each)")
+def results_table(
+    summary: list[dict], algos: list[str], datasets: list[str], seeds: int, episodes: int
+) -> Table:
+    table = Table(
+        "Method",
+        "Type",
+        *[_header(d) for d in datasets],
+        title=f"minirl: our runs on our datasets (mean ± std over {seeds} seed(s), {episodes} episodes each)",
+    )
     for algo in algos:
-        table.add_row(NAMES.get(algo, algo), TYPES.get(algo, ""), *[_cell(summary, algo, d) for d in datasets])
+        table.add_row(
+            NAMES.get(algo, algo), TYPES.get(algo, ""), *[_cell(summary, algo, d) for d in datasets]
+        )
     return table
 
 
 def paper_table(algos: list[str]) -> Table:
-    table = Table("Method", *[d.removeprefix("halfcheetah-") for d in PAPER_DATASETS],
-                  title="The papers' figures on D4RL's HalfCheetah-v2 data, NOT ours (normalized score)",
-                  caption="BC, CQL, IQL, DT: Kostrikov et al. 2021 (IQL), Table 1; TT: Janner et al. 2021")
+    table = Table(
+        "Method",
+        *[d.removeprefix("halfcheetah-") for d in PAPER_DATASETS],
+        title="The papers' figures on D4RL's HalfCheetah-v2 data, NOT ours (normalized score)",
+        caption="BC, CQL, IQL, DT: Kostrikov et al. 2021 (IQL), Table 1; TT: Janner et al. 2021",
+    )
     for algo in algos:
         scores = PAPER_SCORES.get(algo)
         cells = [f"{v:.1f}" for v in scores] if scores else ["not reported"] * len(PAPER_DATASETS)
@@ -270,11 +417,22 @@ def write_csv(summary: list[dict], path: Path) -> Path:
     """One row per (algo, dataset): metric, mean, std, seeds, per-seed values (';'-joined), the papers' number."""
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["algo", "dataset", "metric", "mean", "std", "seeds", "values", "paper_d4rl"])
+        writer.writerow(
+            ["algo", "dataset", "metric", "mean", "std", "seeds", "values", "paper_d4rl"]
+        )
         for s in summary:
-            writer.writerow([s["algo"], s["dataset"], s["metric"], f"{s['mean']:.2f}", f"{s['std']:.2f}",
-                             s["seeds"], ";".join(f"{v:.2f}" for v in s["values"]),
-                             "" if s["paper"] is None else s["paper"]])
+            writer.writerow(
+                [
+                    s["algo"],
+                    s["dataset"],
+                    s["metric"],
+                    f"{s['mean']:.2f}",
+                    f"{s['std']:.2f}",
+                    s["seeds"],
+                    ";".join(f"{v:.2f}" for v in s["values"]),
+                    "" if s["paper"] is None else s["paper"],
+                ]
+            )
     return path
 
 
@@ -283,29 +441,79 @@ def _markdown(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"
 
 
-def write_markdown(summary: list[dict], rows: list[dict], algos: list[str], datasets: list[str], seeds: int,
-                   episodes: int, path: Path) -> Path:
-    ours = _markdown(["Method", "Type", *[_header(d) for d in datasets]],
-                     [[NAMES.get(a, a), TYPES.get(a, ""), *[_cell(summary, a, d) for d in datasets]] for a in algos])
-    papers = _markdown(["Method", *PAPER_DATASETS],
-                       [[NAMES.get(a, a), *([f"{v:.1f}" for v in PAPER_SCORES[a]] if PAPER_SCORES.get(a)
-                                            else ["not reported"] * 3)] for a in algos])
-    run_table = _markdown(["algo", "dataset", "seed", "score", "setting", "config overrides", "train steps",
-                           "train min", "run"],
-                          [[r["algo"], r["dataset"], str(r["seed"]), f"{r['score']:.1f}", r["setting"] or "-",
-                            r.get("overrides") or "-",
-                            str(r["train_steps"]), f"{r['train_minutes']:.1f}", f"`{r['run']}`"] for r in rows])
-    text = (f"# minirl compare\n\nOur runs on our datasets: mean ± std over {seeds} seed(s), {episodes} evaluation "
-            "episodes per run. HalfCheetah: D4RL-normalized score; BabyAI: success rate in %.\n\n" + ours +
-            "\n## The papers' figures (D4RL HalfCheetah-v2 data, not ours)\n\nNormalized scores as reported: BC, CQL, "
-            "IQL, DT from Kostrikov et al. 2021 (IQL), Table 1; TT from Janner et al. 2021. Our HalfCheetah datasets "
-            "are made by minirl's own SAC policies on HalfCheetah-v5, so the numbers are comparable in kind, not "
-            "equal by construction.\n\n" + papers + "\n## Runs\n\n" + run_table)
+def write_markdown(
+    summary: list[dict],
+    rows: list[dict],
+    algos: list[str],
+    datasets: list[str],
+    seeds: int,
+    episodes: int,
+    path: Path,
+) -> Path:
+    ours = _markdown(
+        ["Method", "Type", *[_header(d) for d in datasets]],
+        [
+            [NAMES.get(a, a), TYPES.get(a, ""), *[_cell(summary, a, d) for d in datasets]]
+            for a in algos
+        ],
+    )
+    papers = _markdown(
+        ["Method", *PAPER_DATASETS],
+        [
+            [
+                NAMES.get(a, a),
+                *(
+                    [f"{v:.1f}" for v in PAPER_SCORES[a]]
+                    if PAPER_SCORES.get(a)
+                    else ["not reported"] * 3
+                ),
+            ]
+            for a in algos
+        ],
+    )
+    run_table = _markdown(
+        [
+            "algo",
+            "dataset",
+            "seed",
+            "score",
+            "setting",
+            "config overrides",
+            "train steps",
+            "train min",
+            "run",
+        ],
+        [
+            [
+                r["algo"],
+                r["dataset"],
+                str(r["seed"]),
+                f"{r['score']:.1f}",
+                r["setting"] or "-",
+                r.get("overrides") or "-",
+                str(r["train_steps"]),
+                f"{r['train_minutes']:.1f}",
+                f"`{r['run']}`",
+            ]
+            for r in rows
+        ],
+    )
+    text = (
+        f"# minirl compare\n\nOur runs on our datasets: mean ± std over {seeds} seed(s), {episodes} evaluation "
+        "episodes per run. HalfCheetah: D4RL-normalized score; BabyAI: success rate in %.\n\n"
+        + ours
+        + "\n## The papers' figures (D4RL HalfCheetah-v2 data, not ours)\n\nNormalized scores as reported: BC, CQL, "
+        "IQL, DT from Kostrikov et al. 2021 (IQL), Table 1; TT from Janner et al. 2021. Our HalfCheetah datasets "
+        "are made by minirl's own SAC policies on HalfCheetah-v5, so the numbers are comparable in kind, not "
+        "equal by construction.\n\n" + papers + "\n## Runs\n\n" + run_table
+    )
     path.write_text(text)
     return path
 
 
-def plot(summary: list[dict], algos: list[str], datasets: list[str], seeds: int, path: Path) -> Path:
+def plot(
+    summary: list[dict], algos: list[str], datasets: list[str], seeds: int, path: Path
+) -> Path:
     """One panel per dataset: a bar per algorithm (mean, std error bar, seeds as dots), the papers' score as a
     black tick where one exists."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -321,20 +529,38 @@ def plot(summary: list[dict], algos: list[str], datasets: list[str], seeds: int,
             s = next((s for s in summary if s["algo"] == algo and s["dataset"] == dataset), None)
             if s is None:
                 continue
-            ax.bar(x, s["mean"], yerr=s["std"] if s["seeds"] > 1 else None, color=colors[algo], capsize=4,
-                   alpha=0.85)
+            ax.bar(
+                x,
+                s["mean"],
+                yerr=s["std"] if s["seeds"] > 1 else None,
+                color=colors[algo],
+                capsize=4,
+                alpha=0.85,
+            )
             ax.scatter([x] * len(s["values"]), s["values"], color="k", s=10, zorder=3)
             if s["paper"] is not None:
-                ax.plot([x - 0.4, x + 0.4], [s["paper"]] * 2, color="k", lw=2, ls="--",
-                        label=None if paper_drawn else "paper (D4RL data)")
+                ax.plot(
+                    [x - 0.4, x + 0.4],
+                    [s["paper"]] * 2,
+                    color="k",
+                    lw=2,
+                    ls="--",
+                    label=None if paper_drawn else "paper (D4RL data)",
+                )
                 paper_drawn = True
         ax.set_xticks(range(len(algos)), [NAMES.get(a, a) for a in algos])
         ax.set_xlabel("algorithm")
-        ax.set_ylabel("success rate (%)" if get_spec(dataset_env(dataset)).discrete else "D4RL normalized score")
+        ax.set_ylabel(
+            "success rate (%)"
+            if get_spec(dataset_env(dataset)).discrete
+            else "D4RL normalized score"
+        )
         ax.set_title(dataset)
         if paper_drawn:
             ax.legend(loc="best", fontsize=8)
-    fig.suptitle(f"minirl compare: {', '.join(NAMES.get(a, a) for a in algos)} "
-                 f"(mean ± std over {seeds} seed(s))")
+    fig.suptitle(
+        f"minirl compare: {', '.join(NAMES.get(a, a) for a in algos)} "
+        f"(mean ± std over {seeds} seed(s))"
+    )
     fig.savefig(path, dpi=120)
     return path

@@ -47,27 +47,60 @@ class Lesson:
     exercises: tuple[str, ...]  # functions exercise.py asks for, graded in this order
 
     @property
-    def marker(self) -> str:  # the pytest marker of its graders: pytest tests/assignments --student -m lesson04
+    # the pytest marker of its graders: pytest tests/assignments --student -m lesson04
+    def marker(self) -> str:
         return f"lesson{self.number:02d}"
 
 
 LESSONS = [
-    Lesson(1, "01-bellman-backups", "Bellman backups: value iteration and Q-learning",
-           ("bellman_backup", "q_learning_step")),
-    Lesson(2, "02-offline-rl", "Offline RL: distribution shift, SAC's critic, CQL and IQL",
-           ("cql_penalty", "expectile_loss")),
-    Lesson(3, "03-return-conditioning", "Behaviour cloning and return conditioning",
-           ("returns_to_go", "return_conditioned_loss")),
-    Lesson(4, "04-decision-transformer", "Decision Transformer: tokens, causal attention, acting",
-           ("interleave_tokens", "causal_mask", "update_return_to_go")),
-    Lesson(5, "05-trajectory-transformer", "Trajectory Transformer: discretize, model, beam search",
-           ("fit_quantile_bins", "discretize", "undiscretize", "beam_step")),
-    Lesson(6, "06-leap", "LEAP: energy-based planning with a masked model",
-           ("plan_energy", "refine_step")),
-    Lesson(7, "07-reading-attention", "Reading attention: what the analyses show and do not",
-           ("row_entropy", "keys_for_mass", "gini")),
-    Lesson(8, "08-choosing-a-method", "Choosing a method: the measured comparison",
-           ("normalized_score", "mean_and_std")),
+    Lesson(
+        1,
+        "01-bellman-backups",
+        "Bellman backups: value iteration and Q-learning",
+        ("bellman_backup", "q_learning_step"),
+    ),
+    Lesson(
+        2,
+        "02-offline-rl",
+        "Offline RL: distribution shift, SAC's critic, CQL and IQL",
+        ("cql_penalty", "expectile_loss"),
+    ),
+    Lesson(
+        3,
+        "03-return-conditioning",
+        "Behaviour cloning and return conditioning",
+        ("returns_to_go", "return_conditioned_loss"),
+    ),
+    Lesson(
+        4,
+        "04-decision-transformer",
+        "Decision Transformer: tokens, causal attention, acting",
+        ("interleave_tokens", "causal_mask", "update_return_to_go"),
+    ),
+    Lesson(
+        5,
+        "05-trajectory-transformer",
+        "Trajectory Transformer: discretize, model, beam search",
+        ("fit_quantile_bins", "discretize", "undiscretize", "beam_step"),
+    ),
+    Lesson(
+        6,
+        "06-leap",
+        "LEAP: energy-based planning with a masked model",
+        ("plan_energy", "refine_step"),
+    ),
+    Lesson(
+        7,
+        "07-reading-attention",
+        "Reading attention: what the analyses show and do not",
+        ("row_entropy", "keys_for_mass", "gini"),
+    ),
+    Lesson(
+        8,
+        "08-choosing-a-method",
+        "Choosing a method: the measured comparison",
+        ("normalized_score", "mean_and_std"),
+    ),
 ]
 
 REFERENCES = {
@@ -76,9 +109,12 @@ REFERENCES = {
     (2, "cql_penalty"): "minirl.baselines.cql:cql_penalty",
     (2, "expectile_loss"): "minirl.course:expectile_loss",  # twin of baselines.iql.expectile_loss
     (3, "returns_to_go"): "minirl.tokenizer:returns_to_go",
-    (3, "return_conditioned_loss"): "minirl.course:return_conditioned_loss",  # twin of dt.Model.loss
-    (4, "interleave_tokens"): "minirl.course:interleave_tokens",  # twin of dt.Model.forward's token layout
-    (4, "causal_mask"): "minirl.course:causal_mask",  # twin of transformer.Transformer.forward's mask
+    # twin of dt.Model.loss
+    (3, "return_conditioned_loss"): "minirl.course:return_conditioned_loss",
+    # twin of dt.Model.forward's token layout
+    (4, "interleave_tokens"): "minirl.course:interleave_tokens",
+    # twin of transformer.Transformer.forward's mask
+    (4, "causal_mask"): "minirl.course:causal_mask",
     (4, "update_return_to_go"): "minirl.course:update_return_to_go",  # twin of dt.Agent.observe
     (5, "fit_quantile_bins"): "minirl.course:fit_quantile_bins",  # calls tokenizer.Discretizer.fit
     (5, "discretize"): "minirl.course:discretize",  # calls tokenizer.Discretizer.encode
@@ -89,7 +125,8 @@ REFERENCES = {
     (7, "row_entropy"): "minirl.analysis:row_entropy",
     (7, "keys_for_mass"): "minirl.analysis:keys_for_mass",
     (7, "gini"): "minirl.analysis:gini",
-    (8, "normalized_score"): "minirl.course:normalized_score",  # calls envs.normalized_score's formula
+    # calls envs.normalized_score's formula
+    (8, "normalized_score"): "minirl.course:normalized_score",
     (8, "mean_and_std"): "minirl.course:mean_and_std",  # twin of compare.summarize's mean ± std
 }
 
@@ -110,11 +147,14 @@ def reference(lesson: int, name: str):
 def expectile_loss(diff: torch.Tensor, tau: float) -> torch.Tensor:
     """IQL's expectile loss (baselines.iql.expectile_loss), with the weight in diff's own dtype: iql's
     `(diff < 0).float()` makes the weight float32, so its float64 losses carry float32 rounding of tau."""
-    weight = torch.abs(tau - (diff < 0).to(diff.dtype))  # (B,) tau where diff >= 0, 1 - tau where diff < 0
+    # (B,) tau where diff >= 0, 1 - tau where diff < 0
+    weight = torch.abs(tau - (diff < 0).to(diff.dtype))
     return (weight * diff**2).mean()
 
 
-def return_conditioned_loss(action_preds: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def return_conditioned_loss(
+    action_preds: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
     """The loss of a return-conditioned policy over a window (dt.Model.loss): mean over real steps only.
 
     action_preds (B, K, A) floats (continuous) or logits (discrete); actions (B, K, A) float or (B, K) int;
@@ -122,15 +162,19 @@ def return_conditioned_loss(action_preds: torch.Tensor, actions: torch.Tensor, m
     real step's action dimensions, or the mean cross-entropy over real steps when actions are ints.
     """
     if not torch.is_floating_point(actions):
-        return F.cross_entropy(action_preds[mask], actions[mask])  # (real steps, A) logits vs (real steps,) ids
+        # (real steps, A) logits vs (real steps,) ids
+        return F.cross_entropy(action_preds[mask], actions[mask])
     return ((action_preds - actions) ** 2)[mask].mean()
 
 
-def interleave_tokens(returns: torch.Tensor, states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+def interleave_tokens(
+    returns: torch.Tensor, states: torch.Tensor, actions: torch.Tensor
+) -> torch.Tensor:
     """DT's token stream (dt.Model.forward): (B, K, D) embeddings of R̂, s, a -> (B, 3K, D) ordered
     R̂_1, s_1, a_1, R̂_2, s_2, a_2, ...  (token 3t is R̂_t, 3t+1 is s_t, 3t+2 is a_t)."""
     B, K, D = returns.shape
-    return torch.stack([returns, states, actions], dim=2).reshape(B, 3 * K, D)  # (B, K, 3, D) -> (B, 3K, D)
+    # (B, K, 3, D) -> (B, 3K, D)
+    return torch.stack([returns, states, actions], dim=2).reshape(B, 3 * K, D)
 
 
 def causal_mask(T: int, P: int = 0) -> torch.Tensor:
@@ -197,7 +241,8 @@ def beam_step(rewards: torch.Tensor, n_envs: int, beam_width: int, discount: flo
     gammas = discount ** torch.arange(rewards.shape[1], dtype=rewards.dtype)  # (H+1,) 1, γ, γ², ...
     candidates = (rewards * gammas).sum(-1).view(n_envs, -1)  # (n, C)
     scores, best = candidates.topk(beam_width, dim=1)  # (n, K), sorted best first
-    keep = (best + torch.arange(n_envs)[:, None] * candidates.shape[1]).flatten()  # rows of `rewards`
+    # rows of `rewards`
+    keep = (best + torch.arange(n_envs)[:, None] * candidates.shape[1]).flatten()
     return keep, scores
 
 
@@ -263,7 +308,9 @@ def load_graders() -> ModuleType:
     """tests/assignments/graders.py, imported by path (it is not part of the installed package)."""
     path = ROOT / "tests" / "assignments" / "graders.py"
     if not path.exists():
-        raise FileNotFoundError(f"the graders are not here ({path}); run `minirl lessons` from a clone of the repo")
+        raise FileNotFoundError(
+            f"the graders are not here ({path}); run `minirl lessons` from a clone of the repo"
+        )
     spec = importlib.util.spec_from_file_location("minirl_graders", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules["minirl_graders"] = module
@@ -280,16 +327,27 @@ def grade_lesson(lesson: Lesson, graders: ModuleType | None = None, box=None) ->
     path = lessons_dir() / lesson.folder / "exercise.py"
     if not path.exists():
         line = f"no exercise file at {path}"
-        return {"status": "failing", "exercises": {n: {"status": "failing", "detail": line} for n in lesson.exercises}}
+        return {
+            "status": "failing",
+            "exercises": {n: {"status": "failing", "detail": line} for n in lesson.exercises},
+        }
     own = box is None
     box = box or graders.sandbox.Sandbox()
     try:
-        results = {name: graders.run_grader(lesson.number, name, path, box) for name in lesson.exercises}
+        results = {
+            name: graders.run_grader(lesson.number, name, path, box) for name in lesson.exercises
+        }
     finally:
         if own:
             box.close()
     statuses = {r["status"] for r in results.values()}
-    status = ("passing" if statuses == {"passing"} else "not started" if statuses == {"not started"} else "failing")
+    status = (
+        "passing"
+        if statuses == {"passing"}
+        else "not started"
+        if statuses == {"not started"}
+        else "failing"
+    )
     return {"status": status, "exercises": results}
 
 
@@ -300,7 +358,9 @@ def print_status(console) -> None:
     start = time.perf_counter()
     graders = load_graders()
     box = graders.sandbox.Sandbox()
-    table = Table("lesson", "title", "exercises", "status", title=f"minirl course · {lessons_dir()}")
+    table = Table(
+        "lesson", "title", "exercises", "status", title=f"minirl course · {lessons_dir()}"
+    )
     colors = {"passing": "green", "failing": "red", "not started": "dim"}
     first_open = None
     for lesson in LESSONS:
@@ -314,15 +374,22 @@ def print_status(console) -> None:
         if result["status"] != "passing" and first_open is None:
             first_open = (lesson, None, None)
         color = colors[result["status"]]
-        table.add_row(f"{lesson.number:02d}", lesson.title, "\n".join(parts), f"[{color}]{result['status']}[/{color}]")
+        table.add_row(
+            f"{lesson.number:02d}",
+            lesson.title,
+            "\n".join(parts),
+            f"[{color}]{result['status']}[/{color}]",
+        )
     box.close()
     console.print(table)
     if first_open is None:
         console.print("Every exercise passes. Well done.")
     else:
         lesson, name, detail = first_open
-        console.print(f"next: read lessons/{lesson.folder}/README.md and edit its exercise.py; check with\n"
-                      f"  pytest tests/assignments --student -m {lesson.marker}")
+        console.print(
+            f"next: read lessons/{lesson.folder}/README.md and edit its exercise.py; check with\n"
+            f"  pytest tests/assignments --student -m {lesson.marker}"
+        )
         if detail:
             console.print(f"{lesson.marker} · {name}: {detail}", markup=False, highlight=False)
     console.print(f"(graded in {time.perf_counter() - start:.1f} s)", style="dim")
@@ -330,7 +397,9 @@ def print_status(console) -> None:
 
 # ---------------------------------------------------------------------------------------------- quoted code
 
-QUOTED_BLOCK = re.compile(r"(<!--\s*quote:\s*(\S+?)::(\S+)\s*-->\s*\n```python notest\n)(.*?)(^```)", re.M | re.S)
+QUOTED_BLOCK = re.compile(
+    r"(<!--\s*quote:\s*(\S+?)::(\S+)\s*-->\s*\n```python notest\n)(.*?)(^```)", re.M | re.S
+)
 
 
 def quoted_source(file: str, qualname: str) -> str:
@@ -356,6 +425,7 @@ def refresh_quotes(path: Path) -> int:
     return changed
 
 
-if __name__ == "__main__":  # python -m minirl.course: refresh the code quoted in every lesson after a change
+# python -m minirl.course: refresh the code quoted in every lesson after a change
+if __name__ == "__main__":
     for readme in sorted(lessons_dir().glob("*/README.md")):
         print(f"{readme}: {refresh_quotes(readme)} quoted blocks updated")

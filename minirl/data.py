@@ -54,16 +54,19 @@ DATASETS: list[str] = [f"halfcheetah-{level}" for level in HALFCHEETAH_LEVELS] +
     name for name in envs.ENVS if name.startswith("babyai-")
 ]
 NAMESPACE = "minirl"
-STAGING_PREFIX = ".minirl-staging-"  # + pid + random: a dataset being built, hidden from Minari's listing
+# + pid + random: a dataset being built, hidden from Minari's listing
+STAGING_PREFIX = ".minirl-staging-"
 VERSION = 0
 POLICY_DIR = Path(__file__).parent / "policies"  # the shipped behaviour policies and replay buffer
 CACHE_FILE = "minirl_cache.npz"  # decoded arrays, next to Minari's data/ folder
 
 DEFAULT_HALFCHEETAH_STEPS = 1_000_000  # D4RL's size for every HalfCheetah level
 DEFAULT_BABYAI_EPISODES = 1000  # Minari's HDF5 costs ~28 KB per BabyAI episode
-N_ENVS = 10  # HalfCheetah envs stepped together, so the policy runs one batched forward pass per step
+# HalfCheetah envs stepped together, so the policy runs one batched forward pass per step
+N_ENVS = 10
 
-OBS_KEYS = ("observations", "image", "direction")  # per-observation arrays: T+1 rows (the others have T)
+# per-observation arrays: T+1 rows (the others have T)
+OBS_KEYS = ("observations", "image", "direction")
 
 # Minigrid's MissionSpace cannot be serialized, so BabyAI datasets declare the observation space themselves.
 MISSION_CHARSET = string.ascii_lowercase + string.digits + " ,"
@@ -86,7 +89,8 @@ DESCRIPTIONS = {
 }
 
 
-Episode = dict  # str -> np.ndarray (and `mission`: str); see the module docstring for keys and shapes
+# str -> np.ndarray (and `mission`: str); see the module docstring for keys and shapes
+Episode = dict
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -141,7 +145,9 @@ def _is_complete(path: Path) -> bool:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _episode_lengths(episodes: int | None, steps: int | None, max_steps: int, default_steps: int) -> list[int]:
+def _episode_lengths(
+    episodes: int | None, steps: int | None, max_steps: int, default_steps: int
+) -> list[int]:
     """Full-length episodes until `steps` is reached; a remainder becomes one shorter (truncated) episode."""
     if episodes is not None:
         return [max_steps] * episodes
@@ -175,11 +181,14 @@ def _load_policy(level: str, policy_dir: str | Path | None):
     directory = Path(policy_dir or os.environ.get("MINIRL_POLICY_DIR") or POLICY_DIR)
     path = directory / f"halfcheetah-{level}.pt"
     if not path.exists():
-        raise FileNotFoundError(f"behaviour policy {path} not found (set MINIRL_POLICY_DIR to a folder that has it)")
+        raise FileNotFoundError(
+            f"behaviour policy {path} not found (set MINIRL_POLICY_DIR to a folder that has it)"
+        )
     state = torch.load(path, map_location="cpu", weights_only=True)
     spec = envs.ENVS["halfcheetah"]
     hidden = state["trunk.0.weight"].shape[0]
-    actor = Actor(spec.obs_dim, spec.act_dim, hidden, -1.0, 1.0)  # HalfCheetah's action box is [-1, 1]^6
+    # HalfCheetah's action box is [-1, 1]^6
+    actor = Actor(spec.obs_dim, spec.act_dim, hidden, -1.0, 1.0)
     actor.load_state_dict(state)
     actor.eval()
     card_path = path.with_suffix(".json")
@@ -187,7 +196,9 @@ def _load_policy(level: str, policy_dir: str | Path | None):
     return actor, card
 
 
-def _rollout_halfcheetah(lengths: list[int], seed: int, noise: float, actor, advance: Callable[[int], None]):
+def _rollout_halfcheetah(
+    lengths: list[int], seed: int, noise: float, actor, advance: Callable[[int], None]
+):
     """Rolls out `actor` (None: uniform random actions) for one episode per entry of `lengths`.
 
     N_ENVS envs run in lockstep so the actor sees a batch (N, 17) per step. Each episode resets with its own seed,
@@ -203,25 +214,32 @@ def _rollout_halfcheetah(lengths: list[int], seed: int, noise: float, actor, adv
         for start in range(0, len(lengths), n_envs):
             chunk = lengths[start : start + n_envs]
             k, horizon = len(chunk), max(chunk)
-            obs = np.stack([env.reset(seed=s)[0] for env, s in zip(env_list, episode_seeds[start : start + k])])
-            observations = np.zeros((horizon + 1, k, 17), np.float64)  # (T+1, k, 17), as the env emits them
+            obs = np.stack(
+                [env.reset(seed=s)[0] for env, s in zip(env_list, episode_seeds[start : start + k])]
+            )
+            # (T+1, k, 17), as the env emits them
+            observations = np.zeros((horizon + 1, k, 17), np.float64)
             actions = np.zeros((horizon, k, 6), np.float32)  # (T, k, 6)
             rewards = np.zeros((horizon, k), np.float32)
             terminations = np.zeros((horizon, k), bool)
             truncations = np.zeros((horizon, k), bool)
             observations[0] = obs
-            ends = np.array(chunk)  # an episode ends at its length or when its env says so, whichever is first
+            # an episode ends at its length or when its env says so, whichever is first
+            ends = np.array(chunk)
             for t in range(horizon):
                 stepping = np.flatnonzero(t < ends)
                 if actor is None:
                     action = rng.uniform(low, high, (k, 6)).astype(np.float32)
                 else:
-                    action = actor.act(obs).astype(np.float32)  # (k, 6), sampled: stochastic as in D4RL
+                    # (k, 6), sampled: stochastic as in D4RL
+                    action = actor.act(obs).astype(np.float32)
                     if noise > 0:
                         replace = rng.random(k) < noise
                         action[replace] = rng.uniform(low, high, (int(replace.sum()), 6))
                 for i in stepping:
-                    obs[i], rewards[t, i], terminations[t, i], truncations[t, i], _ = env_list[i].step(action[i])
+                    obs[i], rewards[t, i], terminations[t, i], truncations[t, i], _ = env_list[
+                        i
+                    ].step(action[i])
                     actions[t, i] = action[i]
                     observations[t + 1, i] = obs[i]
                     if terminations[t, i] or truncations[t, i]:
@@ -229,7 +247,8 @@ def _rollout_halfcheetah(lengths: list[int], seed: int, noise: float, actor, adv
                 advance(len(stepping))
             for i in range(k):
                 T = ends[i]
-                truncations[T - 1, i] |= not terminations[T - 1, i]  # cut short by the step budget: a time limit
+                # cut short by the step budget: a time limit
+                truncations[T - 1, i] |= not terminations[T - 1, i]
                 episodes.append(
                     dict(
                         observations=observations[: T + 1, i].copy(),
@@ -252,7 +271,9 @@ def _replay_episodes(path: Path) -> list[Episode]:
     action, returns reward 0 and the new first observation. Its row starts with the previous episode's last
     observation; such rows are not transitions of any episode, so they are dropped."""
     if not path.exists():
-        raise FileNotFoundError(f"replay buffer {path} not found (set MINIRL_POLICY_DIR to a folder that has it)")
+        raise FileNotFoundError(
+            f"replay buffer {path} not found (set MINIRL_POLICY_DIR to a folder that has it)"
+        )
     with np.load(path) as buffer:
         rows = {key: buffer[key] for key in buffer.files}
     obs, next_obs = rows["obs"].astype(np.float32), rows["next_obs"].astype(np.float32)
@@ -268,7 +289,11 @@ def _replay_episodes(path: Path) -> list[Episode]:
         for end in ends:
             idx = env_rows[start:end]
             previous = env_rows[start - 1] if start > 0 else None
-            if previous is not None and np.array_equal(obs[idx[0]], next_obs[previous]) and not done[idx[0]]:
+            if (
+                previous is not None
+                and np.array_equal(obs[idx[0]], next_obs[previous])
+                and not done[idx[0]]
+            ):
                 idx = idx[1:]  # the autoreset row described above
             start = end
             if len(idx) == 0:
@@ -325,7 +350,12 @@ def _bot_suggestion(bot, env: gym.Env, action_taken: int | None):
 
 
 def _rollout_babyai(
-    name: str, episodes: int | None, steps: int | None, seed: int, noise: float, advance: Callable[[int], None]
+    name: str,
+    episodes: int | None,
+    steps: int | None,
+    seed: int,
+    noise: float,
+    advance: Callable[[int], None],
 ):
     """Bot demonstrations; each episode resets with its own seed drawn from `seed`. Returns (episodes, seeds)."""
     from minigrid.utils.baby_ai_bot import BabyAIBot
@@ -338,7 +368,8 @@ def _rollout_babyai(
         episode_seed = int(rng.integers(0, 2**31 - 1))
         with envs.quiet():  # level generation prints "Sampling rejected" when it retries
             obs, _ = env.reset(seed=episode_seed)
-        bot, action_taken = BabyAIBot(env.unwrapped), None  # the bot must be created after every reset
+        # the bot must be created after every reset
+        bot, action_taken = BabyAIBot(env.unwrapped), None
         images, directions = [obs["image"]], [obs["direction"]]
         actions, rewards, terminations, truncations = [], [], [], []
         while True:
@@ -402,9 +433,14 @@ def datasets_root(path: str | Path | None) -> Iterator[None]:
 def _to_buffer(episode: Episode, episode_id: int, seed: int | None) -> EpisodeBuffer:
     if "image" in episode:  # BabyAI: Minari stores dict observations as one dataset per key
         T1 = len(episode["image"])
-        observations = dict(image=episode["image"], direction=episode["direction"], mission=[episode["mission"]] * T1)
+        observations = dict(
+            image=episode["image"],
+            direction=episode["direction"],
+            mission=[episode["mission"]] * T1,
+        )
     else:
-        observations = episode["observations"].astype(np.float64)  # the space's dtype (a SAC buffer holds float32)
+        # the space's dtype (a SAC buffer holds float32)
+        observations = episode["observations"].astype(np.float64)
     return EpisodeBuffer(
         id=episode_id,
         seed=seed,
@@ -421,7 +457,9 @@ def _requirements(discrete: bool) -> list[str]:
     """The packages (pinned to the versions that wrote the dataset) Minari needs to recover its environments."""
     from importlib.metadata import PackageNotFoundError, version
 
-    packages = ["minirl", "gymnasium", "minigrid"] if discrete else ["minirl", "gymnasium", "mujoco"]
+    packages = (
+        ["minirl", "gymnasium", "minigrid"] if discrete else ["minirl", "gymnasium", "mujoco"]
+    )
     pinned = []
     for package in packages:
         with contextlib.suppress(PackageNotFoundError):
@@ -436,7 +474,10 @@ def _code_permalink() -> str:
     here = Path(__file__).resolve().parent
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         commit = subprocess.run(
-            ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+            ["git", "-C", str(here), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
         ).stdout.strip()
         if commit:
             return f"minirl git {commit}: minirl/data.py"
@@ -460,9 +501,13 @@ def _write(
     # same filesystem: rename is atomic; the pid in the name lets a later collect remove it if this one is killed
     staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=root))
     try:
-        buffers = [_to_buffer(ep, i, None if seeds is None else seeds[i]) for i, ep in enumerate(episode_list)]
+        buffers = [
+            _to_buffer(ep, i, None if seeds is None else seeds[i])
+            for i, ep in enumerate(episode_list)
+        ]
         scores = {}
-        if spec.ref_min_score is not None:  # stored so minari.get_normalized_score works on HalfCheetah datasets
+        # stored so minari.get_normalized_score works on HalfCheetah datasets
+        if spec.ref_min_score is not None:
             scores = dict(ref_min_score=spec.ref_min_score, ref_max_score=spec.ref_max_score)
         with datasets_root(staging), envs.quiet(), warnings.catch_warnings():
             # no stable URL or e-mail to record; Minari warns about each missing field
@@ -476,7 +521,9 @@ def _write(
                 algorithm_name=algorithm_name,
                 author="minirl",
                 description=description,
-                observation_space=BABYAI_OBSERVATION_SPACE if spec.discrete else HALFCHEETAH_OBSERVATION_SPACE,
+                observation_space=BABYAI_OBSERVATION_SPACE
+                if spec.discrete
+                else HALFCHEETAH_OBSERVATION_SPACE,
                 requirements=_requirements(spec.discrete),
                 code_permalink=_code_permalink(),
                 jpeg_encoding=False,  # lossless: JPEG would alter observation arrays
@@ -485,12 +532,15 @@ def _write(
             dataset.storage.update_metadata({"minirl": extra})
         built = staging / _minari_id(name)
         final.parent.mkdir(parents=True, exist_ok=True)
-        namespace_file = final.parent / "namespace_metadata.json"  # marks `minirl` as a namespace for Minari
+        # marks `minirl` as a namespace for Minari
+        namespace_file = final.parent / "namespace_metadata.json"
         if not namespace_file.exists():
             os.replace(built.parent / "namespace_metadata.json", namespace_file)
         if final.exists():
             if not overwrite:
-                raise FileExistsError(f"dataset '{name}' already exists; remove it with: minirl data remove {name}")
+                raise FileExistsError(
+                    f"dataset '{name}' already exists; remove it with: minirl data remove {name}"
+                )
             _swap(built, final)  # the old dataset now sits in staging, deleted below
         else:
             os.replace(built, final)
@@ -508,7 +558,10 @@ def _swap(new: Path, old: Path) -> None:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         at_fdcwd, rename_exchange = -100, 2
-        if libc.renameat2(at_fdcwd, os.fsencode(new), at_fdcwd, os.fsencode(old), rename_exchange) == 0:
+        if (
+            libc.renameat2(at_fdcwd, os.fsencode(new), at_fdcwd, os.fsencode(old), rename_exchange)
+            == 0
+        ):
             return
     except (AttributeError, OSError):  # no renameat2 in this libc
         pass
@@ -543,7 +596,11 @@ def _alive(pid: int) -> bool:
 
 def _progress_bar(enabled: bool) -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), disable=not enabled
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        disable=not enabled,
     )
 
 
@@ -574,7 +631,9 @@ def collect(
     if (episodes is not None and episodes < 1) or (steps is not None and steps < 1):
         raise ValueError("episodes and steps must be positive")
     if _is_complete(dataset_path(name)) and not overwrite:
-        raise FileExistsError(f"dataset '{name}' already exists; remove it with: minirl data remove {name}")
+        raise FileExistsError(
+            f"dataset '{name}' already exists; remove it with: minirl data remove {name}"
+        )
     _remove_stale_staging(get_dataset_path())
     extra = dict(name=name, seed=seed, noise=noise, episodes=episodes, steps=steps)
     seeds = None
@@ -583,9 +642,13 @@ def collect(
             if episodes is None and steps is None:
                 episodes = DEFAULT_BABYAI_EPISODES
             task = bar.add_task(f"collect {name}", total=steps if episodes is None else episodes)
-            episode_list, seeds = _rollout_babyai(name, episodes, steps, seed, noise, lambda n: bar.advance(task, n))
+            episode_list, seeds = _rollout_babyai(
+                name, episodes, steps, seed, noise, lambda n: bar.advance(task, n)
+            )
             algorithm_name = f"BabyAIBot (noise={noise})"
-            description = DESCRIPTIONS["babyai"].format(gym_id=envs.get_spec(name).gym_id, noise=noise)
+            description = DESCRIPTIONS["babyai"].format(
+                gym_id=envs.get_spec(name).gym_id, noise=noise
+            )
         else:
             level = name.removeprefix("halfcheetah-")
             description = DESCRIPTIONS[level]
@@ -598,7 +661,11 @@ def collect(
                 episode_list, seeds = _rollout_halfcheetah(
                     lengths, seed, noise if actor else 0.0, actor, lambda n: bar.advance(task, n)
                 )
-                algorithm_name = "uniform random" if actor is None else f"SAC behaviour policy ({level}), sampled"
+                algorithm_name = (
+                    "uniform random"
+                    if actor is None
+                    else f"SAC behaviour policy ({level}), sampled"
+                )
                 extra["policy_card"] = card
             elif level == "medium-replay":
                 directory = Path(policy_dir or os.environ.get("MINIRL_POLICY_DIR") or POLICY_DIR)
@@ -608,9 +675,18 @@ def collect(
                 episode_list = []
                 for part in ("halfcheetah-medium", "halfcheetah-expert"):
                     if not _is_complete(dataset_path(part)):
-                        collect(part, episodes, steps, seed, noise, progress=False, policy_dir=policy_dir)
+                        collect(
+                            part,
+                            episodes,
+                            steps,
+                            seed,
+                            noise,
+                            progress=False,
+                            policy_dir=policy_dir,
+                        )
                     stored = minari.MinariDataset(dataset_path(part) / "data").iterate_episodes()
-                    episode_list += [_from_minari(ep, np.float64) for ep in stored]  # as stored, not load()'s float32
+                    # as stored, not load()'s float32
+                    episode_list += [_from_minari(ep, np.float64) for ep in stored]
                 algorithm_name = "SAC behaviour policies (medium + expert), sampled"
         task = bar.add_task(f"write {name} ({len(episode_list)} episodes)", total=1)
         path = _write(name, episode_list, seeds, algorithm_name, description, extra, overwrite)
@@ -635,7 +711,9 @@ def _from_minari(episode: minari.EpisodeData, obs_dtype=np.float32) -> Episode:
     else:
         out = dict(observations=np.asarray(episode.observations, obs_dtype))
     actions = np.asarray(episode.actions)
-    out["actions"] = actions.astype(np.int64 if np.issubdtype(actions.dtype, np.integer) else np.float32)
+    out["actions"] = actions.astype(
+        np.int64 if np.issubdtype(actions.dtype, np.integer) else np.float32
+    )
     out["rewards"] = np.asarray(episode.rewards, np.float32)
     out["terminations"] = np.asarray(episode.terminations, bool)
     out["truncations"] = np.asarray(episode.truncations, bool)
@@ -657,7 +735,8 @@ def _save_cache(path: Path, episode_list: list[Episode]) -> None:
 def _read_cache(path: Path) -> list[Episode]:
     with np.load(path, allow_pickle=False) as cache:
         lengths = cache["lengths"]
-        step_cuts, obs_cuts = np.cumsum(lengths)[:-1], np.cumsum(lengths + 1)[:-1]  # T per episode, T+1 obs
+        # T per episode, T+1 obs
+        step_cuts, obs_cuts = np.cumsum(lengths)[:-1], np.cumsum(lengths + 1)[:-1]
         split = {
             key: np.split(cache[key], obs_cuts if key in OBS_KEYS else step_cuts)
             for key in cache.files
@@ -682,19 +761,25 @@ def load(name: str) -> list[Episode]:
     else:
         path = dataset_path(name)
         if not _is_complete(path):
-            raise FileNotFoundError(f"dataset '{name}' not found; make it with: minirl data collect {name}")
+            raise FileNotFoundError(
+                f"dataset '{name}' not found; make it with: minirl data collect {name}"
+            )
     cache = path / CACHE_FILE
     newest_data = max(f.stat().st_mtime for f in (path / "data").iterdir())
     episode_list = None
     if cache.exists() and cache.stat().st_mtime >= newest_data:
-        with contextlib.suppress(OSError, ValueError, KeyError, zipfile.BadZipFile):  # unreadable: decode again
+        # unreadable: decode again
+        with contextlib.suppress(OSError, ValueError, KeyError, zipfile.BadZipFile):
             episode_list = _read_cache(cache)
     if episode_list is not None:
         return _check_finite(name, episode_list)
-    episode_list = [_from_minari(ep) for ep in minari.MinariDataset(path / "data").iterate_episodes()]
+    episode_list = [
+        _from_minari(ep) for ep in minari.MinariDataset(path / "data").iterate_episodes()
+    ]
     _check_finite(name, episode_list)
     if episode_list:
-        with contextlib.suppress(OSError):  # a read-only datasets folder still loads, just without the cache
+        # a read-only datasets folder still loads, just without the cache
+        with contextlib.suppress(OSError):
             _save_cache(cache, episode_list)
     return episode_list
 
@@ -711,11 +796,18 @@ def _check_finite(name: str, episode_list: list[Episode]) -> list[Episode]:
             values = episode.get(key)
             if values is None or not np.issubdtype(values.dtype, np.floating):
                 continue
-            bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)  # (T,) or (T+1,): a row holds NaN/inf
+            # (T,) or (T+1,): a row holds NaN/inf
+            bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
             if bad.any():
-                fix = f"; re-collect it: minirl data collect {name} --overwrite" if name in DATASETS else ""
-                raise NonFiniteDataError(f"dataset '{name}' episode {i}: {key} at step {int(np.argmax(bad))} "
-                                         f"are not finite (NaN or inf){fix}")
+                fix = (
+                    f"; re-collect it: minirl data collect {name} --overwrite"
+                    if name in DATASETS
+                    else ""
+                )
+                raise NonFiniteDataError(
+                    f"dataset '{name}' episode {i}: {key} at step {int(np.argmax(bad))} "
+                    f"are not finite (NaN or inf){fix}"
+                )
     return episode_list
 
 
@@ -775,7 +867,8 @@ def list_datasets() -> list[dict]:
     return rows
 
 
-MINARI_ID = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9_.-]*/)+[A-Za-z0-9_][A-Za-z0-9_.-]*-v\d+")  # namespace/name-vN
+# namespace/name-vN
+MINARI_ID = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9_.-]*/)+[A-Za-z0-9_][A-Za-z0-9_.-]*-v\d+")
 
 
 def remove(name: str) -> None:
@@ -785,10 +878,13 @@ def remove(name: str) -> None:
     not a dataset name (`../x`, `/abs`, `.`, `minirl/`), a path through a symbolic link, or a folder that is not the
     Minari dataset of that id is refused with a ValueError and nothing is removed."""
     if "/" not in name:
-        _check_name(name)  # UnknownNameError listing the valid names ('.', '..' and the like included)
+        # UnknownNameError listing the valid names ('.', '..' and the like included)
+        _check_name(name)
     elif not MINARI_ID.fullmatch(name):
-        raise ValueError(f"refusing to remove '{name}': not a dataset name (minirl names such as babyai-gotolocal, "
-                         "or a Minari id such as mujoco/halfcheetah/medium-v0); nothing removed")
+        raise ValueError(
+            f"refusing to remove '{name}': not a dataset name (minirl names such as babyai-gotolocal, "
+            "or a Minari id such as mujoco/halfcheetah/medium-v0); nothing removed"
+        )
     dataset_id = _minari_id(name) if name in DATASETS else name
     root = get_dataset_path()
     path = root / dataset_id
@@ -797,13 +893,19 @@ def remove(name: str) -> None:
     between = [root / part for part in Path(dataset_id).parents if part != Path(".")]
     for part in [path, *between]:  # the folder itself and every folder between it and the root
         if part.is_symlink():
-            raise ValueError(f"refusing to remove '{name}': {part} is a symbolic link; nothing removed")
+            raise ValueError(
+                f"refusing to remove '{name}': {part} is a symbolic link; nothing removed"
+            )
     metadata = path / "data" / "metadata.json"
     try:
-        recorded = json.loads(metadata.read_text()).get("dataset_id") if metadata.is_file() else None
+        recorded = (
+            json.loads(metadata.read_text()).get("dataset_id") if metadata.is_file() else None
+        )
     except (OSError, ValueError, AttributeError):
         recorded = None
     if recorded != dataset_id or not path.resolve().is_relative_to(root.resolve()):
-        raise ValueError(f"refusing to remove '{name}': {path} is not the Minari dataset {dataset_id}; "
-                         "nothing removed")
+        raise ValueError(
+            f"refusing to remove '{name}': {path} is not the Minari dataset {dataset_id}; "
+            "nothing removed"
+        )
     shutil.rmtree(path)

@@ -31,7 +31,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from minirl.tokenizer import GRID_CELLS, GRID_VOCAB, MISSION_LEN, MISSION_VOCAB, Tokenizer, sample_windows
+from minirl.tokenizer import (
+    GRID_CELLS,
+    GRID_VOCAB,
+    MISSION_LEN,
+    MISSION_VOCAB,
+    Tokenizer,
+    sample_windows,
+)
 from minirl.transformer import Transformer, TransformerConfig, init_weights
 
 # ---------------------------------------------------------------------------------------------- config
@@ -70,8 +77,17 @@ def env_defaults(spec) -> dict:
     (bot demos ~5 on GoToLocal), so 10 steps of context suffice; a half-width 2-layer model at lr 1e-3 trains in
     ~65 ms per batch on one CPU core (the paper's size: ~330 ms), so 3000 steps take ~3.5 CPU-minutes."""
     if spec.discrete:
-        return {"rtg_scale": 1.0, "max_timestep": spec.max_steps, "context_len": 10, "d_model": 64, "n_layer": 2,
-                "n_head": 2, "lr": 1e-3, "steps": 3000, "warmup_steps": 200}
+        return {
+            "rtg_scale": 1.0,
+            "max_timestep": spec.max_steps,
+            "context_len": 10,
+            "d_model": 64,
+            "n_layer": 2,
+            "n_head": 2,
+            "lr": 1e-3,
+            "steps": 3000,
+            "warmup_steps": 200,
+        }
     return {}
 
 
@@ -92,21 +108,28 @@ def default_target(tok: Tokenizer) -> float:
 
 def make_tokenizer(episodes: list[dict], spec, cfg: Config) -> Tokenizer:
     """States normalized by the dataset's mean/std (HalfCheetah), R̂ divided by rtg_scale, no discount."""
-    return Tokenizer.fit(episodes, spec.name, spec.discrete, spec.act_dim, rtg_scale=cfg.rtg_scale, gamma=1.0)
+    return Tokenizer.fit(
+        episodes, spec.name, spec.discrete, spec.act_dim, rtg_scale=cfg.rtg_scale, gamma=1.0
+    )
 
 
 def prepare(episodes: list[dict], tok: Tokenizer, cfg: Config) -> list[dict]:
     return [tok.episode_arrays(ep) for ep in episodes]
 
 
-def sample_batch(data: list[dict], cfg: Config, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+def sample_batch(
+    data: list[dict], cfg: Config, rng: np.random.Generator
+) -> dict[str, torch.Tensor]:
     """B windows of K steps, episodes drawn in proportion to their length, left-padded (mask False on padding)."""
     w = sample_windows(data, cfg.context_len, cfg.batch_size, rng)
-    return {"rtg": torch.from_numpy(w["rtg"]),  # (B, K) already scaled
-            "states": torch.from_numpy(w["states"]),  # (B, K, S)
-            "actions": torch.from_numpy(w["actions"]),  # (B, K, A) float or (B, K) int
-            "timesteps": torch.from_numpy(np.minimum(w["timesteps"], cfg.max_timestep - 1)),  # (B, K)
-            "mask": torch.from_numpy(w["mask"])}  # (B, K) True = real step
+    return {
+        "rtg": torch.from_numpy(w["rtg"]),  # (B, K) already scaled
+        "states": torch.from_numpy(w["states"]),  # (B, K, S)
+        "actions": torch.from_numpy(w["actions"]),  # (B, K, A) float or (B, K) int
+        # (B, K)
+        "timesteps": torch.from_numpy(np.minimum(w["timesteps"], cfg.max_timestep - 1)),
+        "mask": torch.from_numpy(w["mask"]),
+    }  # (B, K) True = real step
 
 
 # ---------------------------------------------------------------------------------------------- model
@@ -125,18 +148,22 @@ class BabyAIStateEmbedding(nn.Module):
 
     def __init__(self, d_model: int, d_cell: int = 16, d_word: int = 16):
         super().__init__()
-        self.cell = nn.Embedding(3 * GRID_VOCAB, d_cell)  # object types, colours and states get separate rows
+        # object types, colours and states get separate rows
+        self.cell = nn.Embedding(3 * GRID_VOCAB, d_cell)
         self.word = nn.Embedding(len(MISSION_VOCAB), d_word)
         self.mission_proj = nn.Linear(MISSION_LEN * d_word, d_model)
         self.film = nn.Linear(d_model, 2 * d_cell)
         self.grid_proj = nn.Linear(GRID_CELLS // 3 * d_cell, d_model)
         self.direction = nn.Embedding(4, d_model)
-        self.register_buffer("channel_offset", torch.arange(GRID_CELLS) % 3 * GRID_VOCAB, persistent=False)
+        self.register_buffer(
+            "channel_offset", torch.arange(GRID_CELLS) % 3 * GRID_VOCAB, persistent=False
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        grid, direction, words = x[..., :GRID_CELLS], x[..., GRID_CELLS], x[..., GRID_CELLS + 1:]
+        grid, direction, words = x[..., :GRID_CELLS], x[..., GRID_CELLS], x[..., GRID_CELLS + 1 :]
         mission = self.mission_proj(self.word(words).flatten(-2))  # (B, K, D)
-        cells = self.cell(grid + self.channel_offset).unflatten(-2, (GRID_CELLS // 3, 3)).sum(-2)  # (B, K, 49, dc)
+        # (B, K, 49, dc)
+        cells = self.cell(grid + self.channel_offset).unflatten(-2, (GRID_CELLS // 3, 3)).sum(-2)
         scale, shift = self.film(mission).unsqueeze(-2).chunk(2, dim=-1)  # (B, K, 1, dc) each
         cells = torch.relu(cells * (1 + scale) + shift)
         return self.grid_proj(cells.flatten(-2)) + mission + self.direction(direction)  # (B, K, D)
@@ -157,10 +184,19 @@ class Model(nn.Module):
         else:
             self.embed_state = nn.Linear(tok.state_size, D)
             self.embed_action = nn.Linear(tok.act_dim, D)
-            self.predict_action = nn.Sequential(nn.Linear(D, tok.act_dim), nn.Tanh())  # actions live in [-1, 1]
+            # actions live in [-1, 1]
+            self.predict_action = nn.Sequential(nn.Linear(D, tok.act_dim), nn.Tanh())
         self.embed_ln = nn.LayerNorm(D)
-        self.transformer = Transformer(TransformerConfig(cfg.n_layer, cfg.n_head, D, cfg.dropout,
-                                                         max_tokens=3 * cfg.context_len, activation=cfg.activation))
+        self.transformer = Transformer(
+            TransformerConfig(
+                cfg.n_layer,
+                cfg.n_head,
+                D,
+                cfg.dropout,
+                max_tokens=3 * cfg.context_len,
+                activation=cfg.activation,
+            )
+        )
         self.apply(init_weights)
 
     def forward(self, rtg, states, actions, timesteps, mask=None, capture_attention: bool = False):
@@ -174,22 +210,34 @@ class Model(nn.Module):
         """
         B, K = rtg.shape
         time = self.embed_timestep(timesteps)  # (B, K, D), added to all three tokens of a step
-        tokens = torch.stack([self.embed_return(rtg[..., None]) + time,
-                              self.embed_state(states) + time,
-                              self.embed_action(actions) + time], dim=2)  # (B, K, 3, D)
-        tokens = self.embed_ln(tokens.reshape(B, 3 * K, -1))  # (B, 3K, D): R̂_1, s_1, a_1, R̂_2, ...
+        tokens = torch.stack(
+            [
+                self.embed_return(rtg[..., None]) + time,
+                self.embed_state(states) + time,
+                self.embed_action(actions) + time,
+            ],
+            dim=2,
+        )  # (B, K, 3, D)
+        # (B, 3K, D): R̂_1, s_1, a_1, R̂_2, ...
+        tokens = self.embed_ln(tokens.reshape(B, 3 * K, -1))
         padding_mask = None if mask is None else mask.repeat_interleave(3, dim=1)  # (B, 3K)
-        out = self.transformer(tokens, causal=True, padding_mask=padding_mask, capture_attention=capture_attention)
+        out = self.transformer(
+            tokens, causal=True, padding_mask=padding_mask, capture_attention=capture_attention
+        )
         hidden, maps = out if capture_attention else (out, None)
-        action_preds = self.predict_action(hidden.reshape(B, K, 3, -1)[:, :, 1])  # (B, K, A) from s_t's tokens
+        # (B, K, A) from s_t's tokens
+        action_preds = self.predict_action(hidden.reshape(B, K, 3, -1)[:, :, 1])
         return (action_preds, maps) if capture_attention else action_preds
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """MSE on the actions (HalfCheetah) or cross-entropy (BabyAI), over real steps only (padding is masked)."""
-        preds = self(batch["rtg"], batch["states"], batch["actions"], batch["timesteps"], batch["mask"])
+        preds = self(
+            batch["rtg"], batch["states"], batch["actions"], batch["timesteps"], batch["mask"]
+        )
         mask, actions = batch["mask"], batch["actions"]
         if self.discrete:
-            return F.cross_entropy(preds[mask], actions[mask])  # (real steps, A) logits vs (real steps,) ids
+            # (real steps, A) logits vs (real steps,) ids
+            return F.cross_entropy(preds[mask], actions[mask])
         return ((preds - actions) ** 2)[mask].mean()
 
 
@@ -217,9 +265,12 @@ class Agent:
         self.steps = 0
         self.rtg = torch.zeros(N, K, device=self.device)  # scaled R̂ in view
         self.states = torch.zeros((N, K, S), dtype=dtype, device=self.device)
-        self.actions = torch.zeros((N, K) if self.tok.discrete else (N, K, A), dtype=dtype, device=self.device)
+        self.actions = torch.zeros(
+            (N, K) if self.tok.discrete else (N, K, A), dtype=dtype, device=self.device
+        )
         self.timesteps = torch.zeros((N, K), dtype=torch.long, device=self.device)
-        self.current_rtg = np.full(N, self.target_return / self.tok.rtg_scale, np.float32)  # (N,) scaled R̂_t
+        # (N,) scaled R̂_t
+        self.current_rtg = np.full(N, self.target_return / self.tok.rtg_scale, np.float32)
         self.done = np.zeros(N, bool)
         self.trace = {"target_return": self.target_return, "rtg": [[] for _ in range(N)]}
 
@@ -235,12 +286,20 @@ class Agent:
         t = min(self.steps, self.cfg.max_timestep - 1)
         self.states = self._push(self.states, torch.as_tensor(states, device=self.device))
         self.rtg = self._push(self.rtg, torch.as_tensor(self.current_rtg, device=self.device))
-        self.timesteps = self._push(self.timesteps, torch.full((N,), t, dtype=torch.long, device=self.device))
+        self.timesteps = self._push(
+            self.timesteps, torch.full((N,), t, dtype=torch.long, device=self.device)
+        )
         self.actions = self._push(self.actions, torch.zeros_like(self.actions[:, -1]))
-        live = torch.as_tensor(np.flatnonzero(~self.done), device=self.device)  # finished envs are skipped
+        # finished envs are skipped
+        live = torch.as_tensor(np.flatnonzero(~self.done), device=self.device)
         n = min(self.steps + 1, self.cfg.context_len)  # steps filled so far, the same for every env
-        preds = self.model(self.rtg[live, -n:], self.states[live, -n:], self.actions[live, -n:],
-                           self.timesteps[live, -n:])[:, -1]  # (live, A): the prediction at the newest s_t
+        preds = self.model(
+            self.rtg[live, -n:],
+            self.states[live, -n:],
+            self.actions[live, -n:],
+            # (live, A): the prediction at the newest s_t
+            self.timesteps[live, -n:],
+        )[:, -1]
         chosen = preds.argmax(-1) if self.tok.discrete else preds  # (live,) or (live, A)
         self.actions[live, -1] = chosen
         for i in live.tolist():

@@ -19,7 +19,8 @@ class EnvSpec:
     name: str  # minirl's short name
     gym_id: str
     discrete: bool  # discrete actions (BabyAI) or a continuous box (HalfCheetah)
-    obs_dim: int  # flat observation size (HalfCheetah); BabyAI observations are encoded by the tokenizer
+    # flat observation size (HalfCheetah); BabyAI observations are encoded by the tokenizer
+    obs_dim: int
     act_dim: int  # action dimensions (continuous) or number of actions (discrete)
     max_steps: int
     ref_min_score: float | None = None  # D4RL's random-policy return
@@ -27,11 +28,15 @@ class EnvSpec:
 
 
 ENVS: dict[str, EnvSpec] = {
-    "halfcheetah": EnvSpec("halfcheetah", "HalfCheetah-v5", False, 17, 6, 1000, -280.178953, 12135.0),
+    "halfcheetah": EnvSpec(
+        "halfcheetah", "HalfCheetah-v5", False, 17, 6, 1000, -280.178953, 12135.0
+    ),
     "babyai-gotoredball": EnvSpec("babyai-gotoredball", "BabyAI-GoToRedBall-v0", True, 0, 7, 64),
     "babyai-gotolocal": EnvSpec("babyai-gotolocal", "BabyAI-GoToLocal-v0", True, 0, 7, 64),
     "babyai-pickuploc": EnvSpec("babyai-pickuploc", "BabyAI-PickupLoc-v0", True, 0, 7, 64),
-    "babyai-putnextlocal": EnvSpec("babyai-putnextlocal", "BabyAI-PutNextLocal-v0", True, 0, 7, 128),
+    "babyai-putnextlocal": EnvSpec(
+        "babyai-putnextlocal", "BabyAI-PutNextLocal-v0", True, 0, 7, 128
+    ),
 }
 
 

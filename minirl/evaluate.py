@@ -34,8 +34,16 @@ def chunk_size(episodes: int, options: dict) -> int:
 
 
 @torch.no_grad()
-def rollout(module, model, tok, env: str, episodes: int = 10, seed: int = 0, progress: bool = True,
-            **options) -> dict:
+def rollout(
+    module,
+    model,
+    tok,
+    env: str,
+    episodes: int = 10,
+    seed: int = 0,
+    progress: bool = True,
+    **options,
+) -> dict:
     """Runs `episodes` episodes of module.Agent(model, tok, **options) on `env`, chunk_size() of them at a time;
     returns the result dict (per-episode lists in episode order; trace lists joined chunk after chunk)."""
     if episodes < 1:
@@ -46,7 +54,8 @@ def rollout(module, model, tok, env: str, episodes: int = 10, seed: int = 0, pro
     for start in range(0, episodes, chunk):
         n = min(chunk, episodes - start)
         part_returns, part_lengths, part_seconds, part_trace = _rollout_chunk(
-            module, model, tok, env, n, seed + start, progress, options)
+            module, model, tok, env, n, seed + start, progress, options
+        )
         returns.append(part_returns)
         lengths.append(part_lengths)
         step_seconds += part_seconds
@@ -57,9 +66,14 @@ def rollout(module, model, tok, env: str, episodes: int = 10, seed: int = 0, pro
                 trace.setdefault(key, value)
     returns, lengths = np.concatenate(returns), np.concatenate(lengths)
     result = {
-        "env": env, "episodes": episodes, "seed": seed, "options": options,
-        "returns": returns.tolist(), "lengths": lengths.tolist(),
-        "return_mean": float(returns.mean()), "return_std": float(returns.std()),
+        "env": env,
+        "episodes": episodes,
+        "seed": seed,
+        "options": options,
+        "returns": returns.tolist(),
+        "lengths": lengths.tolist(),
+        "return_mean": float(returns.mean()),
+        "return_std": float(returns.std()),
         "latency_ms_per_step": 1000 * float(np.mean(step_seconds)),
         "trace": trace,
     }
@@ -69,11 +83,16 @@ def rollout(module, model, tok, env: str, episodes: int = 10, seed: int = 0, pro
         result["path_length"] = float(lengths[success].mean()) if success.any() else None
     else:
         scores = np.array([normalized_score(env, r) for r in returns])
-        result["normalized_score"], result["normalized_std"] = float(scores.mean()), float(scores.std())
+        result["normalized_score"], result["normalized_std"] = (
+            float(scores.mean()),
+            float(scores.std()),
+        )
     return result
 
 
-def _rollout_chunk(module, model, tok, env: str, episodes: int, seed: int, progress: bool, options: dict):
+def _rollout_chunk(
+    module, model, tok, env: str, episodes: int, seed: int, progress: bool, options: dict
+):
     """One chunk of episodes side by side -> (returns, lengths, per-step decision seconds, the agent's trace)."""
     from rich.progress import Progress
 
@@ -81,7 +100,9 @@ def _rollout_chunk(module, model, tok, env: str, episodes: int, seed: int, progr
     loop = EnvLoop(agent, [make_env(env) for _ in range(episodes)], seed, tok.encode_obs)
     step_seconds = []
     with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task(f"eval {module.__name__.split('.')[-1]} on {env}", total=get_spec(env).max_steps)
+        task = bar.add_task(
+            f"eval {module.__name__.split('.')[-1]} on {env}", total=get_spec(env).max_steps
+        )
         while not loop.done.all():
             step_seconds.append(loop.step())
             bar.advance(task)
@@ -120,7 +141,11 @@ class EnvLoop:
                 continue
             with quiet():
                 self.obs[i], r, term, trunc, _ = e.step(actions[i])
-            rewards[i], self.returns[i], self.lengths[i] = r, self.returns[i] + r, self.lengths[i] + 1
+            rewards[i], self.returns[i], self.lengths[i] = (
+                r,
+                self.returns[i] + r,
+                self.lengths[i] + 1,
+            )
             self.done[i] = term or trunc
         self.agent.observe(rewards, self.done)
         return seconds
@@ -146,8 +171,15 @@ class PolicyAgent:
         pass
 
 
-def evaluate_run(run_dir: str | Path, episodes: int = 10, seed: int = 0, device: str = "cpu",
-                 progress: bool = True, sweep: dict | None = None, **options) -> dict:
+def evaluate_run(
+    run_dir: str | Path,
+    episodes: int = 10,
+    seed: int = 0,
+    device: str = "cpu",
+    progress: bool = True,
+    sweep: dict | None = None,
+    **options,
+) -> dict:
     """`minirl eval RUN`: loads the run and rolls it out once per value of the swept option (e.g. target_return).
 
     Writes `eval.json` in the run directory: {"runs": [result, ...]} with one result per setting.
@@ -155,19 +187,24 @@ def evaluate_run(run_dir: str | Path, episodes: int = 10, seed: int = 0, device:
     module, cfg, tok, model, state = load_run(run_dir, device)
     settings = [dict(options)]
     if not sweep and options.get("target_return") is None:
-        sweep = hook(module, "default_sweep")(get_spec(state["env"]))  # e.g. DT on HalfCheetah: the paper's two targets
+        # e.g. DT on HalfCheetah: the paper's two targets
+        sweep = hook(module, "default_sweep")(get_spec(state["env"]))
     if sweep:
-        (name, values), = sweep.items()
+        ((name, values),) = sweep.items()
         settings = [dict(options, **{name: v}) for v in values]
     results = []
     for opts in settings:
         opts = {k: v for k, v in opts.items() if v is not None}
         unknown = set(opts) - set(module.EVAL_OPTIONS)
         if unknown:
-            raise ValueError(f"{state['algo']} does not take {sorted(unknown)}; it takes {sorted(module.EVAL_OPTIONS)}")
+            raise ValueError(
+                f"{state['algo']} does not take {sorted(unknown)}; it takes {sorted(module.EVAL_OPTIONS)}"
+            )
         opts = dict(module.EVAL_OPTIONS, **opts)
         result = rollout(module, model, tok, state["env"], episodes, seed, progress, **opts)
-        result.update(algo=state["algo"], dataset=state["dataset"], run=str(run_dir), train_step=state["step"])
+        result.update(
+            algo=state["algo"], dataset=state["dataset"], run=str(run_dir), train_step=state["step"]
+        )
         results.append(result)
     out = {"runs": results}
     atomic_write_text(Path(run_dir) / "eval.json", json.dumps(out, indent=1))

@@ -37,15 +37,37 @@ from minirl.tokenizer import Normalizer, Tokenizer
 from minirl.train import make_optimizer
 
 # Hugging Face's activation_function -> minirl's Config.activation
-ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "relu": "relu"}
+ACTIVATIONS = {
+    "gelu": "gelu",
+    "gelu_new": "gelu_tanh",
+    "gelu_pytorch_tanh": "gelu_tanh",
+    "relu": "relu",
+}
 # minirl dt.Model parameter -> Hugging Face DecisionTransformerModel parameter, for one Block (i = layer)
-BLOCK_NAMES = {"ln1": "ln_1", "ln2": "ln_2", "attn.qkv": "attn.c_attn", "attn.proj": "attn.c_proj",
-               "mlp.0": "mlp.c_fc", "mlp.2": "mlp.c_proj"}
+BLOCK_NAMES = {
+    "ln1": "ln_1",
+    "ln2": "ln_2",
+    "attn.qkv": "attn.c_attn",
+    "attn.proj": "attn.c_proj",
+    "mlp.0": "mlp.c_fc",
+    "mlp.2": "mlp.c_proj",
+}
 UNUSED = ("encoder.wte.", "predict_state.", "predict_return.")  # weights minirl's DT does not read
-CONV1D = ("attn.qkv", "attn.proj", "mlp.0", "mlp.2")  # GPT-2 Conv1D in Hugging Face: weight (in, out)
-SAME_NAMES = ("embed_timestep.weight", "embed_return.weight", "embed_return.bias", "embed_state.weight",
-              "embed_state.bias", "embed_action.weight", "embed_action.bias", "embed_ln.weight", "embed_ln.bias",
-              "predict_action.0.weight", "predict_action.0.bias")
+# GPT-2 Conv1D in Hugging Face: weight (in, out)
+CONV1D = ("attn.qkv", "attn.proj", "mlp.0", "mlp.2")
+SAME_NAMES = (
+    "embed_timestep.weight",
+    "embed_return.weight",
+    "embed_return.bias",
+    "embed_state.weight",
+    "embed_state.bias",
+    "embed_action.weight",
+    "embed_action.bias",
+    "embed_ln.weight",
+    "embed_ln.bias",
+    "predict_action.0.weight",
+    "predict_action.0.bias",
+)
 
 
 def load_decision_transformer(source: str):
@@ -54,14 +76,18 @@ def load_decision_transformer(source: str):
     try:
         from transformers import AutoConfig, DecisionTransformerModel
     except ImportError:
-        raise RuntimeError("importing a Hugging Face checkpoint needs transformers: pip install 'minirl[hf]'") from None
+        raise RuntimeError(
+            "importing a Hugging Face checkpoint needs transformers: pip install 'minirl[hf]'"
+        ) from None
     model_type = AutoConfig.from_pretrained(source).model_type
     if model_type != "decision_transformer":
         raise ValueError(f"'{source}' holds a {model_type} model, not a DecisionTransformerModel")
     model, info = DecisionTransformerModel.from_pretrained(source, output_loading_info=True)
     missing = sorted(k for k in info["missing_keys"] if not k.startswith(UNUSED))
     if missing:
-        raise ValueError(f"'{source}' lacks {len(missing)} of the model's weights ({', '.join(missing[:3])}, ...)")
+        raise ValueError(
+            f"'{source}' lacks {len(missing)} of the model's weights ({', '.join(missing[:3])}, ...)"
+        )
     return model.eval()
 
 
@@ -69,20 +95,40 @@ def dt_config(hf_config, context_len: int, rtg_scale: float) -> dt.Config:
     """minirl's DT Config for a Hugging Face DecisionTransformerConfig; ValueError for what minirl cannot run."""
     c = hf_config
     unsupported = [
-        (c.activation_function not in ACTIVATIONS, f"activation_function '{c.activation_function}' (minirl has "
-                                                   f"{', '.join(ACTIVATIONS)})"),
-        (c.layer_norm_epsilon != 1e-5, f"layer_norm_epsilon {c.layer_norm_epsilon} (minirl's LayerNorms use 1e-5)"),
+        (
+            c.activation_function not in ACTIVATIONS,
+            f"activation_function '{c.activation_function}' (minirl has {', '.join(ACTIVATIONS)})",
+        ),
+        (
+            c.layer_norm_epsilon != 1e-5,
+            f"layer_norm_epsilon {c.layer_norm_epsilon} (minirl's LayerNorms use 1e-5)",
+        ),
         (not c.action_tanh, "action_tanh=False (minirl's continuous actions end in tanh)"),
-        (c.n_inner not in (None, 4 * c.hidden_size), f"n_inner {c.n_inner} (minirl's MLP is 4 x hidden_size)"),
-        (not c.scale_attn_weights or c.scale_attn_by_inverse_layer_idx, "attention scaling other than 1/sqrt(d)"),
+        (
+            c.n_inner not in (None, 4 * c.hidden_size),
+            f"n_inner {c.n_inner} (minirl's MLP is 4 x hidden_size)",
+        ),
+        (
+            not c.scale_attn_weights or c.scale_attn_by_inverse_layer_idx,
+            "attention scaling other than 1/sqrt(d)",
+        ),
         (c.add_cross_attention, "cross-attention"),
     ]
     for refused, what in unsupported:
         if refused:
-            raise ValueError(f"this DecisionTransformerModel uses {what}; minirl's DT cannot run it")
-    values = {"n_layer": c.n_layer, "n_head": c.n_head, "d_model": c.hidden_size, "dropout": c.resid_pdrop,
-              "context_len": context_len, "max_timestep": c.max_ep_len, "rtg_scale": rtg_scale,
-              "activation": ACTIVATIONS[c.activation_function]}
+            raise ValueError(
+                f"this DecisionTransformerModel uses {what}; minirl's DT cannot run it"
+            )
+    values = {
+        "n_layer": c.n_layer,
+        "n_head": c.n_head,
+        "d_model": c.hidden_size,
+        "dropout": c.resid_pdrop,
+        "context_len": context_len,
+        "max_timestep": c.max_ep_len,
+        "rtg_scale": rtg_scale,
+        "activation": ACTIVATIONS[c.activation_function],
+    }
     return dt.Config(**validate.config_values(dt.Config, values, "dt", label="checkpoint config "))
 
 
@@ -94,16 +140,25 @@ def dt_state_dict(hf_state: dict[str, torch.Tensor], n_layer: int) -> dict[str, 
     for i in range(n_layer):
         for mine, theirs in BLOCK_NAMES.items():
             weight = hf_state[f"encoder.h.{i}.{theirs}.weight"]
-            out[f"transformer.blocks.{i}.{mine}.weight"] = weight.T if mine in CONV1D else weight  # (out, in)
+            # (out, in)
+            out[f"transformer.blocks.{i}.{mine}.weight"] = weight.T if mine in CONV1D else weight
             out[f"transformer.blocks.{i}.{mine}.bias"] = hf_state[f"encoder.h.{i}.{theirs}.bias"]
     out["transformer.ln_f.weight"] = hf_state["encoder.ln_f.weight"]
     out["transformer.ln_f.bias"] = hf_state["encoder.ln_f.bias"]
     return out
 
 
-def import_decision_transformer(source: str, out: str | Path, state_mean: list[float], state_std: list[float],
-                                rtg_scale: float = 1000.0, env: str = "halfcheetah", dataset: str | None = None,
-                                context_len: int = 20, overwrite: bool = False) -> Path:
+def import_decision_transformer(
+    source: str,
+    out: str | Path,
+    state_mean: list[float],
+    state_std: list[float],
+    rtg_scale: float = 1000.0,
+    env: str = "halfcheetah",
+    dataset: str | None = None,
+    context_len: int = 20,
+    overwrite: bool = False,
+) -> Path:
     """`minirl import hf-dt`: writes `out`/{config.json, checkpoint.pt}, a DT run of step 0 that load_run reads.
 
     state_mean/state_std: the observation statistics the checkpoint was trained with (S numbers each); rtg_scale
@@ -114,13 +169,17 @@ def import_decision_transformer(source: str, out: str | Path, state_mean: list[f
     spec = get_spec(env)
     dataset = dataset or f"{spec.name}-medium"
     if spec.discrete:
-        raise ValueError(f"Hugging Face's DecisionTransformerModel takes continuous states; '{env}' is not one")
+        raise ValueError(
+            f"Hugging Face's DecisionTransformerModel takes continuous states; '{env}' is not one"
+        )
     if data.env_of(dataset) != spec.name:
         raise ValueError(f"--dataset {dataset} is not a dataset of {spec.name}")
     for name, values in (("--state-mean", state_mean), ("--state-std", state_std)):
         if len(values) != spec.obs_dim:
-            raise ValueError(f"{name} must list {spec.obs_dim} numbers (one per {spec.name} state dimension), "
-                             f"got {len(values)}")
+            raise ValueError(
+                f"{name} must list {spec.obs_dim} numbers (one per {spec.name} state dimension), "
+                f"got {len(values)}"
+            )
     if min(state_std) <= 0:
         raise ValueError("--state-std must be positive in every dimension")
     run_dir = Path(out)
@@ -128,24 +187,52 @@ def import_decision_transformer(source: str, out: str | Path, state_mean: list[f
     hf = load_decision_transformer(source)
     c = hf.config
     if (c.state_dim, c.act_dim) != (spec.obs_dim, spec.act_dim):
-        raise ValueError(f"the checkpoint has state_dim {c.state_dim} and act_dim {c.act_dim}; {spec.name} has "
-                         f"{spec.obs_dim} and {spec.act_dim}")
+        raise ValueError(
+            f"the checkpoint has state_dim {c.state_dim} and act_dim {c.act_dim}; {spec.name} has "
+            f"{spec.obs_dim} and {spec.act_dim}"
+        )
     cfg = dt_config(c, context_len, rtg_scale)
-    tok = Tokenizer(spec.name, False, spec.act_dim, Normalizer(np.array(state_mean), np.array(state_std)),
-                    rtg_scale=rtg_scale, gamma=1.0)
+    tok = Tokenizer(
+        spec.name,
+        False,
+        spec.act_dim,
+        Normalizer(np.array(state_mean), np.array(state_std)),
+        rtg_scale=rtg_scale,
+        gamma=1.0,
+    )
     model = dt.Model(cfg, tok)
-    model.load_state_dict(dt_state_dict(hf.state_dict(), cfg.n_layer))  # strict: every minirl weight is given
+    # strict: every minirl weight is given
+    model.load_state_dict(dt_state_dict(hf.state_dict(), cfg.n_layer))
 
     # the keys train.fit writes (with a fresh optimizer at step 0), so everything that reads a run reads this one
-    meta = {"algo": "dt", "dataset": dataset, "env": spec.name, "seed": 0, "config": dataclasses.asdict(cfg),
-            "tokenizer": tok.state_dict(), "source": f"huggingface:{source}"}
-    rng = {"numpy": np.random.default_rng(0).bit_generator.state, "torch": torch.Generator().manual_seed(0).get_state(),
-           "python": random.Random(0).getstate()}
-    checkpoint = dict(meta, version=CHECKPOINT_VERSION, model=model.state_dict(),
-                      optimizer=make_optimizer(model, cfg.lr, cfg.weight_decay).state_dict(), step=0, finished=True,
-                      train_seconds=0.0, rng=rng)
+    meta = {
+        "algo": "dt",
+        "dataset": dataset,
+        "env": spec.name,
+        "seed": 0,
+        "config": dataclasses.asdict(cfg),
+        "tokenizer": tok.state_dict(),
+        "source": f"huggingface:{source}",
+    }
+    rng = {
+        "numpy": np.random.default_rng(0).bit_generator.state,
+        "torch": torch.Generator().manual_seed(0).get_state(),
+        "python": random.Random(0).getstate(),
+    }
+    checkpoint = dict(
+        meta,
+        version=CHECKPOINT_VERSION,
+        model=model.state_dict(),
+        optimizer=make_optimizer(model, cfg.lr, cfg.weight_decay).state_dict(),
+        step=0,
+        finished=True,
+        train_seconds=0.0,
+        rng=rng,
+    )
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "config.json", json.dumps({k: v for k, v in meta.items() if k != "tokenizer"},
-                                                          indent=2))
+    atomic_write_text(
+        run_dir / "config.json",
+        json.dumps({k: v for k, v in meta.items() if k != "tokenizer"}, indent=2),
+    )
     atomic_save(checkpoint, run_dir / "checkpoint.pt")
     return run_dir

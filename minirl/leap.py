@@ -56,7 +56,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from minirl.tokenizer import GRID_CELLS, GRID_VOCAB, MISSION_LEN, MISSION_VOCAB, Discretizer, Tokenizer
+from minirl.tokenizer import (
+    GRID_CELLS,
+    GRID_VOCAB,
+    MISSION_LEN,
+    MISSION_VOCAB,
+    Discretizer,
+    Tokenizer,
+)
 from minirl.transformer import Transformer, TransformerConfig, init_weights
 
 # ---------------------------------------------------------------------------------------------- config
@@ -65,7 +72,8 @@ from minirl.transformer import Transformer, TransformerConfig, init_weights
 @dataclass
 class Config:
     # planning (official GoToLocal settings)
-    horizon: Annotated[int, "[1, 1000]"] = 5  # steps in a plan (the model is trained on plans of this length)
+    # steps in a plan (the model is trained on plans of this length)
+    horizon: Annotated[int, "[1, 1000]"] = 5
     iterations: Annotated[int, "[0, 10_000]"] = 10  # refinement steps per decision
     # Gibbs: sample p(a_i | s, τ_-i)^(1/T) (the paper); 0: argmax (the official code)
     temperature: Annotated[float, "[0, 100]"] = 1.0
@@ -94,7 +102,8 @@ def env_defaults(spec) -> dict:
     return {"steps": 2000} if spec.discrete else {}
 
 
-EVAL_OPTIONS = {"iterations": None, "horizon": None}  # None: the run's Config (BabyAI: 10 and 5, as the paper)
+# None: the run's Config (BabyAI: 10 and 5, as the paper)
+EVAL_OPTIONS = {"iterations": None, "horizon": None}
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -104,7 +113,9 @@ def make_tokenizer(episodes: list[dict], spec, cfg: Config) -> Tokenizer:
     """States as the shared tokenizer gives them; continuous actions also get a per-dimension Discretizer."""
     tok = Tokenizer.fit(episodes, spec.name, spec.discrete, spec.act_dim)
     if not spec.discrete:
-        tok.discretizer = Discretizer.fit(np.concatenate([ep["actions"] for ep in episodes]), cfg.n_bins, "quantile")
+        tok.discretizer = Discretizer.fit(
+            np.concatenate([ep["actions"] for ep in episodes]), cfg.n_bins, "quantile"
+        )
     return tok
 
 
@@ -115,11 +126,13 @@ def prepare(episodes: list[dict], tok: Tokenizer, cfg: Config) -> dict:
     actions = np.concatenate([ep["actions"] for ep in episodes])
     tokens = actions.reshape(len(actions), 1) if tok.discrete else tok.discretizer.encode(actions)
     ended = [tok.discrete and bool(ep["terminations"][-1]) for ep in episodes]
-    return {"states": np.concatenate([tok.states(ep) for ep in episodes]),
-            "tokens": tokens.astype(np.int64),
-            "steps_left": np.concatenate([np.arange(len(ep["actions"]), 0, -1) for ep in episodes]),
-            "ended": np.concatenate([np.full(len(ep["actions"]), e) for ep, e in zip(episodes, ended)]),
-            "end_token": tok.act_dim}
+    return {
+        "states": np.concatenate([tok.states(ep) for ep in episodes]),
+        "tokens": tokens.astype(np.int64),
+        "steps_left": np.concatenate([np.arange(len(ep["actions"]), 0, -1) for ep in episodes]),
+        "ended": np.concatenate([np.full(len(ep["actions"]), e) for ep, e in zip(episodes, ended)]),
+        "end_token": tok.act_dim,
+    }
 
 
 def sample_batch(data: dict, cfg: Config, rng: np.random.Generator) -> dict[str, torch.Tensor]:
@@ -128,15 +141,18 @@ def sample_batch(data: dict, cfg: Config, rng: np.random.Generator) -> dict[str,
     start = rng.integers(len(data["states"]), size=cfg.batch_size)  # (B,)
     offset = np.arange(cfg.horizon)  # (horizon,)
     inside = offset[None] < data["steps_left"][start, None]  # (B, horizon)
-    rows = np.where(inside, start[:, None] + offset, start[:, None])  # (B, horizon); outside reads any valid row
+    # (B, horizon); outside reads any valid row
+    rows = np.where(inside, start[:, None] + offset, start[:, None])
     tokens = data["tokens"][rows]  # (B, horizon, A)
     ended = data["ended"][start, None]  # (B, 1)
     tokens = np.where((~inside & ended)[..., None], data["end_token"], tokens)
     real = inside | ended  # (B, horizon)
     A = tokens.shape[2]
-    return {"states": torch.from_numpy(data["states"][start]),  # (B, S)
-            "plan": torch.from_numpy(tokens.reshape(cfg.batch_size, -1)),  # (B, P) step-major
-            "real": torch.from_numpy(np.repeat(real, A, axis=1))}  # (B, P)
+    return {
+        "states": torch.from_numpy(data["states"][start]),  # (B, S)
+        "plan": torch.from_numpy(tokens.reshape(cfg.batch_size, -1)),  # (B, P) step-major
+        "real": torch.from_numpy(np.repeat(real, A, axis=1)),
+    }  # (B, P)
 
 
 # ---------------------------------------------------------------------------------------------- model
@@ -162,8 +178,9 @@ class BabyAIStateEmbedding(nn.Module):
         self.register_buffer("channel_offset", torch.arange(3) * GRID_VOCAB, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        grid, direction, words = x[:, :GRID_CELLS], x[:, GRID_CELLS], x[:, GRID_CELLS + 1:]
-        cells = self.cell(grid.view(len(x), GRID_CELLS // 3, 3) + self.channel_offset).sum(2)  # (B, 49, d_cell)
+        grid, direction, words = x[:, :GRID_CELLS], x[:, GRID_CELLS], x[:, GRID_CELLS + 1 :]
+        # (B, 49, d_cell)
+        cells = self.cell(grid.view(len(x), GRID_CELLS // 3, 3) + self.channel_offset).sum(2)
         mission = self.mission(self.word(words).flatten(1))  # (B, D)
         scale, shift = self.film(mission)[:, None].chunk(2, -1)  # (B, 1, d_cell) each
         cells = F.gelu(cells * (1 + scale) + shift)  # (B, 49, d_cell)
@@ -177,7 +194,8 @@ class Model(nn.Module):
         super().__init__()
         self.cfg, D = cfg, cfg.d_model
         self.tokens_per_step = 1 if tok.discrete else tok.act_dim  # A
-        self.end_id = tok.act_dim if tok.discrete else None  # BabyAI's [END], after the last action of an episode
+        # BabyAI's [END], after the last action of an episode
+        self.end_id = tok.act_dim if tok.discrete else None
         self.vocab = tok.act_dim + 1 if tok.discrete else cfg.n_bins  # V
         self.mask_id = self.vocab  # the [MASK] token's id
         P = cfg.horizon * self.tokens_per_step
@@ -185,7 +203,9 @@ class Model(nn.Module):
         self.embed_action = nn.Embedding(self.vocab + 1, D)  # the last row embeds [MASK]
         self.embed_position = nn.Embedding(1 + P, D)
         self.drop = nn.Dropout(cfg.dropout)
-        self.transformer = Transformer(TransformerConfig(cfg.n_layer, cfg.n_head, D, cfg.dropout, max_tokens=1 + P))
+        self.transformer = Transformer(
+            TransformerConfig(cfg.n_layer, cfg.n_head, D, cfg.dropout, max_tokens=1 + P)
+        )
         self.predict_action = nn.Linear(D, self.vocab)
         self.apply(init_weights)
 
@@ -199,10 +219,14 @@ class Model(nn.Module):
         (read `plan` to tell which). Nothing is causal: every token sees every other, the future included.
         """
         P = plan.shape[1]
-        x = torch.cat([self.embed_state(states)[:, None], self.embed_action(plan)], 1)  # (B, 1+P, D)
+        # (B, 1+P, D)
+        x = torch.cat([self.embed_state(states)[:, None], self.embed_action(plan)], 1)
         x = self.drop(x + self.embed_position.weight[: 1 + P])
-        padding_mask = None if real is None else F.pad(real, (1, 0), value=True)  # (B, 1+P); the state is real
-        out = self.transformer(x, causal=False, padding_mask=padding_mask, capture_attention=capture_attention)
+        # (B, 1+P); the state is real
+        padding_mask = None if real is None else F.pad(real, (1, 0), value=True)
+        out = self.transformer(
+            x, causal=False, padding_mask=padding_mask, capture_attention=capture_attention
+        )
         hidden, maps = out if capture_attention else (out, None)
         logits = self.predict_action(hidden[:, 1:])  # (B, P, V): one prediction per plan token
         return (logits, maps) if capture_attention else logits
@@ -215,8 +239,10 @@ class Model(nn.Module):
         plan, real = batch["plan"], batch["real"]  # (B, P)
         n_real = real.sum(1, keepdim=True)  # (B, 1)
         k = (torch.rand(n_real.shape, device=plan.device) * n_real).long() + 1  # (B, 1) in 1..n
-        order = torch.rand(plan.shape, device=plan.device).masked_fill(~real, 2.0)  # padding sorts last
-        masked = order.argsort(1).argsort(1) < k  # (B, P): the first k real tokens of a random order
+        # padding sorts last
+        order = torch.rand(plan.shape, device=plan.device).masked_fill(~real, 2.0)
+        # (B, P): the first k real tokens of a random order
+        masked = order.argsort(1).argsort(1) < k
         logits = self(batch["states"], plan.masked_fill(masked, self.mask_id), real)
         return F.cross_entropy(logits[masked], plan[masked])
 
@@ -228,9 +254,11 @@ class Model(nn.Module):
         Row i of a plan's P copies has only token i replaced by [MASK]; the diagonal of the outputs is each
         position's prediction from all the other tokens."""
         B, P = plan.shape
-        one_masked = torch.eye(P, dtype=torch.bool, device=plan.device)  # (P, P): copy i masks token i
+        # (P, P): copy i masks token i
+        one_masked = torch.eye(P, dtype=torch.bool, device=plan.device)
         copies = torch.where(one_masked, self.mask_id, plan[:, None, :])  # (B, P, P)
-        logits = self(states.repeat_interleave(P, 0), copies.reshape(B * P, P)).view(B, P, P, -1)  # (B, P, P, V)
+        # (B, P, P, V)
+        logits = self(states.repeat_interleave(P, 0), copies.reshape(B * P, P)).view(B, P, P, -1)
         i = torch.arange(P, device=plan.device)
         return logits[:, i, i].log_softmax(-1)  # (B, P, V)
 
@@ -244,14 +272,16 @@ class Model(nn.Module):
         if self.cfg.temperature == 0:
             return log_p.argmax(-1)
         probs = (log_p / self.cfg.temperature).softmax(-1)
-        return torch.multinomial(probs.reshape(-1, self.vocab), 1, generator=generator).view(log_p.shape[:-1])
+        return torch.multinomial(probs.reshape(-1, self.vocab), 1, generator=generator).view(
+            log_p.shape[:-1]
+        )
 
     def acting_first(self, log_p: torch.Tensor) -> torch.Tensor:
         """(B, P, V) log-probabilities with [END] ruled out for step 1's tokens: the executed step is an action."""
         if self.end_id is None:
             return log_p
         log_p = log_p.clone()
-        log_p[:, :self.tokens_per_step, self.end_id] = float("-inf")
+        log_p[:, : self.tokens_per_step, self.end_id] = float("-inf")
         return log_p
 
     def refine_step(self, states, plan, generator: torch.Generator | None = None):
@@ -264,25 +294,36 @@ class Model(nn.Module):
         if self.cfg.resample == "max_energy":
             i = token_energy.argmax(1)  # (B,) the token the rest of the plan disagrees with most
         else:
-            i = torch.randint(P, (B,), generator=generator, device=plan.device)  # (B,) any token (official)
+            # (B,) any token (official)
+            i = torch.randint(P, (B,), generator=generator, device=plan.device)
         rows = torch.arange(B, device=plan.device)
         plan = plan.clone()
-        plan[rows, i] = self.choose(self.acting_first(log_p)[rows, i], generator)  # a Gibbs step on token i
+        # a Gibbs step on token i
+        plan[rows, i] = self.choose(self.acting_first(log_p)[rows, i], generator)
         return plan, token_energy.sum(1)
 
     @torch.no_grad()
-    def plan(self, states, horizon: int | None = None, iterations: int | None = None,
-             generator: torch.Generator | None = None):
+    def plan(
+        self,
+        states,
+        horizon: int | None = None,
+        iterations: int | None = None,
+        generator: torch.Generator | None = None,
+    ):
         """Plans for states (B, S) -> (plan (B, horizon×A), energies (B, iterations + 1)).
 
         Start: every token [MASK], all predicted in one pass from the state alone. Then `iterations` refine_steps.
         energies[:, j] is E before refinement j; the last column is E of the returned plan."""
-        horizon, iterations = horizon or self.cfg.horizon, self.cfg.iterations if iterations is None else iterations
+        horizon, iterations = (
+            horizon or self.cfg.horizon,
+            self.cfg.iterations if iterations is None else iterations,
+        )
         if self.cfg.resample not in ("random", "max_energy"):
             raise ValueError(f"unknown resample '{self.cfg.resample}'; valid: random, max_energy")
         B, P = len(states), horizon * self.tokens_per_step
         plan = torch.full((B, P), self.mask_id, dtype=torch.long, device=states.device)
-        plan = self.choose(self.acting_first(self(states, plan).log_softmax(-1)), generator)  # (B, P) the start
+        # (B, P) the start
+        plan = self.choose(self.acting_first(self(states, plan).log_softmax(-1)), generator)
         energies = []
         for _ in range(iterations):
             plan, energy = self.refine_step(states, plan, generator)
@@ -301,33 +342,54 @@ class Agent:
     iterations + 1 numbers, so one sees E fall within every decision; trace["latency_ms"][t]: that decision's time.
     """
 
-    def __init__(self, model: Model, tok: Tokenizer, iterations: int | None = None, horizon: int | None = None):
+    def __init__(
+        self,
+        model: Model,
+        tok: Tokenizer,
+        iterations: int | None = None,
+        horizon: int | None = None,
+    ):
         self.model, self.tok, cfg = model, tok, model.cfg
         self.iterations = cfg.iterations if iterations is None else int(iterations)
         self.horizon = cfg.horizon if horizon is None else int(horizon)
         if not 1 <= self.horizon <= cfg.horizon:
-            raise ValueError(f"horizon must be in 1..{cfg.horizon} (the plan length the model was trained on)")
+            raise ValueError(
+                f"horizon must be in 1..{cfg.horizon} (the plan length the model was trained on)"
+            )
         if self.iterations < 0:
             raise ValueError(f"iterations must be >= 0, got {self.iterations}")
         self.device = next(model.parameters()).device
 
     def reset(self, n_envs: int) -> None:
         self.n_envs, self.done = n_envs, np.zeros(n_envs, bool)
-        self.generator = torch.Generator(device=self.device).manual_seed(0)  # fixed: evaluations repeat exactly
-        self.trace = {"iterations": self.iterations, "horizon": self.horizon, "energy_per_iteration": [],
-                      "latency_ms": []}
+        # fixed: evaluations repeat exactly
+        self.generator = torch.Generator(device=self.device).manual_seed(0)
+        self.trace = {
+            "iterations": self.iterations,
+            "horizon": self.horizon,
+            "energy_per_iteration": [],
+            "latency_ms": [],
+        }
 
     @torch.no_grad()
     def act(self, states: np.ndarray) -> np.ndarray:
         """states (N, S) from tok.encode_obs -> actions (N,) int or (N, A) float (zeros for finished envs)."""
         t0 = time.perf_counter()
         A = self.model.tokens_per_step
-        actions = np.zeros(self.n_envs, np.int64) if self.tok.discrete else np.zeros((self.n_envs, A), np.float32)
+        actions = (
+            np.zeros(self.n_envs, np.int64)
+            if self.tok.discrete
+            else np.zeros((self.n_envs, A), np.float32)
+        )
         live = np.flatnonzero(~self.done)
         if len(live) == 0:
             return actions
-        plan, energies = self.model.plan(torch.as_tensor(states[live], device=self.device), self.horizon,
-                                         self.iterations, self.generator)
+        plan, energies = self.model.plan(
+            torch.as_tensor(states[live], device=self.device),
+            self.horizon,
+            self.iterations,
+            self.generator,
+        )
         first = plan[:, :A].cpu().numpy()  # (live, A): step 1's tokens, the action executed now
         actions[live] = first[:, 0] if self.tok.discrete else self.tok.discretizer.decode(first)
         self.trace["energy_per_iteration"].append(energies.mean(0).tolist())

@@ -33,8 +33,10 @@ ALGOS = {
     "iql": "minirl.baselines.iql",
 }
 CHECKPOINT_VERSION = 1
-RUN_FILES = ("checkpoint.pt", "config.json", "metrics.jsonl", "eval.json")  # what minirl writes in a run folder
-PLAIN = (torch.Tensor, str, int, float, bool, type(None))  # all a checkpoint may hold, in dicts, lists and tuples
+# what minirl writes in a run folder
+RUN_FILES = ("checkpoint.pt", "config.json", "metrics.jsonl", "eval.json")
+# all a checkpoint may hold, in dicts, lists and tuples
+PLAIN = (torch.Tensor, str, int, float, bool, type(None))
 
 
 class Algorithm(Protocol):
@@ -79,7 +81,11 @@ def _nothing_after_step() -> None:
     return None
 
 
-OPTIONAL = {"env_defaults": _no_env_defaults, "default_sweep": _no_sweep, "after_step": _nothing_after_step}
+OPTIONAL = {
+    "env_defaults": _no_env_defaults,
+    "default_sweep": _no_sweep,
+    "after_step": _nothing_after_step,
+}
 
 
 def hook(owner, name: str):
@@ -94,7 +100,9 @@ class RunError(RuntimeError):
 def algo_module(name: str) -> Algorithm:
     """The module of algorithm `name` (a key of ALGOS), imported on first use."""
     if name not in ALGOS:
-        raise UnknownNameError(f"unknown algorithm '{name}'; valid: {', '.join(ALGOS)} (sac: `minirl baseline sac`)")
+        raise UnknownNameError(
+            f"unknown algorithm '{name}'; valid: {', '.join(ALGOS)} (sac: `minirl baseline sac`)"
+        )
     return importlib.import_module(ALGOS[name])
 
 
@@ -130,7 +138,9 @@ def _check_plain(obj, where: str) -> None:
         for i, value in enumerate(obj):
             _check_plain(value, f"{where}[{i}]")
     elif not isinstance(obj, PLAIN):
-        raise TypeError(f"{where} is a {type(obj).__name__}; a checkpoint holds only tensors and plain values")
+        raise TypeError(
+            f"{where} is a {type(obj).__name__}; a checkpoint holds only tensors and plain values"
+        )
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -161,9 +171,13 @@ def metrics_rows(path: Path, step: int) -> list[str]:
         except json.JSONDecodeError:
             if number == len(lines):
                 break
-            raise RunError(f"{path} line {number} is not a JSON row; repair or delete that file, then resume") from None
+            raise RunError(
+                f"{path} line {number} is not a JSON row; repair or delete that file, then resume"
+            ) from None
         if not isinstance(row, dict) or not isinstance(row.get("step"), int):
-            raise RunError(f"{path} line {number} has no step; repair or delete that file, then resume")
+            raise RunError(
+                f"{path} line {number} has no step; repair or delete that file, then resume"
+            )
         if row["step"] <= step:
             rows.append(line)
     return rows
@@ -183,13 +197,23 @@ def load_checkpoint(run_dir: str | Path) -> dict:
     except pickle.UnpicklingError as e:
         found = re.search(r"GLOBAL (\S+)", str(e))
         if found:
-            raise RunError(f"checkpoint '{path}' holds Python objects ({found.group(1)}), not only tensors and plain "
-                           "values; refused, nothing in it was run") from None
+            raise RunError(
+                f"checkpoint '{path}' holds Python objects ({found.group(1)}), not only tensors and plain "
+                "values; refused, nothing in it was run"
+            ) from None
         raise RunError(f"checkpoint '{path}' is corrupt or unreadable (UnpicklingError)") from None
     except Exception as e:  # noqa: BLE001  (any other failure to read means the same thing to the user)
-        raise RunError(f"checkpoint '{path}' is corrupt or unreadable ({type(e).__name__})") from None
-    if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION or "model" not in state:
-        raise RunError(f"checkpoint '{path}' is not a minirl checkpoint of version {CHECKPOINT_VERSION}")
+        raise RunError(
+            f"checkpoint '{path}' is corrupt or unreadable ({type(e).__name__})"
+        ) from None
+    if (
+        not isinstance(state, dict)
+        or state.get("version") != CHECKPOINT_VERSION
+        or "model" not in state
+    ):
+        raise RunError(
+            f"checkpoint '{path}' is not a minirl checkpoint of version {CHECKPOINT_VERSION}"
+        )
     return state
 
 
@@ -204,8 +228,10 @@ def load_run(run_dir: str | Path, device: str = "cpu"):
     try:
         model.load_state_dict(state["model"])
     except RuntimeError:
-        raise RunError(f"checkpoint in '{run_dir}' does not match a {state['algo']} model with its saved config "
-                       "(was it written by another version or for another env?)") from None
+        raise RunError(
+            f"checkpoint in '{run_dir}' does not match a {state['algo']} model with its saved config "
+            "(was it written by another version or for another env?)"
+        ) from None
     return module, cfg, tok, model.to(resolve_device(device)).eval(), state
 
 
@@ -225,14 +251,20 @@ def check_out_folder(run_dir: Path, overwrite: bool) -> None:
     if not run_dir.is_dir():
         raise RunError(f"--out '{run_dir}' is a file, not a folder")
     if (run_dir / "checkpoint.pt").exists() and not overwrite:
-        raise RunError(f"'{run_dir}' already holds a run; pass --resume to continue it, --overwrite to start it "
-                       "again, or --out for a new directory")
-    foreign = sorted(p.name for p in run_dir.iterdir() if p.name.removesuffix(".tmp") not in RUN_FILES)
+        raise RunError(
+            f"'{run_dir}' already holds a run; pass --resume to continue it, --overwrite to start it "
+            "again, or --out for a new directory"
+        )
+    foreign = sorted(
+        p.name for p in run_dir.iterdir() if p.name.removesuffix(".tmp") not in RUN_FILES
+    )
     if foreign and not overwrite:
-        raise RunError(f"--out '{run_dir}' holds files that are not a minirl run ({', '.join(foreign[:3])}"
-                       f"{', …' if len(foreign) > 3 else ''}); choose an empty folder, or pass --overwrite to write "
-                       "the run next to them")
-    for name in RUN_FILES:  # this run's files replace the old ones; eval.json of another run must not stay
+        raise RunError(
+            f"--out '{run_dir}' holds files that are not a minirl run ({', '.join(foreign[:3])}"
+            f"{', …' if len(foreign) > 3 else ''}); choose an empty folder, or pass --overwrite to write "
+            "the run next to them"
+        )
+    # this run's files replace the old ones; eval.json of another run must not stay
+    for name in RUN_FILES:
         for path in (run_dir / name, run_dir / f"{name}.tmp"):
             path.unlink(missing_ok=True)
-

@@ -95,7 +95,8 @@ class Discretizer:
             edges = lo[:, None] + qs[None, :] * (hi - lo)[:, None]
         centers = (edges[:, :-1] + edges[:, 1:]) / 2
         idx = cls._bin(edges, x)
-        for d in range(x.shape[1]):  # mean of the data inside each bin (falls back to the midpoint if empty)
+        # mean of the data inside each bin (falls back to the midpoint if empty)
+        for d in range(x.shape[1]):
             sums = np.bincount(idx[:, d], weights=x[:, d], minlength=n_bins)
             counts = np.bincount(idx[:, d], minlength=n_bins)
             filled = counts > 0
@@ -105,7 +106,9 @@ class Discretizer:
     @staticmethod
     def _bin(edges: np.ndarray, x: np.ndarray) -> np.ndarray:
         n_bins = edges.shape[1] - 1
-        idx = np.stack([np.searchsorted(edges[d, 1:-1], x[:, d], side="right") for d in range(x.shape[1])], 1)
+        idx = np.stack(
+            [np.searchsorted(edges[d, 1:-1], x[:, d], side="right") for d in range(x.shape[1])], 1
+        )
         return np.clip(idx, 0, n_bins - 1)
 
     def encode(self, x: np.ndarray) -> np.ndarray:
@@ -118,7 +121,11 @@ class Discretizer:
         """(..., D) int bin ids -> (..., D) float32 representative values."""
         idx = np.asarray(idx, np.int64)
         flat = idx.reshape(-1, idx.shape[-1])
-        out = np.take_along_axis(self.centers.T, flat, axis=0) if len(flat) else flat.astype(np.float32)
+        out = (
+            np.take_along_axis(self.centers.T, flat, axis=0)
+            if len(flat)
+            else flat.astype(np.float32)
+        )
         return out.reshape(idx.shape).astype(np.float32)
 
     def bin_widths(self) -> np.ndarray:
@@ -135,9 +142,43 @@ class Discretizer:
 # ---------------------------------------------------------------------------------------------- BabyAI observations
 
 # Every word BabyAI's grammar can produce (minigrid/envs/babyai/core/verifier.py), plus padding and unknown.
-MISSION_VOCAB = ["<pad>", "<unk>", ",", "go", "to", "pick", "up", "open", "put", "next", "then", "after", "and",
-                 "you", "the", "a", "object", "box", "ball", "key", "door", "red", "green", "blue", "purple",
-                 "yellow", "grey", "in", "front", "of", "behind", "on", "your", "left", "right"]
+MISSION_VOCAB = [
+    "<pad>",
+    "<unk>",
+    ",",
+    "go",
+    "to",
+    "pick",
+    "up",
+    "open",
+    "put",
+    "next",
+    "then",
+    "after",
+    "and",
+    "you",
+    "the",
+    "a",
+    "object",
+    "box",
+    "ball",
+    "key",
+    "door",
+    "red",
+    "green",
+    "blue",
+    "purple",
+    "yellow",
+    "grey",
+    "in",
+    "front",
+    "of",
+    "behind",
+    "on",
+    "your",
+    "left",
+    "right",
+]
 WORD_ID = {w: i for i, w in enumerate(MISSION_VOCAB)}
 MISSION_LEN = 24  # words kept per mission (the local levels use at most 11)
 GRID_CELLS = 7 * 7 * 3  # object type, colour, state for each cell of the egocentric view
@@ -176,14 +217,34 @@ class Tokenizer:
     `rtg_scale` divides returns-to-go (DT's 1000 for HalfCheetah). `discretizer` is optional (TT/LEAP fit one).
     """
 
-    def __init__(self, env: str, discrete: bool, act_dim: int, state_norm: Normalizer | None = None,
-                 rtg_scale: float = 1.0, gamma: float = 1.0, discretizer: Discretizer | None = None):
+    def __init__(
+        self,
+        env: str,
+        discrete: bool,
+        act_dim: int,
+        state_norm: Normalizer | None = None,
+        rtg_scale: float = 1.0,
+        gamma: float = 1.0,
+        discretizer: Discretizer | None = None,
+    ):
         self.env, self.discrete, self.act_dim = env, discrete, act_dim
-        self.state_norm, self.rtg_scale, self.gamma, self.discretizer = state_norm, rtg_scale, gamma, discretizer
+        self.state_norm, self.rtg_scale, self.gamma, self.discretizer = (
+            state_norm,
+            rtg_scale,
+            gamma,
+            discretizer,
+        )
 
     @classmethod
-    def fit(cls, episodes: list[dict], env: str, discrete: bool, act_dim: int, rtg_scale: float = 1.0,
-            gamma: float = 1.0) -> Tokenizer:
+    def fit(
+        cls,
+        episodes: list[dict],
+        env: str,
+        discrete: bool,
+        act_dim: int,
+        rtg_scale: float = 1.0,
+        gamma: float = 1.0,
+    ) -> Tokenizer:
         norm = None
         if not discrete:
             norm = Normalizer.fit(np.concatenate([ep["observations"][:-1] for ep in episodes]))
@@ -196,14 +257,20 @@ class Tokenizer:
     def states(self, episode: dict) -> np.ndarray:
         """One episode's T decision states (the final observation dropped): (T, S) float32 or int64."""
         if self.discrete:
-            return encode_babyai(episode["image"][:-1], episode["direction"][:-1], episode["mission"])
+            return encode_babyai(
+                episode["image"][:-1], episode["direction"][:-1], episode["mission"]
+            )
         return self.state_norm.encode(episode["observations"][:-1])
 
     def encode_obs(self, observations: list) -> np.ndarray:
         """Live env observations (one per env) -> (N, S), the same encoding `states` gives."""
         if self.discrete:
-            return np.concatenate([encode_babyai(o["image"][None], np.array([o["direction"]]), o["mission"])
-                                   for o in observations])
+            return np.concatenate(
+                [
+                    encode_babyai(o["image"][None], np.array([o["direction"]]), o["mission"])
+                    for o in observations
+                ]
+            )
         return self.state_norm.encode(np.stack(observations).astype(np.float32))
 
     def episode_arrays(self, episode: dict) -> dict:
@@ -218,9 +285,15 @@ class Tokenizer:
         }
 
     def state_dict(self) -> dict:
-        return {"env": self.env, "discrete": self.discrete, "act_dim": self.act_dim, "rtg_scale": self.rtg_scale,
-                "gamma": self.gamma, "state_norm": self.state_norm.state_dict() if self.state_norm else None,
-                "discretizer": self.discretizer.state_dict() if self.discretizer else None}
+        return {
+            "env": self.env,
+            "discrete": self.discrete,
+            "act_dim": self.act_dim,
+            "rtg_scale": self.rtg_scale,
+            "gamma": self.gamma,
+            "state_norm": self.state_norm.state_dict() if self.state_norm else None,
+            "discretizer": self.discretizer.state_dict() if self.discretizer else None,
+        }
 
     @classmethod
     def from_state_dict(cls, d: dict) -> Tokenizer:
@@ -249,6 +322,6 @@ def sample_windows(arrays: list[dict], K: int, batch_size: int, rng: np.random.G
     for b, (e, s) in enumerate(zip(episode_idx, starts)):
         n = min(K, lengths[e] - s)
         for k, v in arrays[e].items():
-            out[k][b, K - n:] = v[s: s + n]
-        out["mask"][b, K - n:] = True
+            out[k][b, K - n :] = v[s : s + n]
+        out["mask"][b, K - n :] = True
     return out

@@ -57,8 +57,13 @@ def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> to
         for name, p in module.named_parameters(recurse=False):
             if not p.requires_grad:
                 continue
-            (decay if isinstance(module, torch.nn.Linear) and name == "weight" else no_decay).append(p)
-    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+            (
+                decay if isinstance(module, torch.nn.Linear) and name == "weight" else no_decay
+            ).append(p)
+    groups = [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
     return torch.optim.AdamW(groups, lr=lr)
 
 
@@ -87,10 +92,22 @@ def train_step(model, batch: dict, opt: torch.optim.Optimizer, cfg) -> torch.Ten
     return loss
 
 
-def fit(model, sample, cfg, run_dir: Path, meta: dict, seed: int = 0, resume: bool = False,
-        device: torch.device = torch.device("cpu"), budget_minutes: float | None = None,
-        progress: bool = True, log_every: int | None = None, ckpt_every: int | None = None,
-        eval_fn=None, eval_every: int = 0) -> dict:
+def fit(
+    model,
+    sample,
+    cfg,
+    run_dir: Path,
+    meta: dict,
+    seed: int = 0,
+    resume: bool = False,
+    device: torch.device = torch.device("cpu"),
+    budget_minutes: float | None = None,
+    progress: bool = True,
+    log_every: int | None = None,
+    ckpt_every: int | None = None,
+    eval_fn=None,
+    eval_every: int = 0,
+) -> dict:
     """Trains `model` for cfg.steps updates on batches from `sample(rng)`; returns the final metrics row.
 
     meta: what the checkpoint records besides weights (algo, dataset, env, config, tokenizer).
@@ -110,15 +127,26 @@ def fit(model, sample, cfg, run_dir: Path, meta: dict, seed: int = 0, resume: bo
         rng.bit_generator.state = state["rng"]["numpy"]
         torch.set_rng_state(state["rng"]["torch"])
         random.setstate(state["rng"]["python"])
-        truncate_metrics(metrics_path, step)  # rows written after the checkpoint will be written again
+        # rows written after the checkpoint will be written again
+        truncate_metrics(metrics_path, step)
     elif metrics_path.exists():
         metrics_path.unlink()
 
     def checkpoint(finished: bool):
-        state = dict(meta, version=CHECKPOINT_VERSION, model=model.state_dict(), optimizer=opt.state_dict(),
-                     step=step, finished=finished, train_seconds=elapsed,
-                     rng={"numpy": rng.bit_generator.state, "torch": torch.get_rng_state(),
-                          "python": random.getstate()})
+        state = dict(
+            meta,
+            version=CHECKPOINT_VERSION,
+            model=model.state_dict(),
+            optimizer=opt.state_dict(),
+            step=step,
+            finished=finished,
+            train_seconds=elapsed,
+            rng={
+                "numpy": rng.bit_generator.state,
+                "torch": torch.get_rng_state(),
+                "python": random.getstate(),
+            },
+        )
         atomic_save(state, ckpt_path)
 
     log_every = log_every or max(1, cfg.steps // 100)
@@ -126,7 +154,9 @@ def fit(model, sample, cfg, run_dir: Path, meta: dict, seed: int = 0, resume: bo
     deadline = time.time() + 60 * budget_minutes if budget_minutes else None
     row: dict = {}
     bar = _progress(progress)
-    task = bar.add_task(f"train {meta['algo']}", total=cfg.steps, completed=step, loss=float("nan"), sps=0.0)
+    task = bar.add_task(
+        f"train {meta['algo']}", total=cfg.steps, completed=step, loss=float("nan"), sps=0.0
+    )
     model.train()
     window_start, window_steps = time.time(), 0
     try:
@@ -134,22 +164,33 @@ def fit(model, sample, cfg, run_dir: Path, meta: dict, seed: int = 0, resume: bo
             while step < cfg.steps:
                 t0 = time.time()
                 for group in opt.param_groups:
-                    group["lr"] = cfg.lr * lr_factor(step, cfg.warmup_steps, cfg.steps, cfg.lr_schedule)
+                    group["lr"] = cfg.lr * lr_factor(
+                        step, cfg.warmup_steps, cfg.steps, cfg.lr_schedule
+                    )
                 batch = {k: v.to(device) for k, v in sample(rng).items()}
                 loss = train_step(model, batch, opt, cfg)
                 if not torch.isfinite(loss):
-                    kept = (f"the last good checkpoint (step {state_step(ckpt_path)}) is kept in {run_dir}"
-                            if ckpt_path.exists() else "no checkpoint was written")
+                    kept = (
+                        f"the last good checkpoint (step {state_step(ckpt_path)}) is kept in {run_dir}"
+                        if ckpt_path.exists()
+                        else "no checkpoint was written"
+                    )
                     raise RunError(f"loss became {loss.item()} at step {step}; {kept}")
                 step += 1
                 elapsed += time.time() - t0
                 window_steps += 1
-                last = step == cfg.steps or bool(deadline and time.time() > deadline)  # the run's final step
+                # the run's final step
+                last = step == cfg.steps or bool(deadline and time.time() > deadline)
                 evaluate = bool(eval_fn and eval_every and (step % eval_every == 0 or last))
                 if step % log_every == 0 or last or evaluate:
                     sps = window_steps * cfg.batch_size / max(1e-9, time.time() - window_start)
-                    row = {"step": step, "loss": loss.item(), "lr": opt.param_groups[0]["lr"],
-                           "samples_per_s": sps, "train_seconds": elapsed}
+                    row = {
+                        "step": step,
+                        "loss": loss.item(),
+                        "lr": opt.param_groups[0]["lr"],
+                        "samples_per_s": sps,
+                        "train_seconds": elapsed,
+                    }
                     if evaluate:
                         model.eval()
                         row.update(eval_fn(model))
@@ -171,24 +212,43 @@ def fit(model, sample, cfg, run_dir: Path, meta: dict, seed: int = 0, resume: bo
 
 
 def _progress(enabled: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("loss {task.fields[loss]:.4f}"), TextColumn("{task.fields[sps]:.0f} samples/s"),
-                    TimeRemainingColumn(), disable=not enabled, transient=False)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.4f}"),
+        TextColumn("{task.fields[sps]:.0f} samples/s"),
+        TimeRemainingColumn(),
+        disable=not enabled,
+        transient=False,
+    )
 
 
 # ---------------------------------------------------------------------------------------------- checks before training
 
 
-def make_config(module, overrides: dict | None = None, env: str | None = None, label: str = "--set "):
+def make_config(
+    module, overrides: dict | None = None, env: str | None = None, label: str = "--set "
+):
     """The algorithm's Config with its per-env defaults (the env_defaults hook) and user overrides, which are
     checked against the Config's declared types and ranges (minirl/validate.py; strings such as "3e-4" are
     converted): a bad or unknown field raises validate.BadValue naming `{label}key=value`."""
     values = {}
     if env is not None:
         values.update(hook(module, "env_defaults")(get_spec(env)))
-    values.update(validate.config_values(module.Config, overrides or {}, module.__name__.split(".")[-1], label))
+    values.update(
+        validate.config_values(
+            module.Config, overrides or {}, module.__name__.split(".")[-1], label
+        )
+    )
     return module.Config(**values)
 
 
@@ -202,9 +262,11 @@ def check_weights_fit(module, cfg, tok, device: torch.device) -> None:
     except Exception:  # noqa: BLE001  (a model that cannot be built on "meta" is checked once it is built)
         return
     if free is not None and 4 * weights > 0.8 * free:
-        raise RunError(f"this config's model has {weights / 4 / 1e9:.2g} billion parameters: with gradients and "
-                       f"AdamW it needs {4 * weights / 2**30:.1f} GiB, more than the {free / 2**30:.1f} GiB free on "
-                       f"{device}; choose a smaller model")
+        raise RunError(
+            f"this config's model has {weights / 4 / 1e9:.2g} billion parameters: with gradients and "
+            f"AdamW it needs {4 * weights / 2**30:.1f} GiB, more than the {free / 2**30:.1f} GiB free on "
+            f"{device}; choose a smaller model"
+        )
 
 
 def check_memory(module, model, prepared, cfg, device: torch.device) -> None:
@@ -219,9 +281,13 @@ def check_memory(module, model, prepared, cfg, device: torch.device) -> None:
     def measure(batch_size: int) -> int:
         saved.clear()
         small = dataclasses.replace(cfg, batch_size=batch_size)
-        batch = {k: v.to(device) for k, v in module.sample_batch(prepared, small, np.random.default_rng(0)).items()}
-        with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t.numel() * t.element_size()) or t,
-                                                      lambda t: t):
+        batch = {
+            k: v.to(device)
+            for k, v in module.sample_batch(prepared, small, np.random.default_rng(0)).items()
+        }
+        with torch.autograd.graph.saved_tensors_hooks(
+            lambda t: saved.append(t.numel() * t.element_size()) or t, lambda t: t
+        ):
             model.loss(batch)
         return sum(saved)
 
@@ -230,9 +296,11 @@ def check_memory(module, model, prepared, cfg, device: torch.device) -> None:
     weights = sum(p.numel() * p.element_size() for p in model.parameters())
     need = two + (four - two) / 2 * (cfg.batch_size - 2) + 4 * weights
     if need > 0.8 * free:
-        raise RunError(f"batch_size {cfg.batch_size} needs about {need / 2**30:.1f} GiB per training step "
-                       f"(measured on batches of 2 and 4), more than the {free / 2**30:.1f} GiB free on {device}; "
-                       "choose a smaller batch_size")
+        raise RunError(
+            f"batch_size {cfg.batch_size} needs about {need / 2**30:.1f} GiB per training step "
+            f"(measured on batches of 2 and 4), more than the {free / 2**30:.1f} GiB free on {device}; "
+            "choose a smaller batch_size"
+        )
 
 
 def _free_memory(device: torch.device) -> int | None:
@@ -251,34 +319,55 @@ def _free_memory(device: torch.device) -> int | None:
     return None
 
 
-def run_training(algo: str, dataset: str, steps: int | None = None, seed: int = 0, out: str | Path | None = None,
-                 resume: bool = False, device: str = "auto", budget_minutes: float | None = None,
-                 overrides: dict | None = None, progress: bool = True, eval_every: int = 0,
-                 eval_episodes: int = 5, overwrite: bool = False) -> Path:
+def run_training(
+    algo: str,
+    dataset: str,
+    steps: int | None = None,
+    seed: int = 0,
+    out: str | Path | None = None,
+    resume: bool = False,
+    device: str = "auto",
+    budget_minutes: float | None = None,
+    overrides: dict | None = None,
+    progress: bool = True,
+    eval_every: int = 0,
+    eval_episodes: int = 5,
+    overwrite: bool = False,
+) -> Path:
     """`minirl train ALGO --dataset NAME`: load (or build) the dataset, fit the tokenizer, train, checkpoint.
 
     `out` must be missing, empty, or a minirl run folder; resume continues its checkpoint, overwrite starts again
     there (deleting minirl's own files in it, never other files)."""
     module = algo_module(algo)
     if resume and overwrite:
-        raise ValueError("give --resume (continue the run) or --overwrite (start it again), not both")
+        raise ValueError(
+            "give --resume (continue the run) or --overwrite (start it again), not both"
+        )
     env = data.env_of(dataset)
     run_dir = Path(out) if out else Path("runs") / f"{algo}-{dataset.replace('/', '_')}-s{seed}"
     if resume:
         state = load_checkpoint(run_dir)
         if state["algo"] != algo or state["dataset"] != dataset:
-            raise RunError(f"'{run_dir}' holds a {state['algo']} run on {state['dataset']}, not {algo} on {dataset}")
+            raise RunError(
+                f"'{run_dir}' holds a {state['algo']} run on {state['dataset']}, not {algo} on {dataset}"
+            )
         known = {f.name for f in dataclasses.fields(module.Config)}
         cfg = module.Config(**{k: v for k, v in state["config"].items() if k in known})
         if steps:
-            cfg = dataclasses.replace(cfg, **validate.config_values(module.Config, {"steps": steps}, algo))
+            cfg = dataclasses.replace(
+                cfg, **validate.config_values(module.Config, {"steps": steps}, algo)
+            )
         tok = Tokenizer.from_state_dict(state["tokenizer"])
         seed = state["seed"]
-        metrics_rows(run_dir / "metrics.jsonl", state["step"])  # a damaged log fails now, before anything is written
+        # a damaged log fails now, before anything is written
+        metrics_rows(run_dir / "metrics.jsonl", state["step"])
     else:
         cfg = make_config(module, overrides, env)
-        if steps is not None:  # --steps wins over the config's (and a --set steps=N), once that has been checked
-            cfg = dataclasses.replace(cfg, **validate.config_values(module.Config, {"steps": steps}, algo))
+        # --steps wins over the config's (and a --set steps=N), once that has been checked
+        if steps is not None:
+            cfg = dataclasses.replace(
+                cfg, **validate.config_values(module.Config, {"steps": steps}, algo)
+            )
         check_out_folder(run_dir, overwrite)
         tok = None
     dev = resolve_device(device)
@@ -287,20 +376,48 @@ def run_training(algo: str, dataset: str, steps: int | None = None, seed: int = 
         tok = module.make_tokenizer(episodes, get_spec(env), cfg)
     prepared = module.prepare(episodes, tok, cfg)
     check_weights_fit(module, cfg, tok, dev)
-    torch.manual_seed(seed)  # initial weights depend on --seed only, not on what ran before in this process
+    # initial weights depend on --seed only, not on what ran before in this process
+    torch.manual_seed(seed)
     model = module.Model(cfg, tok)
     check_memory(module, model.to(dev), prepared, cfg, dev)
-    meta = {"algo": algo, "dataset": dataset, "env": env, "seed": seed, "config": dataclasses.asdict(cfg),
-            "tokenizer": tok.state_dict()}
+    meta = {
+        "algo": algo,
+        "dataset": dataset,
+        "env": env,
+        "seed": seed,
+        "config": dataclasses.asdict(cfg),
+        "tokenizer": tok.state_dict(),
+    }
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "config.json", json.dumps({k: v for k, v in meta.items() if k != "tokenizer"},
-                                                          indent=2))
+    atomic_write_text(
+        run_dir / "config.json",
+        json.dumps({k: v for k, v in meta.items() if k != "tokenizer"}, indent=2),
+    )
     eval_fn = None
     if eval_every:
-        def eval_fn(m):
-            result = rollout(module, m, tok, env, episodes=eval_episodes, seed=10_000, progress=False)
-            return {k: result[k] for k in ("return_mean", "normalized_score", "success_rate") if k in result}
 
-    fit(model, lambda rng: module.sample_batch(prepared, cfg, rng), cfg, run_dir, meta, seed=seed, resume=resume,
-        device=dev, budget_minutes=budget_minutes, progress=progress, eval_fn=eval_fn, eval_every=eval_every)
+        def eval_fn(m):
+            result = rollout(
+                module, m, tok, env, episodes=eval_episodes, seed=10_000, progress=False
+            )
+            return {
+                k: result[k]
+                for k in ("return_mean", "normalized_score", "success_rate")
+                if k in result
+            }
+
+    fit(
+        model,
+        lambda rng: module.sample_batch(prepared, cfg, rng),
+        cfg,
+        run_dir,
+        meta,
+        seed=seed,
+        resume=resume,
+        device=dev,
+        budget_minutes=budget_minutes,
+        progress=progress,
+        eval_fn=eval_fn,
+        eval_every=eval_every,
+    )
     return run_dir

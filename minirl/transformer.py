@@ -27,7 +27,8 @@ class TransformerConfig:
     d_model: int = 128
     dropout: float = 0.1
     max_tokens: int = 1024  # longest sequence (for the models' position embeddings)
-    activation: str = "gelu"  # the MLP's: "gelu" (exact), "gelu_tanh" (the approximation GPT-2's code used), "relu"
+    # the MLP's: "gelu" (exact), "gelu_tanh" (the approximation GPT-2's code used), "relu"
+    activation: str = "gelu"
 
 
 ACTIVATIONS = {"gelu": nn.GELU, "gelu_tanh": lambda: nn.GELU(approximate="tanh"), "relu": nn.ReLU}
@@ -62,11 +63,14 @@ class SelfAttention(nn.Module):
         self.attn_drop = nn.Dropout(cfg.dropout)
         self.resid_drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x, allowed, cache: KVCache | None = None, layer: int = 0, capture: bool = False):
+    def forward(
+        self, x, allowed, cache: KVCache | None = None, layer: int = 0, capture: bool = False
+    ):
         """x (B, T, D); allowed (B|1, 1, T, P+T) bool, True where query may attend key. Returns (y, attn|None)."""
         B, T, D = x.shape
         q, k, v = self.qkv(x).split(D, dim=2)
-        q, k, v = (z.view(B, T, self.n_head, D // self.n_head).transpose(1, 2) for z in (q, k, v))  # (B, H, T, Dh)
+        # (B, H, T, Dh)
+        q, k, v = (z.view(B, T, self.n_head, D // self.n_head).transpose(1, 2) for z in (q, k, v))
         if cache is not None:
             if cache.keys[layer] is not None:
                 k = torch.cat([cache.keys[layer], k], 2)  # (B, H, P+T, Dh)
@@ -78,8 +82,9 @@ class SelfAttention(nn.Module):
             attn = scores.masked_fill(~allowed, float("-inf")).softmax(-1)
             y = self.attn_drop(attn) @ v
         else:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed,
-                                               dropout_p=self.attn_drop.p if self.training else 0.0)
+            y = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=allowed, dropout_p=self.attn_drop.p if self.training else 0.0
+            )
         y = y.transpose(1, 2).reshape(B, T, D)
         return self.resid_drop(self.proj(y)), attn
 
@@ -92,8 +97,12 @@ class Block(nn.Module):
         self.ln1 = nn.LayerNorm(cfg.d_model)
         self.attn = SelfAttention(cfg)
         self.ln2 = nn.LayerNorm(cfg.d_model)
-        self.mlp = nn.Sequential(nn.Linear(cfg.d_model, 4 * cfg.d_model), ACTIVATIONS[cfg.activation](),
-                                 nn.Linear(4 * cfg.d_model, cfg.d_model), nn.Dropout(cfg.dropout))
+        self.mlp = nn.Sequential(
+            nn.Linear(cfg.d_model, 4 * cfg.d_model),
+            ACTIVATIONS[cfg.activation](),
+            nn.Linear(4 * cfg.d_model, cfg.d_model),
+            nn.Dropout(cfg.dropout),
+        )
 
     def forward(self, x, allowed, cache=None, layer=0, capture=False):
         a, attn = self.attn(self.ln1(x), allowed, cache, layer, capture)
@@ -110,8 +119,14 @@ class Transformer(nn.Module):
         self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.n_layer)])
         self.ln_f = nn.LayerNorm(cfg.d_model)
 
-    def forward(self, x: torch.Tensor, causal: bool, padding_mask: torch.Tensor | None = None,
-                cache: KVCache | None = None, capture_attention: bool = False):
+    def forward(
+        self,
+        x: torch.Tensor,
+        causal: bool,
+        padding_mask: torch.Tensor | None = None,
+        cache: KVCache | None = None,
+        capture_attention: bool = False,
+    ):
         """x (B, T, D) -> (B, T, D) [, list of (B, H, T, P+T) attention maps, one per layer].
 
         causal: query i sees keys j <= P + i. padding_mask (B, P+T) bool, True = real token; padded keys are hidden.
@@ -121,7 +136,9 @@ class Transformer(nn.Module):
         P = 0 if cache is None else cache.length
         q_pos = torch.arange(P, P + T, device=x.device)[:, None]  # (T, 1) absolute positions
         k_pos = torch.arange(P + T, device=x.device)[None, :]  # (1, P+T)
-        allowed = (k_pos <= q_pos) if causal else torch.ones(T, P + T, dtype=torch.bool, device=x.device)
+        allowed = (
+            (k_pos <= q_pos) if causal else torch.ones(T, P + T, dtype=torch.bool, device=x.device)
+        )
         allowed = allowed[None, None]  # (1, 1, T, P+T)
         if padding_mask is not None:
             allowed = allowed & padding_mask[:, None, None, :]  # (B, 1, T, P+T)

@@ -43,10 +43,18 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from minirl.tokenizer import BABYAI_STATE_SIZE, MISSION_VOCAB, Discretizer, Normalizer, Tokenizer, returns_to_go
+from minirl.tokenizer import (
+    BABYAI_STATE_SIZE,
+    MISSION_VOCAB,
+    Discretizer,
+    Normalizer,
+    Tokenizer,
+    returns_to_go,
+)
 from minirl.transformer import Transformer, TransformerConfig, init_weights
 
-OBSERVED, UNOBSERVED = 0, 1  # BabyAI state-slot tokens: "embed the real state here" / "a future, unseen state"
+# BabyAI state-slot tokens: "embed the real state here" / "a future, unseen state"
+OBSERVED, UNOBSERVED = 0, 1
 
 # ---------------------------------------------------------------------------------------------- config
 
@@ -56,12 +64,14 @@ class Config:
     """The official config/offline.py (base and HalfCheetah); planning settings are in EVAL_OPTIONS."""
 
     N: Annotated[int, "[2, 10_000]"] = 100  # bins per dimension
-    discretizer: Annotated[str, ("quantile", "uniform")] = "quantile"  # every bin holds ~1/N of the data
+    # every bin holds ~1/N of the data
+    discretizer: Annotated[str, ("quantile", "uniform")] = "quantile"
     n_layer: Annotated[int, "[1, 64]"] = 4
     n_head: Annotated[int, "[1, 64]"] = 4
     d_model: Annotated[int, "[1, 8192]"] = 128  # the official n_embd = 32 per head × 4 heads
     dropout: Annotated[float, "[0, 1)"] = 0.1
-    seq_len: Annotated[int, "[1, 1000]"] = 10  # L: transitions per training window (subsampled_sequence_length)
+    # L: transitions per training window (subsampled_sequence_length)
+    seq_len: Annotated[int, "[1, 1000]"] = 10
     discount: Annotated[float, "[0, 1]"] = 0.99  # γ in V
     # replaces the reward of a real termination (None: keep it)
     termination_penalty: Annotated[float | None, "[-1e6, 1e6]"] = -100.0
@@ -84,14 +94,26 @@ def env_defaults(spec) -> dict:
     windows of a half-width model (64) at batch 64 suffice: ~14 steps/s on one CPU core (the HalfCheetah size, batch
     256 over 10 transitions: < 1 step/s), so its small datasets train in a few minutes."""
     if spec.discrete:
-        return {"termination_penalty": None, "steps": 3000, "warmup_steps": 100, "d_model": 64, "batch_size": 64,
-                "seq_len": 5}
+        return {
+            "termination_penalty": None,
+            "steps": 3000,
+            "warmup_steps": 100,
+            "d_model": 64,
+            "batch_size": 64,
+            "seq_len": 5,
+        }
     return {}
 
 
 # The official HalfCheetah planning settings (its base config: horizon 15, beam_width 128).
-EVAL_OPTIONS = {"beam_width": 32, "horizon": 5, "n_expand": 2, "cdf_act": 0.6, "k_obs": 1,
-                "max_context_transitions": 5}
+EVAL_OPTIONS = {
+    "beam_width": 32,
+    "horizon": 5,
+    "n_expand": 2,
+    "cdf_act": 0.6,
+    "k_obs": 1,
+    "max_context_transitions": 5,
+}
 
 # ---------------------------------------------------------------------------------------------- data
 
@@ -119,7 +141,9 @@ def episode_tokens(episode: dict, tok: Tokenizer, cfg: Config) -> np.ndarray:
     ids = tok.discretizer.encode(continuous_part(episode, tok, cfg))
     if tok.discrete:
         T = len(ids)
-        ids = np.concatenate([np.full((T, 1), OBSERVED), np.asarray(episode["actions"]).reshape(T, 1), ids], 1)
+        ids = np.concatenate(
+            [np.full((T, 1), OBSERVED), np.asarray(episode["actions"]).reshape(T, 1), ids], 1
+        )
     return ids.astype(np.int64)
 
 
@@ -127,14 +151,18 @@ def prepare(episodes: list[dict], tok: Tokenizer, cfg: Config) -> dict:
     """All episodes in one flat array, each followed by L-1 padding rows, so any window is a slice."""
     ids = [episode_tokens(ep, tok, cfg) for ep in episodes]
     lengths = np.array([len(x) for x in ids])
-    offsets = np.cumsum(lengths + cfg.seq_len - 1) - (lengths + cfg.seq_len - 1)  # where each episode begins
+    # where each episode begins
+    offsets = np.cumsum(lengths + cfg.seq_len - 1) - (lengths + cfg.seq_len - 1)
 
     def padded(a: np.ndarray) -> np.ndarray:
         return np.concatenate([a, np.zeros((cfg.seq_len - 1,) + a.shape[1:], a.dtype)])
 
-    data = {"tokens": np.concatenate([padded(x) for x in ids]),
-            "real": np.concatenate([padded(np.ones(T, bool)) for T in lengths]),  # False on padding
-            "starts": np.concatenate([o + np.arange(T) for o, T in zip(offsets, lengths)])}  # any step, uniformly
+    data = {
+        "tokens": np.concatenate([padded(x) for x in ids]),
+        "real": np.concatenate([padded(np.ones(T, bool)) for T in lengths]),  # False on padding
+        # any step, uniformly
+        "starts": np.concatenate([o + np.arange(T) for o, T in zip(offsets, lengths)]),
+    }
     if tok.discrete:
         data["states"] = np.concatenate([padded(tok.states(ep)) for ep in episodes])
     return data
@@ -170,19 +198,33 @@ class Model(nn.Module):
         self.tok_emb = nn.Embedding(td * N, D)  # dimension j uses rows j·N … j·N+N-1
         self.pos_emb = nn.Parameter(torch.zeros(self.block_size, D))
         self.drop = nn.Dropout(cfg.dropout)
-        self.transformer = Transformer(TransformerConfig(cfg.n_layer, cfg.n_head, D, cfg.dropout, self.block_size))
-        self.head = nn.Parameter(torch.empty(td, D, N))  # head[j]: hidden -> logits of dimension j's bins
+        self.transformer = Transformer(
+            TransformerConfig(cfg.n_layer, cfg.n_head, D, cfg.dropout, self.block_size)
+        )
+        # head[j]: hidden -> logits of dimension j's bins
+        self.head = nn.Parameter(torch.empty(td, D, N))
         sizes = [2, tok.act_dim, N, N] if tok.discrete else [N] * td  # ids each dimension can take
-        self.register_buffer("valid", torch.arange(N)[None] < torch.tensor(sizes)[:, None], persistent=False)
+        self.register_buffer(
+            "valid", torch.arange(N)[None] < torch.tensor(sizes)[:, None], persistent=False
+        )
         weights = [0.0 if tok.discrete else 1.0] * self.obs_dim + [cfg.action_weight] * self.act_dim
-        self.register_buffer("weights", torch.tensor(weights + [cfg.reward_weight, cfg.value_weight]),
-                             persistent=False)  # (td,) loss weight per dimension; BabyAI states are not predicted
+        self.register_buffer(
+            "weights",
+            torch.tensor(weights + [cfg.reward_weight, cfg.value_weight]),
+            # (td,) loss weight per dimension; BabyAI states are not predicted
+            persistent=False,
+        )
         centers = torch.tensor(tok.discretizer.centers[-2:], dtype=torch.float32)
-        self.register_buffer("rv_centers", centers, persistent=False)  # (2, N) values of the r and V bins
-        if tok.discrete:  # each of the 172 state fields in its own offset vocabulary, summed into one embedding
+        # (2, N) values of the r and V bins
+        self.register_buffer("rv_centers", centers, persistent=False)
+        # each of the 172 state fields in its own offset vocabulary, summed into one embedding
+        if tok.discrete:
             self.state_emb = nn.EmbeddingBag(BABYAI_STATE_SIZE * len(MISSION_VOCAB), D, mode="sum")
-            self.register_buffer("field_offset", torch.arange(BABYAI_STATE_SIZE) * len(MISSION_VOCAB),
-                                 persistent=False)
+            self.register_buffer(
+                "field_offset",
+                torch.arange(BABYAI_STATE_SIZE) * len(MISSION_VOCAB),
+                persistent=False,
+            )
         self.apply(init_weights)
         nn.init.normal_(self.head, std=0.02)
         if tok.discrete:
@@ -203,7 +245,8 @@ class Model(nn.Module):
         sequence whose view starts at window_start (the cached planner feeds a view in pieces)."""
         T, td = tokens.shape[1], self.transition_dim
         pos = torch.arange(first, first + T, device=tokens.device)  # (T,) positions in the sequence
-        x = self.tok_emb(tokens + pos % td * self.cfg.N) + self.pos_emb[pos - window_start]  # (B, T, D)
+        # (B, T, D)
+        x = self.tok_emb(tokens + pos % td * self.cfg.N) + self.pos_emb[pos - window_start]
         if self.discrete:
             x = x + self.embed_states(tokens, pos, states)
         return x
@@ -217,8 +260,10 @@ class Model(nn.Module):
         """BabyAI: the summed field embeddings of each transition's state, added at its OBSERVED state slot."""
         B, td = len(tokens), self.transition_dim
         n, C, S = states.shape
-        per_state = self.state_emb((states + self.field_offset).view(n * C, S)).view(n, C, -1)  # (n, C, D)
-        per_token = per_state.repeat_interleave(B // n, 0)[:, (pos // td).clamp(max=C - 1)]  # (B, T, D)
+        # (n, C, D)
+        per_state = self.state_emb((states + self.field_offset).view(n * C, S)).view(n, C, -1)
+        # (B, T, D)
+        per_token = per_state.repeat_interleave(B // n, 0)[:, (pos // td).clamp(max=C - 1)]
         return per_token * ((pos % td == 0) & (tokens == OBSERVED))[..., None]
 
     def logits(self, hidden, dims):
@@ -230,8 +275,12 @@ class Model(nn.Module):
         """Weighted cross-entropy of every next token of the window (padding excluded)."""
         tokens, mask = batch["tokens"], batch["mask"]  # (B, L·td)
         hidden = self(tokens[:, :-1], states=batch.get("states"))  # (B, L·td - 1, D)
-        dims = torch.arange(1, tokens.shape[1], device=tokens.device) % self.transition_dim  # what each output predicts
-        nll = F.cross_entropy(self.logits(hidden, dims).transpose(1, 2), tokens[:, 1:], reduction="none")  # (B, T)
+        # what each output predicts
+        dims = torch.arange(1, tokens.shape[1], device=tokens.device) % self.transition_dim
+        # (B, T)
+        nll = F.cross_entropy(
+            self.logits(hidden, dims).transpose(1, 2), tokens[:, 1:], reduction="none"
+        )
         weight = self.weights[dims] * mask[:, 1:]
         return (nll * weight).sum() / mask[:, 1:].sum()
 
@@ -279,9 +328,12 @@ class CachedDecoder(FullDecoder):
     def __init__(self, model: Model, max_block: int, states=None):
         super().__init__(model, max_block, states)
         self.real = None  # (n, T0) each env's real tokens: the first call's x
-        self.real_kv = None  # (n_layer, 2, n, H, S0, Dh) keys [:, 0] and values [:, 1] of the view's real tokens
-        self.kv = self.spare = None  # (n_layer, 2, capacity, H, max_block, Dh) the same for the imagined tokens
-        self.rows = self.own = self.start = 0  # live rows, imagined tokens in `kv`, where the view starts
+        # (n_layer, 2, n, H, S0, Dh) keys [:, 0] and values [:, 1] of the view's real tokens
+        self.real_kv = None
+        # (n_layer, 2, capacity, H, max_block, Dh) the same for the imagined tokens
+        self.kv = self.spare = None
+        # live rows, imagined tokens in `kv`, where the view starts
+        self.rows = self.own = self.start = 0
         self.last = None  # (rows, N) logits of the token after the cached ones
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
@@ -293,13 +345,23 @@ class CachedDecoder(FullDecoder):
         if self.real_kv is None or start != self.start:  # a new view: encode it from scratch
             cfg = self.model.cfg
             self.start, self.own = start, 0
-            self.real_kv = torch.zeros(cfg.n_layer, 2, n, cfg.n_head, 0, cfg.d_model // cfg.n_head,
-                                       dtype=self.model.pos_emb.dtype, device=x.device)
-            if start < T0:  # the real context, once per env: fed as n rows, then moved from `kv` to `real_kv`
+            self.real_kv = torch.zeros(
+                cfg.n_layer,
+                2,
+                n,
+                cfg.n_head,
+                0,
+                cfg.d_model // cfg.n_head,
+                dtype=self.model.pos_emb.dtype,
+                device=x.device,
+            )
+            # the real context, once per env: fed as n rows, then moved from `kv` to `real_kv`
+            if start < T0:
                 self.feed(self.real[:, start:])
-                self.real_kv, self.own = self.kv[:, :, :n, :, :self.own].clone(), 0
+                self.real_kv, self.own = self.kv[:, :, :n, :, : self.own].clone(), 0
                 self.rows, self.last = len(x), self.last.repeat_interleave(len(x) // n, 0)
-        first = self.start + self.real_kv.shape[4] + self.own  # tokens before `first` are in the cache
+        # tokens before `first` are in the cache
+        first = self.start + self.real_kv.shape[4] + self.own
         if first < L:
             self.feed(x[:, first:])
         return self.last
@@ -312,17 +374,31 @@ class CachedDecoder(FullDecoder):
         first = self.start + P
         if self.kv is None or self.kv.shape[2] < B:
             cfg = model.cfg
-            self.kv = torch.empty(cfg.n_layer, 2, B, cfg.n_head, self.max_block, cfg.d_model // cfg.n_head,
-                                  dtype=model.pos_emb.dtype, device=tokens.device)
+            self.kv = torch.empty(
+                cfg.n_layer,
+                2,
+                B,
+                cfg.n_head,
+                self.max_block,
+                cfg.d_model // cfg.n_head,
+                dtype=model.pos_emb.dtype,
+                device=tokens.device,
+            )
         x = model.embed(tokens, first, self.start, self.states)  # (B, T, D)
         q_pos = torch.arange(P, P + T, device=x.device)[:, None]  # (T, 1) positions in the view
         k_pos = torch.arange(P + T, device=x.device)[None]  # (1, P+T)
-        allowed = (k_pos <= q_pos) & model.visible_keys(self.start, first + T) | (k_pos == q_pos)  # (T, P+T)
-        mask = torch.zeros(allowed.shape, dtype=x.dtype, device=x.device).masked_fill(~allowed, float("-inf"))
+        # (T, P+T)
+        allowed = (k_pos <= q_pos) & model.visible_keys(self.start, first + T) | (k_pos == q_pos)
+        mask = torch.zeros(allowed.shape, dtype=x.dtype, device=x.device).masked_fill(
+            ~allowed, float("-inf")
+        )
         for layer, block in enumerate(model.transformer.blocks):
             x = self.attend(block, layer, x, mask)
-        hidden = model.transformer.ln_f(x[:, -1:])  # (B, 1, D): only the last token's output is read
-        self.last = model.logits(hidden, torch.tensor([(first + T) % model.transition_dim], device=x.device))[:, 0]
+        # (B, 1, D): only the last token's output is read
+        hidden = model.transformer.ln_f(x[:, -1:])
+        self.last = model.logits(
+            hidden, torch.tensor([(first + T) % model.transition_dim], device=x.device)
+        )[:, 0]
         self.rows, self.own = B, self.own + T
 
     def attend(self, block, layer: int, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -333,23 +409,34 @@ class CachedDecoder(FullDecoder):
         H, own = block.attn.n_head, self.own
         q, k, v = block.attn.qkv(block.ln1(x)).split(D, dim=2)
         q, k, v = (z.view(B, T, H, D // H).transpose(1, 2) for z in (q, k, v))  # (B, H, T, Dh)
-        self.kv[layer, 0, :B, :, own:own + T] = k  # in place: no copy of the cache
-        self.kv[layer, 1, :B, :, own:own + T] = v
-        own_keys, own_values = self.kv[layer, :, :B, :, :own + T]  # (B, H, own+T, Dh) each, views
+        self.kv[layer, 0, :B, :, own : own + T] = k  # in place: no copy of the cache
+        self.kv[layer, 1, :B, :, own : own + T] = v
+        own_keys, own_values = self.kv[layer, :, :B, :, : own + T]  # (B, H, own+T, Dh) each, views
         real_keys, real_values = self.real_kv[layer]  # (n, H, S0, Dh) each
         n, S0 = len(real_keys), real_keys.shape[2]
-        if T > 1:  # many queries per row (a re-encoded view): compute-bound, so copy the real keys to every row
-            keys = torch.cat([real_keys.repeat_interleave(B // n, 0), own_keys], 2)  # (B, H, S0+own+T, Dh)
+        # many queries per row (a re-encoded view): compute-bound, so copy the real keys to every row
+        if T > 1:
+            # (B, H, S0+own+T, Dh)
+            keys = torch.cat([real_keys.repeat_interleave(B // n, 0), own_keys], 2)
             values = torch.cat([real_values.repeat_interleave(B // n, 0), own_values], 2)
             y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)  # (B, H, T, Dh)
-        else:  # one query per row: reading keys dominates, so each env's real keys are read once for all its rows
+        # one query per row: reading keys dominates, so each env's real keys are read once for all its rows
+        else:
             q_env = q.reshape(n, B // n, H, T, D // H)  # (n, r, H, T, Dh)
-            scores = torch.cat([torch.einsum("nrhtd,nhsd->nrhts", q_env, real_keys).reshape(B, H, T, S0),
-                                q @ own_keys.transpose(-2, -1)], -1)  # (B, H, T, S0+own+T)
-            probs = scores.mul_(1 / math.sqrt(D // H)).add_(mask).softmax(-1)  # in place: fewer passes over memory
+            scores = torch.cat(
+                [
+                    torch.einsum("nrhtd,nhsd->nrhts", q_env, real_keys).reshape(B, H, T, S0),
+                    q @ own_keys.transpose(-2, -1),
+                ],
+                -1,
+            )  # (B, H, T, S0+own+T)
+            # in place: fewer passes over memory
+            probs = scores.mul_(1 / math.sqrt(D // H)).add_(mask).softmax(-1)
             real_probs = probs[..., :S0].reshape(n, B // n, H, T, S0)
-            y = (torch.einsum("nrhts,nhsd->nrhtd", real_probs, real_values).reshape(B, H, T, D // H)
-                 + probs[..., S0:] @ own_values)  # (B, H, T, Dh)
+            y = (
+                torch.einsum("nrhts,nhsd->nrhtd", real_probs, real_values).reshape(B, H, T, D // H)
+                + probs[..., S0:] @ own_values
+            )  # (B, H, T, Dh)
         x = x + block.attn.proj(y.transpose(1, 2).reshape(B, T, D))
         return x + block.mlp(block.ln2(x))
 
@@ -361,8 +448,12 @@ class CachedDecoder(FullDecoder):
             self.spare = self.kv.new_empty(self.kv.shape[:2] + (rows,) + self.kv.shape[3:])
         for layer in range(self.kv.shape[0]):
             for kind in range(2):  # keys, values
-                torch.index_select(self.kv[layer, kind, :self.rows, :, :own], 0, index,
-                                   out=self.spare[layer, kind, :rows, :, :own])
+                torch.index_select(
+                    self.kv[layer, kind, : self.rows, :, :own],
+                    0,
+                    index,
+                    out=self.spare[layer, kind, :rows, :, :own],
+                )
         self.kv, self.spare = self.spare, self.kv
         self.rows, self.last = rows, self.last[index]
 
@@ -377,17 +468,33 @@ def sample(logits, generator, cdf: float | None = None, top_k: int | None = None
     probs = logits.softmax(-1)
     if cdf is not None:
         ascending, order = probs.sort(-1)
-        drop = torch.zeros_like(probs, dtype=torch.bool).scatter(-1, order, ascending.cumsum(-1) < cdf)
+        drop = torch.zeros_like(probs, dtype=torch.bool).scatter(
+            -1, order, ascending.cumsum(-1) < cdf
+        )
         probs = probs.masked_fill(drop, 0.0)
     if top_k is not None:
         probs = probs.masked_fill(probs < probs.topk(top_k, -1).values[:, -1:], 0.0)
     if isinstance(generator, (list, tuple)):
-        return torch.cat([torch.multinomial(p, 1, generator=g) for p, g in zip(probs.chunk(len(generator)), generator)])
+        return torch.cat(
+            [
+                torch.multinomial(p, 1, generator=g)
+                for p, g in zip(probs.chunk(len(generator)), generator)
+            ]
+        )
     return torch.multinomial(probs, 1, generator=generator)
 
 
-def expand_beams(decoder, x, rewards, t: int, n_envs: int, n_copies: int, beam_width: int, cdf_act: float,
-                 generator):
+def expand_beams(
+    decoder,
+    x,
+    rewards,
+    t: int,
+    n_envs: int,
+    n_copies: int,
+    beam_width: int,
+    cdf_act: float,
+    generator,
+):
     """One step of TT's beam search, for n_envs envs at once (rows env-major: an env's beams are adjacent).
 
     x (n·b, T) sequences ending in a state; rewards (n·b, H+1) the expected r_0 … r_{t-1} of each plan so far.
@@ -404,20 +511,34 @@ def expand_beams(decoder, x, rewards, t: int, n_envs: int, n_copies: int, beam_w
         x = torch.cat([x, sample(decoder(x), generator, cdf=cdf_act)], 1)
     for k in range(2):  # the reward r_t, then the value V_t
         probs = decoder(x).softmax(-1)  # (rows, N)
-        rewards[:, t + k] = probs @ model.rv_centers[k]  # r_t into column t, V_t into t+1 (until r_{t+1} comes)
+        # r_t into column t, V_t into t+1 (until r_{t+1} comes)
+        rewards[:, t + k] = probs @ model.rv_centers[k]
         x = torch.cat([x, probs.argmax(-1, keepdim=True)], 1)
-    gammas = model.cfg.discount ** torch.arange(rewards.shape[1], device=x.device, dtype=rewards.dtype)
+    gammas = model.cfg.discount ** torch.arange(
+        rewards.shape[1], device=x.device, dtype=rewards.dtype
+    )
     candidates = (rewards * gammas).sum(-1).view(n_envs, -1)  # (n, b·n_copies)
     scores, best = candidates.topk(beam_width, dim=1)  # (n, K), sorted best first
-    keep = (best + torch.arange(n_envs, device=x.device)[:, None] * candidates.shape[1]).flatten()  # rows of x
+    # rows of x
+    keep = (best + torch.arange(n_envs, device=x.device)[:, None] * candidates.shape[1]).flatten()
     decoder.select(keep)
     return x[keep], rewards[keep], scores
 
 
 @torch.no_grad()
-def plan(model: Model, prefix: torch.Tensor, states: torch.Tensor | None = None, beam_width: int = 32,
-         horizon: int = 5, n_expand: int = 2, cdf_act: float = 0.6, k_obs: int | None = 1,
-         max_context_transitions: int = 5, generator: torch.Generator | None = None, cached: bool = True):
+def plan(
+    model: Model,
+    prefix: torch.Tensor,
+    states: torch.Tensor | None = None,
+    beam_width: int = 32,
+    horizon: int = 5,
+    n_expand: int = 2,
+    cdf_act: float = 0.6,
+    k_obs: int | None = 1,
+    max_context_transitions: int = 5,
+    generator: torch.Generator | None = None,
+    cached: bool = True,
+):
     """Beam search from the current state of n envs.
 
     prefix (n, T0) tokens: past transitions, then the current state's d tokens (BabyAI: [OBSERVED]); all envs have
@@ -431,30 +552,47 @@ def plan(model: Model, prefix: torch.Tensor, states: torch.Tensor | None = None,
     Python loop and of every torch call is paid once for all of them.
     """
     model.eval()  # no dropout while planning
-    max_block = min(max_context_transitions, model.cfg.seq_len) * model.transition_dim - 1  # <= the trained length
+    # <= the trained length
+    max_block = min(max_context_transitions, model.cfg.seq_len) * model.transition_dim - 1
     decoder = (CachedDecoder if cached else FullDecoder)(model, max_block, states)
     n = len(prefix)
-    x, rewards = prefix, torch.zeros(n, horizon + 1, device=prefix.device, dtype=model.rv_centers.dtype)
+    x, rewards = (
+        prefix,
+        torch.zeros(n, horizon + 1, device=prefix.device, dtype=model.rv_centers.dtype),
+    )
     for t in range(horizon):  # at t = 0 each env's one row becomes beam_width · n_expand candidates
-        decoder(x)  # feeds the current state once per beam (t = 0: each env's prefix), before the beams are copied
+        # feeds the current state once per beam (t = 0: each env's prefix), before the beams are copied
+        decoder(x)
         copies = n_expand * (beam_width if t == 0 else 1)
-        x, rewards, scores = expand_beams(decoder, x, rewards, t, n, copies, beam_width, cdf_act, generator)
+        x, rewards, scores = expand_beams(
+            decoder, x, rewards, t, n, copies, beam_width, cdf_act, generator
+        )
         if t < horizon - 1:  # imagine the next state (BabyAI: only mark it unobserved)
             if model.discrete:
                 x = torch.cat([x, torch.full_like(x[:, :1], UNOBSERVED)], 1)
             for _ in range(0 if model.discrete else model.obs_dim):
                 x = torch.cat([x, sample(decoder(x), generator, top_k=k_obs)], 1)
     best = torch.arange(n, device=x.device) * beam_width  # row 0 of each env is its best plan
-    return x[best, prefix.shape[1]:], scores[:, 0]
+    return x[best, prefix.shape[1] :], scores[:, 0]
 
 
-def plan_uncached(model: Model, prefix: torch.Tensor, states: torch.Tensor | None = None, **options):
+def plan_uncached(
+    model: Model, prefix: torch.Tensor, states: torch.Tensor | None = None, **options
+):
     """The reference planner: the same search, but every next-token distribution recomputes the whole view."""
     return plan(model, prefix, states, cached=False, **options)
 
 
-def plan_flops(model: Model, n_envs: int, prefix_length: int, beam_width: int = 32, horizon: int = 5,
-               n_expand: int = 2, max_context_transitions: int = 5, **_) -> int:
+def plan_flops(
+    model: Model,
+    n_envs: int,
+    prefix_length: int,
+    beam_width: int = 32,
+    horizon: int = 5,
+    n_expand: int = 2,
+    max_context_transitions: int = 5,
+    **_,
+) -> int:
     """Matmul FLOPs of one cached `plan` for n_envs envs, from the shapes alone: the arithmetic a decision must do.
 
     A piece of T tokens fed to R rows after P cached tokens of the view costs, per layer, 2·12·D² per token for the
@@ -465,9 +603,11 @@ def plan_flops(model: Model, n_envs: int, prefix_length: int, beam_width: int = 
     slides, the new view again: the real context once per env, each row's imagined tokens once per row.
     prefix_length T0 counts the past transitions' tokens and the current state's."""
     cfg, td, m = model.cfg, model.transition_dim, model.act_dim
-    d = 0 if model.discrete else model.obs_dim  # BabyAI's next state is one UNOBSERVED token, appended, not sampled
+    # BabyAI's next state is one UNOBSERVED token, appended, not sampled
+    d = 0 if model.discrete else model.obs_dim
     D, max_block = cfg.d_model, min(max_context_transitions, cfg.seq_len) * td - 1
-    calls, L, rows = [], prefix_length, n_envs  # (sequence length, rows) of every decoder call of `plan`
+    # (sequence length, rows) of every decoder call of `plan`
+    calls, L, rows = [], prefix_length, n_envs
     for t in range(horizon):
         calls.append((L, rows))  # plan's decoder(x): the current state
         rows = n_envs * beam_width * n_expand
@@ -491,8 +631,16 @@ def plan_flops(model: Model, n_envs: int, prefix_length: int, beam_width: int = 
     return flops
 
 
-def plan_cost(model: Model, tok: Tokenizer, beam_widths=(1, 2, 4, 8, 16, 32), cached: bool = True, repeats: int = 3,
-              clock=time.perf_counter, n_envs: int = 1, **options) -> dict[int, float]:
+def plan_cost(
+    model: Model,
+    tok: Tokenizer,
+    beam_widths=(1, 2, 4, 8, 16, 32),
+    cached: bool = True,
+    repeats: int = 3,
+    clock=time.perf_counter,
+    n_envs: int = 1,
+    **options,
+) -> dict[int, float]:
     """Seconds per planning step (median of `repeats`) for each beam width: n_envs envs planned in one batch, each
     with a full view of random valid tokens (the cost does not depend on their values). model, tok: as
     `minirl.runs.load_run` returns them. clock=time.process_time counts this process's CPU time only (steadier on a
@@ -500,8 +648,11 @@ def plan_cost(model: Model, tok: Tokenizer, beam_widths=(1, 2, 4, 8, 16, 32), ca
     generator = torch.Generator().manual_seed(0)
     past = min(options.get("max_context_transitions", 5), model.cfg.seq_len) - 1
     dims = torch.arange(past * model.transition_dim + model.obs_dim) % model.transition_dim
-    prefix = (torch.rand(n_envs, len(dims), generator=generator) * model.valid.sum(1)[dims]).long()  # (n, T0)
-    states = torch.zeros(n_envs, past + 1, BABYAI_STATE_SIZE, dtype=torch.long) if tok.discrete else None
+    # (n, T0)
+    prefix = (torch.rand(n_envs, len(dims), generator=generator) * model.valid.sum(1)[dims]).long()
+    states = (
+        torch.zeros(n_envs, past + 1, BABYAI_STATE_SIZE, dtype=torch.long) if tok.discrete else None
+    )
     out = {}
     for K in beam_widths:
         times = []
@@ -516,8 +667,13 @@ def plan_cost(model: Model, tok: Tokenizer, beam_widths=(1, 2, 4, 8, 16, 32), ca
 def paper_size_model() -> tuple[Model, Tokenizer]:
     """An untrained paper-size TT with HalfCheetah's shapes (the cost of planning does not depend on the weights)."""
     rng = np.random.default_rng(0)
-    tok = Tokenizer("halfcheetah", False, 6, Normalizer(np.zeros(17), np.ones(17)),
-                    discretizer=Discretizer.fit(rng.normal(size=(2000, 17 + 6 + 2)), Config.N))
+    tok = Tokenizer(
+        "halfcheetah",
+        False,
+        6,
+        Normalizer(np.zeros(17), np.ones(17)),
+        discretizer=Discretizer.fit(rng.normal(size=(2000, 17 + 6 + 2)), Config.N),
+    )
     torch.manual_seed(0)
     return Model(Config(), tok).eval(), tok
 
@@ -527,14 +683,25 @@ def bench_plan_cost(quick: bool = False) -> dict:
     model, tok = paper_size_model()
     rows = []
     for kind in ("cached", "uncached"):
-        costs = plan_cost(model, tok, (1, 4, 16) if quick else (1, 2, 4, 8, 16, 32), horizon=5,
-                          cached=kind == "cached", repeats=1 if quick else 3, clock=time.process_time)
-        rows += [{"label": f"{kind} K={K}", "kind": kind, "beam_width": K, "ms_per_step": 1000 * seconds}
-                 for K, seconds in costs.items()]
+        costs = plan_cost(
+            model,
+            tok,
+            (1, 4, 16) if quick else (1, 2, 4, 8, 16, 32),
+            horizon=5,
+            cached=kind == "cached",
+            repeats=1 if quick else 3,
+            clock=time.process_time,
+        )
+        rows += [
+            {"label": f"{kind} K={K}", "kind": kind, "beam_width": K, "ms_per_step": 1000 * seconds}
+            for K, seconds in costs.items()
+        ]
     return {"horizon": 5, "rows": rows}
 
 
-def bench_plan_floor(peak_flops, quick: bool = False, settings=((1, 32), (10, 32), (1, 128), (10, 128))) -> list[dict]:
+def bench_plan_floor(
+    peak_flops, quick: bool = False, settings=((1, 32), (10, 32), (1, 128), (10, 128))
+) -> list[dict]:
     """`minirl bench speed`: CPU seconds per decision of the cached planner at the paper's HalfCheetah settings
     (horizon 5, n_expand 2, a full 5-transition view) for (n_envs, beam_width) in `settings`, against its floor:
     plan_flops / the matmul peak. peak_flops: a number, or a function measuring it, called next to each timing (on
@@ -544,12 +711,29 @@ def bench_plan_floor(peak_flops, quick: bool = False, settings=((1, 32), (10, 32
     prefix_length = (options["max_context_transitions"] - 1) * model.transition_dim + model.obs_dim
     out = []
     for n, K in settings[:1] if quick else settings:
-        seconds = plan_cost(model, tok, (K,), n_envs=n, repeats=1 if quick else 3, clock=time.process_time,
-                            **options)[K]
+        seconds = plan_cost(
+            model,
+            tok,
+            (K,),
+            n_envs=n,
+            repeats=1 if quick else 3,
+            clock=time.process_time,
+            **options,
+        )[K]
         peak = peak_flops() if callable(peak_flops) else peak_flops
         flops = plan_flops(model, n, prefix_length, K, **options)
-        out.append({"n_envs": n, "beam_width": K, "horizon": EVAL_OPTIONS["horizon"], "flops": flops,
-                    "peak_flops": peak, "floor_s": flops / peak, "seconds": seconds, "ratio": seconds * peak / flops})
+        out.append(
+            {
+                "n_envs": n,
+                "beam_width": K,
+                "horizon": EVAL_OPTIONS["horizon"],
+                "flops": flops,
+                "peak_flops": peak,
+                "floor_s": flops / peak,
+                "seconds": seconds,
+                "ratio": seconds * peak / flops,
+            }
+        )
     return out
 
 
@@ -561,40 +745,69 @@ class Agent:
     transitions as context (all that fit in the view next to the current state). trace: plan_ms (per step) and
     plan_score (the best plan's predicted Σ γ^h r_h + γ^H V, mean over envs)."""
 
-    def __init__(self, model: Model, tok: Tokenizer, beam_width: int = 32, horizon: int = 5, n_expand: int = 2,
-                 cdf_act: float = 0.6, k_obs: int | None = 1, max_context_transitions: int = 5, seed: int = 0):
+    def __init__(
+        self,
+        model: Model,
+        tok: Tokenizer,
+        beam_width: int = 32,
+        horizon: int = 5,
+        n_expand: int = 2,
+        cdf_act: float = 0.6,
+        k_obs: int | None = 1,
+        max_context_transitions: int = 5,
+        seed: int = 0,
+    ):
         self.model, self.tok, self.disc = model.eval(), tok, tok.discretizer
-        self.options = dict(beam_width=beam_width, horizon=horizon, n_expand=n_expand, cdf_act=cdf_act, k_obs=k_obs,
-                            max_context_transitions=max_context_transitions)
+        self.options = dict(
+            beam_width=beam_width,
+            horizon=horizon,
+            n_expand=n_expand,
+            cdf_act=cdf_act,
+            k_obs=k_obs,
+            max_context_transitions=max_context_transitions,
+        )
         self.seed, self.device = seed, next(model.parameters()).device
-        self.keep = min(max_context_transitions, model.cfg.seq_len) - 1  # past transitions that fit in the view
+        # past transitions that fit in the view
+        self.keep = min(max_context_transitions, model.cfg.seq_len) - 1
 
     def reset(self, n_envs: int) -> None:
         td = self.model.transition_dim
         self.context = np.zeros((n_envs, 0, td), np.int64)  # (N, C, td) past transitions' tokens
-        self.context_states = np.zeros((n_envs, 0, BABYAI_STATE_SIZE), np.int64)  # (N, C, 172) BabyAI only
+        # (N, C, 172) BabyAI only
+        self.context_states = np.zeros((n_envs, 0, BABYAI_STATE_SIZE), np.int64)
         self.done = np.zeros(n_envs, bool)
-        self.generators = [torch.Generator(self.device).manual_seed(self.seed + i) for i in range(n_envs)]  # per env
+        # per env
+        self.generators = [
+            torch.Generator(self.device).manual_seed(self.seed + i) for i in range(n_envs)
+        ]
         self.trace = {"plan_ms": [], "plan_score": []}
 
     def encode(self, values: np.ndarray, first: int) -> np.ndarray:
         """(N, k) values of discretizer columns first … first+k-1 -> (N, k) bin ids."""
         full = np.zeros((len(values), self.disc.edges.shape[0]))
-        full[:, first:first + values.shape[1]] = values
-        return self.disc.encode(full)[:, first:first + values.shape[1]]
+        full[:, first : first + values.shape[1]] = values
+        return self.disc.encode(full)[:, first : first + values.shape[1]]
 
     @torch.no_grad()
     def act(self, states: np.ndarray) -> np.ndarray:
         """states (N, S) from tok.encode_obs -> actions (N, A) float or (N,) int."""
         N, m = len(states), self.model.act_dim
-        current = np.full((N, 1), OBSERVED) if self.tok.discrete else self.encode(states, 0)  # (N, d)
+        # (N, d)
+        current = np.full((N, 1), OBSERVED) if self.tok.discrete else self.encode(states, 0)
         prefix = np.concatenate([self.context.reshape(N, -1), current], 1)
-        live = np.flatnonzero(~self.done) if not self.done.all() else np.arange(N)  # finished envs are not planned
-        seen = np.concatenate([self.context_states, states[:, None]], 1) if self.tok.discrete else None
+        # finished envs are not planned
+        live = np.flatnonzero(~self.done) if not self.done.all() else np.arange(N)
+        seen = (
+            np.concatenate([self.context_states, states[:, None]], 1) if self.tok.discrete else None
+        )
         t0 = time.perf_counter()
-        plan_tokens, scores = plan(self.model, torch.as_tensor(prefix[live], device=self.device),
-                                   None if seen is None else torch.as_tensor(seen[live], device=self.device),
-                                   generator=[self.generators[i] for i in live], **self.options)
+        plan_tokens, scores = plan(
+            self.model,
+            torch.as_tensor(prefix[live], device=self.device),
+            None if seen is None else torch.as_tensor(seen[live], device=self.device),
+            generator=[self.generators[i] for i in live],
+            **self.options,
+        )
         self.trace["plan_ms"].append(1000 * (time.perf_counter() - t0))
         self.trace["plan_score"].append(float(scores.mean()))
         action_ids = np.zeros((N, m), np.int64)
@@ -603,16 +816,20 @@ class Agent:
         if self.tok.discrete:
             return action_ids[:, 0]
         d = self.model.obs_dim
-        return self.disc.centers[np.arange(d, d + m), action_ids].astype(np.float32)  # (N, m) bin values
+        # (N, m) bin values
+        return self.disc.centers[np.arange(d, d + m), action_ids].astype(np.float32)
 
     def observe(self, rewards: np.ndarray, done: np.ndarray) -> None:
         """Appends [s, a, r, V placeholder] to each env's context (no query ever attends to a value token)."""
         current, action_ids, seen = self.pending
-        r = self.encode(np.asarray(rewards, np.float64)[:, None], self.disc.edges.shape[0] - 2)  # (N, 1)
+        # (N, 1)
+        r = self.encode(np.asarray(rewards, np.float64)[:, None], self.disc.edges.shape[0] - 2)
         rv = np.concatenate([r, np.zeros_like(r)], 1)
         keep = self.keep
         transition = np.concatenate([current, action_ids, rv], 1)[:, None]  # (N, 1, td)
-        self.context = np.concatenate([self.context, transition], 1)[:, max(0, self.context.shape[1] + 1 - keep):]
+        self.context = np.concatenate([self.context, transition], 1)[
+            :, max(0, self.context.shape[1] + 1 - keep) :
+        ]
         if self.tok.discrete:
-            self.context_states = seen[:, max(0, seen.shape[1] - keep):]
+            self.context_states = seen[:, max(0, seen.shape[1] - keep) :]
         self.done |= np.asarray(done, bool)

@@ -56,7 +56,9 @@ def _number(text: str) -> float:
 def convert(raw, kind: type, accepts: str | tuple | None, name: str, optional: bool = False):
     """`raw` (a string as typed, or an already typed value) as a `kind` (int, float, str, bool) that `accepts`
     allows (a range for numbers, a tuple of names for strings); `optional` also takes none/null. Raises BadValue."""
-    if optional and (raw is None or (isinstance(raw, str) and raw.strip().lower() in ("none", "null"))):
+    if optional and (
+        raw is None or (isinstance(raw, str) and raw.strip().lower() in ("none", "null"))
+    ):
         return None
     what = {int: "an integer", float: "a number", str: "a name", bool: "true or false"}[kind]
     if accepts is not None and not isinstance(accepts, tuple):
@@ -68,7 +70,9 @@ def convert(raw, kind: type, accepts: str | tuple | None, name: str, optional: b
     value = _as(raw, kind)
     if value is None:
         raise BadValue(f"{name} must be {what}, got {raw!r}")
-    if kind in (int, float) and (not math.isfinite(value) or (accepts and value not in Range.parse(accepts))):
+    if kind in (int, float) and (
+        not math.isfinite(value) or (accepts and value not in Range.parse(accepts))
+    ):
         raise BadValue(f"{name} must be {what}, got {raw}")
     if kind is str and isinstance(accepts, tuple) and value not in accepts:
         raise BadValue(f"{name} must be {what}, got {raw!r}")
@@ -99,11 +103,18 @@ def _as(raw, kind: type):
     return float(raw)
 
 
-def number_list(values: list[str] | None, name: str, accepts: str | None = None) -> list[float] | None:
+def number_list(
+    values: list[str] | None, name: str, accepts: str | None = None
+) -> list[float] | None:
     """`--x 1 --x 2` or `--x 1,2` -> [1.0, 2.0]; None when the option is not given; BadValue for an empty list."""
     if not values:
         return None
-    numbers = [convert(v.strip(), float, accepts, name) for item in values for v in item.split(",") if v.strip()]
+    numbers = [
+        convert(v.strip(), float, accepts, name)
+        for item in values
+        for v in item.split(",")
+        if v.strip()
+    ]
     if not numbers:
         raise BadValue(f"{name} must list numbers, got {','.join(values)!r}")
     return numbers
@@ -132,7 +143,9 @@ def config_values(config_class, values: dict, algo: str, label: str = "--set ") 
     out = {}
     for key, raw in values.items():
         if key not in rules:
-            raise BadValue(f"{label}{key}: {algo} has no config field '{key}'; valid: {', '.join(rules)}")
+            raise BadValue(
+                f"{label}{key}: {algo} has no config field '{key}'; valid: {', '.join(rules)}"
+            )
         kind, accepts, optional = rules[key]
         try:
             out[key] = convert(raw, kind, accepts, key, optional)

@@ -1,6 +1,5 @@
 """Shared fixtures: tiny real datasets made once per test session in a temporary Minari directory."""
 
-
 import matplotlib
 import pytest
 import torch

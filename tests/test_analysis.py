@@ -30,15 +30,20 @@ def test_entropy_of_one_hot_attention_is_zero():
 
 
 def test_share_of_keys_holding_90_percent_matches_hand_count():
-    rows = np.array([[0.5, 0.3, 0.15, 0.05],  # 0.5 + 0.3 < 0.9 <= + 0.15: 3 of 4 keys
-                     [1.0, 0.0, 0.0, 0.0],  # one key
-                     [0.25, 0.25, 0.25, 0.25]])  # ceil(0.9 * 4) = 4 keys
+    rows = np.array(
+        [
+            [0.5, 0.3, 0.15, 0.05],  # 0.5 + 0.3 < 0.9 <= + 0.15: 3 of 4 keys
+            [1.0, 0.0, 0.0, 0.0],  # one key
+            [0.25, 0.25, 0.25, 0.25],
+        ]
+    )  # ceil(0.9 * 4) = 4 keys
     np.testing.assert_allclose(analysis.keys_for_mass(rows, 0.9), [0.75, 0.25, 1.0])
 
 
 def test_share_of_keys_counts_only_visible_keys():
     share = analysis.keys_for_mass(uniform_causal(5), 0.9, analysis.causal_allowed(5))
-    np.testing.assert_allclose(share, [1.0, 1.0, 1.0, 1.0, 1.0])  # uniform over n visible keys needs all n
+    # uniform over n visible keys needs all n
+    np.testing.assert_allclose(share, [1.0, 1.0, 1.0, 1.0, 1.0])
 
 
 def test_gini_matches_hand_computed_values():
@@ -57,7 +62,9 @@ def test_gini_over_visible_keys_equals_the_pairwise_definition():
     expected = []
     for q in range(6):
         x = attn[q][allowed[q]]
-        expected.append(np.abs(x[:, None] - x[None, :]).sum() / (2 * len(x) * x.sum()) if len(x) > 1 else 0.0)
+        expected.append(
+            np.abs(x[:, None] - x[None, :]).sum() / (2 * len(x) * x.sum()) if len(x) > 1 else 0.0
+        )
     np.testing.assert_allclose(analysis.gini(attn, allowed), expected, atol=1e-12)
 
 
@@ -66,7 +73,9 @@ def test_distance_mass_matches_hand_computed_values():
     attn = np.zeros((6, 6))
     attn[5, [4, 2, 0]] = [0.6, 0.3, 0.1]  # same step, 1 back, 2 back
     attn[3, [3, 1]] = [0.5, 0.5]  # same step, 1 back
-    mass = analysis.distance_mass(attn, steps, steps, queries=[5, 3], allowed=analysis.causal_allowed(6))
+    mass = analysis.distance_mass(
+        attn, steps, steps, queries=[5, 3], allowed=analysis.causal_allowed(6)
+    )
     assert mass == pytest.approx({0: 0.55, 1: 0.4, 2: 0.05})
     assert sum(mass.values()) == pytest.approx(1.0)
 
@@ -74,13 +83,16 @@ def test_distance_mass_matches_hand_computed_values():
 def test_distance_mass_reports_the_future_as_negative_distances():
     steps = np.array([0, 1, 2])
     attn = np.array([[0.2, 0.3, 0.5]] * 3)
-    assert analysis.distance_mass(attn, steps, steps, queries=[0]) == pytest.approx({0: 0.2, -1: 0.3, -2: 0.5})
+    assert analysis.distance_mass(attn, steps, steps, queries=[0]) == pytest.approx(
+        {0: 0.2, -1: 0.3, -2: 0.5}
+    )
 
 
 def test_group_shares_and_step_ages_sum_to_one():
     row = np.array([0.1, 0.2, 0.3, 0.4])
-    shares = analysis.group_shares(row, np.array(["return", "state", "action", "state"]), ["return", "state",
-                                                                                             "action"])
+    shares = analysis.group_shares(
+        row, np.array(["return", "state", "action", "state"]), ["return", "state", "action"]
+    )
     np.testing.assert_allclose(shares, [0.1, 0.6, 0.3])
     ages = analysis.age_groups(5, np.array([5, 4, 1, 6]))
     assert ages.tolist() == ["current", "recent", "old", "future"]
@@ -98,8 +110,11 @@ def test_head_entropy_summary_tells_specialized_from_generalist_heads():
 # ---------------------------------------------------------------------------------------------- tiny trained models
 
 SMALL = dict(n_layer=2, n_head=2, d_model=32, batch_size=16, warmup_steps=5)
-OVERRIDES = {"dt": dict(SMALL, context_len=8), "tt": dict(SMALL, seq_len=6, N=20),
-             "leap": dict(SMALL, horizon=4, iterations=3)}
+OVERRIDES = {
+    "dt": dict(SMALL, context_len=8),
+    "tt": dict(SMALL, seq_len=6, N=20),
+    "leap": dict(SMALL, horizon=4, iterations=3),
+}
 
 
 @pytest.fixture(scope="module")
@@ -126,8 +141,15 @@ def run_dirs(datasets_dir, tmp_path_factory):
         except ModuleNotFoundError:
             continue
         torch.manual_seed(0)
-        dirs[algo] = run_training(algo, "babyai-gotoredball", steps=30, out=root / algo, progress=False,
-                                  device="cpu", overrides=overrides)
+        dirs[algo] = run_training(
+            algo,
+            "babyai-gotoredball",
+            steps=30,
+            out=root / algo,
+            progress=False,
+            device="cpu",
+            overrides=overrides,
+        )
     return dirs
 
 
@@ -165,7 +187,8 @@ def test_leap_attends_to_later_tokens(run_dirs):
     window = analysis.windows_for(run, 1)[0]
     assert not window.causal
     for layer_map in window.maps:
-        assert np.triu(layer_map, 1).sum(-1).mean() > 0.1  # bidirectional: a real share above the diagonal
+        # bidirectional: a real share above the diagonal
+        assert np.triu(layer_map, 1).sum(-1).mean() > 0.1
 
 
 @pytest.mark.parametrize("algo,decision_type", [("dt", "state"), ("tt", "state"), ("leap", "mask")])
@@ -195,8 +218,13 @@ def test_every_analysis_writes_a_png_and_the_json_behind_it(figures, run_dirs, k
     algos = [a for a in analysis.APPLIES[kind] if a in run_dirs]
     if not algos:
         pytest.skip(f"no run for {kind}")
-    pngs = [p for p in written if p.suffix == ".png" and (p.stem == kind or p.stem.startswith(kind + "-"))
-            and not (kind == "attention" and p.stem.startswith("attention-by-type"))]
+    pngs = [
+        p
+        for p in written
+        if p.suffix == ".png"
+        and (p.stem == kind or p.stem.startswith(kind + "-"))
+        and not (kind == "attention" and p.stem.startswith("attention-by-type"))
+    ]
     assert pngs, f"no figure for {kind}"
     for png in pngs:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
@@ -226,7 +254,9 @@ def test_cost_times_every_setting_of_every_model(figures, run_dirs):
     runs = {r["algo"]: r for r in json.loads((out / "cost.json").read_text())["runs"]}
     assert set(runs) == set(run_dirs)
     if "tt" in runs:
-        assert [s["beam_width"] for s in runs["tt"]["settings"]] == list(analysis.COST_SWEEPS["tt"][1])
+        assert [s["beam_width"] for s in runs["tt"]["settings"]] == list(
+            analysis.COST_SWEEPS["tt"][1]
+        )
         assert all(s["median_ms"] > 0 for s in runs["tt"]["settings"])
     if "dt" in runs:
         assert runs["dt"]["median_ms"] > 0
@@ -238,7 +268,8 @@ def test_error_curves_cover_each_model(figures, run_dirs):
     for algo in run_dirs:
         curves = runs[algo]["curves"]
         action = [c for name, c in curves.items() if name.startswith("action error")]
-        assert action and all(0.0 <= m <= 1.0 for c in action for m in c["mean"])  # disagreement rates
+        # disagreement rates
+        assert action and all(0.0 <= m <= 1.0 for c in action for m in c["mean"])
 
 
 def test_energy_has_one_value_per_refinement_iteration(figures, run_dirs):
@@ -274,21 +305,46 @@ def test_rtg_refuses_a_run_that_is_not_dt(run_dirs):
 
 
 def test_cli_reports_a_misapplied_analysis_in_one_line(run_dirs, tmp_path):
-    result = CliRunner().invoke(app, ["analyze", "energy", str(model_dir(run_dirs, "dt")), "--out", str(tmp_path)])
+    result = CliRunner().invoke(
+        app, ["analyze", "energy", str(model_dir(run_dirs, "dt")), "--out", str(tmp_path)]
+    )
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        f"error: analysis 'energy' applies to leap runs; '{model_dir(run_dirs, 'dt')}' is a dt run"]
+        f"error: analysis 'energy' applies to leap runs; '{model_dir(run_dirs, 'dt')}' is a dt run"
+    ]
 
 
 def test_data_dir_reads_a_held_out_copy_of_the_dataset(run_dirs, tmp_path):
     """`--data-dir` points the analysis at another datasets folder holding the same dataset made with another seed."""
     held_out = tmp_path / "held-out"
     runner = CliRunner()
-    made = runner.invoke(app, ["data", "collect", "babyai-gotoredball", "--episodes", "6", "--seed", "1",
-                               "--data-dir", str(held_out)])
+    made = runner.invoke(
+        app,
+        [
+            "data",
+            "collect",
+            "babyai-gotoredball",
+            "--episodes",
+            "6",
+            "--seed",
+            "1",
+            "--data-dir",
+            str(held_out),
+        ],
+    )
     assert made.exit_code == 0, made.output
-    result = runner.invoke(app, ["analyze", "error", str(model_dir(run_dirs, "dt")), "--out", str(tmp_path),
-                                 "--data-dir", str(held_out)])
+    result = runner.invoke(
+        app,
+        [
+            "analyze",
+            "error",
+            str(model_dir(run_dirs, "dt")),
+            "--out",
+            str(tmp_path),
+            "--data-dir",
+            str(held_out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     numbers = json.loads((tmp_path / "error.json").read_text())["runs"][0]
     assert numbers["episodes_from"].startswith(str(held_out))
@@ -297,19 +353,42 @@ def test_data_dir_reads_a_held_out_copy_of_the_dataset(run_dirs, tmp_path):
 
 
 def test_missing_data_dir_is_a_one_line_error(run_dirs, tmp_path):
-    result = CliRunner().invoke(app, ["analyze", "error", str(model_dir(run_dirs, "dt")), "--out", str(tmp_path),
-                                      "--data-dir", str(tmp_path / "nowhere")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "analyze",
+            "error",
+            str(model_dir(run_dirs, "dt")),
+            "--out",
+            str(tmp_path),
+            "--data-dir",
+            str(tmp_path / "nowhere"),
+        ],
+    )
     assert result.exit_code == 1
-    assert result.output.strip().splitlines() == [f"error: --data-dir {tmp_path / 'nowhere'} is not a folder"]
+    assert result.output.strip().splitlines() == [
+        f"error: --data-dir {tmp_path / 'nowhere'} is not a folder"
+    ]
 
 
 def test_curve_plots_the_periodic_evaluations_of_any_algorithm(datasets_dir, tmp_path):
     from minirl.train import run_training
 
-    run = run_training("bc", "babyai-gotoredball", steps=300, out=tmp_path / "bc", progress=False, device="cpu",
-                       eval_every=70, eval_episodes=2)  # 70 is not a multiple of the logging interval (3)
+    run = run_training(
+        "bc",
+        "babyai-gotoredball",
+        steps=300,
+        out=tmp_path / "bc",
+        progress=False,
+        device="cpu",
+        # 70 is not a multiple of the logging interval (3)
+        eval_every=70,
+        eval_episodes=2,
+    )
     png, js = analysis.run("curve", [str(run)], tmp_path / "out")
     numbers = json.loads(js.read_text())["runs"][0]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert numbers["eval_step"] == [70, 140, 210, 280, 300] and all(0 <= s <= 100 for s in numbers["eval_score"])
+    assert numbers["eval_step"] == [70, 140, 210, 280, 300] and all(
+        0 <= s <= 100 for s in numbers["eval_score"]
+    )
     assert len(numbers["loss"]) == len(numbers["step"]) > 0

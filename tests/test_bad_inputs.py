@@ -33,9 +33,12 @@ def world(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MINARI_DATASETS_PATH", str(store))
         data.collect(DATASET, episodes=10, seed=0, progress=False)
-        episodes = data.load(DATASET)  # also writes the cache, so later loads change nothing on disk
+        # also writes the cache, so later loads change nothing on disk
+        episodes = data.load(DATASET)
         episodes[1]["rewards"][0] = np.nan
-        data._write(NAN_DATASET, episodes, None, "test", "a NaN reward in episode 1", {}, overwrite=False)
+        data._write(
+            NAN_DATASET, episodes, None, "test", "a NaN reward in episode 1", {}, overwrite=False
+        )
         for algo in ("bc", "leap"):
             train.run_training(algo, DATASET, steps=2, out=work / "runs" / algo, progress=False)
     victim.mkdir()
@@ -76,7 +79,8 @@ def invoke(world, monkeypatch, args):
     return runner.invoke(app, [a.format(**world) for a in args])
 
 
-T = ["train", "dt", "--dataset", DATASET, "--out", "new-run"]  # each case must fail before training starts
+# each case must fail before training starts
+T = ["train", "dt", "--dataset", DATASET, "--out", "new-run"]
 E = ["eval", "runs/bc", "--episodes", "1"]
 CORPUS = [
     # numbers that are not numbers, or out of range: the option is named
@@ -111,22 +115,55 @@ CORPUS = [
     (T + ["--set", "no_such_field=1"], "--set no_such_field"),
     (T + ["--set", "lr"], "--set"),
     (T + ["--set", "=3"], "--set"),
-    (["train", "leap", "--dataset", DATASET, "--out", "new-run", "--set", "resample=best"], "--set resample=best"),
-    (["train", "tt", "--dataset", DATASET, "--out", "new-run", "--set", "discretizer=log"], "discretizer=log"),
-    (["train", "iql", "--dataset", DATASET, "--out", "new-run", "--set", "expectile=1"], "--set expectile=1"),
+    (
+        ["train", "leap", "--dataset", DATASET, "--out", "new-run", "--set", "resample=best"],
+        "--set resample=best",
+    ),
+    (
+        ["train", "tt", "--dataset", DATASET, "--out", "new-run", "--set", "discretizer=log"],
+        "discretizer=log",
+    ),
+    (
+        ["train", "iql", "--dataset", DATASET, "--out", "new-run", "--set", "expectile=1"],
+        "--set expectile=1",
+    ),
     # sizes that pass their range but cannot fit in memory: one line saying why
     (T + ["--set", "batch_size=65536", "--set", "d_model=1024"], "batch_size 65536 needs"),
-    (["train", "bc", "--dataset", DATASET, "--out", "new-run", "--set", "hidden=65536", "--set", "n_hidden=64"],
-     "billion parameters"),
+    (
+        [
+            "train",
+            "bc",
+            "--dataset",
+            DATASET,
+            "--out",
+            "new-run",
+            "--set",
+            "hidden=65536",
+            "--set",
+            "n_hidden=64",
+        ],
+        "billion parameters",
+    ),
     # run folders that are not runs, or damaged
     (["train", "bc", "--dataset", DATASET, "--steps", "2", "--out", "foreign"], "foreign"),
     (["train", "bc", "--dataset", DATASET, "--steps", "2", "--out", "notes.txt"], "notes.txt"),
     (["train", "bc", "--dataset", DATASET, "--steps", "2", "--out", "runs/bc"], "runs/bc"),
-    (["train", "bc", "--dataset", DATASET, "--steps", "4", "--out", "damaged", "--resume"], "metrics.jsonl line 1"),
-    (["train", "bc", "--dataset", DATASET, "--out", "runs/bc", "--resume", "--overwrite"], "not both"),
-    (["train", "bc", "--dataset", DATASET, "--steps", "2", "--out", "new-run", "--resume"], "new-run"),
-    (["train", "bc", "--dataset", NAN_DATASET, "--steps", "2", "--out", "new-run"],
-     f"dataset '{NAN_DATASET}' episode 1: rewards"),
+    (
+        ["train", "bc", "--dataset", DATASET, "--steps", "4", "--out", "damaged", "--resume"],
+        "metrics.jsonl line 1",
+    ),
+    (
+        ["train", "bc", "--dataset", DATASET, "--out", "runs/bc", "--resume", "--overwrite"],
+        "not both",
+    ),
+    (
+        ["train", "bc", "--dataset", DATASET, "--steps", "2", "--out", "new-run", "--resume"],
+        "new-run",
+    ),
+    (
+        ["train", "bc", "--dataset", NAN_DATASET, "--steps", "2", "--out", "new-run"],
+        f"dataset '{NAN_DATASET}' episode 1: rewards",
+    ),
     (["train", "dt", "--dataset", NAN_DATASET, "--steps", "2", "--out", "new-run"], "episode 1"),
     (["eval", "corrupt"], "corrupt/checkpoint.pt"),
     (["eval", "foreign"], "foreign"),
@@ -176,7 +213,10 @@ CORPUS = [
     (["compare", "--episodes", "0"], "--episodes"),
     (["compare", "--budget-minutes", "nan"], "--budget-minutes"),
     (["compare", "--datasets", DATASET, "--algos", "dt", "--set", "dt.lr=abc"], "--set dt.lr=abc"),
-    (["compare", "--datasets", DATASET, "--algos", "dt", "--set", "dt.n_layer=0"], "--set dt.n_layer=0"),
+    (
+        ["compare", "--datasets", DATASET, "--algos", "dt", "--set", "dt.n_layer=0"],
+        "--set dt.n_layer=0",
+    ),
     (["compare", "--datasets", DATASET, "--algos", "dt", "--set", "lr=3"], "--set"),
     (["bench", "quality", "--seeds", "0"], "--seeds"),
     (["baseline", "sac", "--seed", "-1"], "--seed"),
@@ -191,7 +231,9 @@ def test_bad_input_fails_in_one_line_and_changes_nothing(world, monkeypatch, arg
     result = invoke(world, monkeypatch, args)
     assert result.exit_code != 0, result.output
     assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1, result.output
     assert lines[0].startswith("error: ") and expected in lines[0], lines[0]
@@ -204,13 +246,24 @@ def test_the_corpus_is_large():
     assert len(CORPUS) >= 80
 
 
-@pytest.mark.parametrize("args, expected", [(["train", "dt", "--seed", "abc"], "'--seed'"),
-                                            (["data", "remove", "../victim"], "../victim")])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["train", "dt", "--seed", "abc"], "'--seed'"),
+        (["data", "remove", "../victim"], "../victim"),
+    ],
+)
 def test_a_real_process_prints_one_line_on_stderr(world, args, expected):
     env = dict(os.environ, MINARI_DATASETS_PATH=str(world["store"]), OMP_NUM_THREADS="1")
     cli = Path(__file__).parents[1] / "cli.py"
-    done = subprocess.run([sys.executable, str(cli), *args], cwd=world["work"], env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(cli), *args],
+        cwd=world["work"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode != 0
     assert done.stdout == ""
     assert len(done.stderr.strip().splitlines()) == 1 and expected in done.stderr, done.stderr
@@ -228,8 +281,10 @@ def test_a_planted_checkpoint_is_refused_without_running_it(tmp_path):
 
     run = tmp_path / "shared-run"
     run.mkdir()
-    torch.save({"version": runs.CHECKPOINT_VERSION, "model": {}, "algo": "bc", "payload": Payload()},
-               run / "checkpoint.pt")
+    torch.save(
+        {"version": runs.CHECKPOINT_VERSION, "model": {}, "algo": "bc", "payload": Payload()},
+        run / "checkpoint.pt",
+    )
     result = runner.invoke(app, ["eval", str(run)])
     assert result.exit_code == 1
     assert "holds Python objects (posix.system)" in result.output and "refused" in result.output
@@ -257,9 +312,12 @@ def test_remove_deletes_exactly_the_dataset_folder(tmp_path, monkeypatch):
 
 def test_a_killed_collect_leaves_staging_that_the_next_collect_removes(tmp_path, monkeypatch):
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
     stale = tmp_path / f"{data.STAGING_PREFIX}{dead.stdout.strip()}-abc123"
-    live = tmp_path / f"{data.STAGING_PREFIX}{os.getppid()}-def456"  # a collect still running elsewhere
+    # a collect still running elsewhere
+    live = tmp_path / f"{data.STAGING_PREFIX}{os.getppid()}-def456"
     for folder in (stale, live):
         (folder / "minirl").mkdir(parents=True)
         (folder / "minirl" / "half.hdf5").write_bytes(b"\0" * 100)
@@ -276,7 +334,9 @@ def test_overwrite_swaps_in_one_step_so_the_old_dataset_is_never_missing(tmp_pat
     real_replace = os.replace
 
     def replace(src, dst):  # the only rename of the final folder allowed is the atomic exchange
-        assert Path(dst) != data.dataset_path(DATASET) and Path(src) != data.dataset_path(DATASET), (src, dst)
+        assert Path(dst) != data.dataset_path(DATASET) and Path(src) != data.dataset_path(
+            DATASET
+        ), (src, dst)
         real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", replace)
@@ -292,15 +352,27 @@ def test_swap_exchanges_two_folders(tmp_path):
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "x").write_text("old")
     data._swap(tmp_path / "a", tmp_path / "b")
-    assert (tmp_path / "b" / "x").read_text() == "new" and (tmp_path / "a" / "x").read_text() == "old"
+    assert (tmp_path / "b" / "x").read_text() == "new" and (
+        tmp_path / "a" / "x"
+    ).read_text() == "old"
 
 
-def test_non_finite_observations_are_rejected_at_load_naming_dataset_episode_and_step(world, monkeypatch):
+def test_non_finite_observations_are_rejected_at_load_naming_dataset_episode_and_step(
+    world, monkeypatch
+):
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(world["store"]))
-    episodes = [{"observations": np.zeros((4, 3), np.float32), "actions": np.zeros((3, 2), np.float32),
-                 "rewards": np.zeros(3, np.float32)} for _ in range(3)]
+    episodes = [
+        {
+            "observations": np.zeros((4, 3), np.float32),
+            "actions": np.zeros((3, 2), np.float32),
+            "rewards": np.zeros(3, np.float32),
+        }
+        for _ in range(3)
+    ]
     episodes[2]["observations"][3, 1] = np.inf
-    with pytest.raises(data.NonFiniteDataError, match=r"dataset 'x' episode 2: observations at step 3"):
+    with pytest.raises(
+        data.NonFiniteDataError, match=r"dataset 'x' episode 2: observations at step 3"
+    ):
         data._check_finite("x", episodes)
     with pytest.raises(data.NonFiniteDataError, match="episode 1: rewards at step 0"):
         data.load(NAN_DATASET)
@@ -311,11 +383,25 @@ def test_train_overwrite_replaces_only_minirl_files(world, monkeypatch, tmp_path
     shutil.copytree(world["work"] / "foreign", folder)
     (folder / "eval.json").write_text("{}")  # a stale evaluation of another run
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(world["store"]))
-    result = runner.invoke(app, ["train", "bc", "--dataset", DATASET, "--steps", "2", "--out", str(folder),
-                                 "--overwrite", "--quiet"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "bc",
+            "--dataset",
+            DATASET,
+            "--steps",
+            "2",
+            "--out",
+            str(folder),
+            "--overwrite",
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert (folder / "data.csv").read_text() == "a,b\n1,2\n"
-    assert json.loads((folder / "config.json").read_text())["algo"] == "bc"  # --overwrite: the user said so
+    # --overwrite: the user said so
+    assert json.loads((folder / "config.json").read_text())["algo"] == "bc"
     assert not (folder / "eval.json").exists() and (folder / "checkpoint.pt").exists()
 
 
@@ -325,8 +411,21 @@ def test_resume_tolerates_a_torn_last_metrics_line(world, monkeypatch, tmp_path)
     with open(run / "metrics.jsonl", "a") as f:
         f.write('{"step": 3, "lo')  # killed while writing
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(world["store"]))
-    result = runner.invoke(app, ["train", "bc", "--dataset", DATASET, "--steps", "4", "--out", str(run), "--resume",
-                                 "--quiet"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "bc",
+            "--dataset",
+            DATASET,
+            "--steps",
+            "4",
+            "--out",
+            str(run),
+            "--resume",
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3, 4]
@@ -346,7 +445,9 @@ def test_compare_retrains_a_stale_run_without_deleting_foreign_files(world, monk
 
 
 def test_leap_evaluates_with_zero_refinements(world, monkeypatch):
-    result = invoke(world, monkeypatch, ["eval", "runs/leap", "--iterations", "0", "--episodes", "1", "--quiet"])
+    result = invoke(
+        world, monkeypatch, ["eval", "runs/leap", "--iterations", "0", "--episodes", "1", "--quiet"]
+    )
     assert result.exit_code == 0, result.output
     eval_json = json.loads((world["work"] / "runs" / "leap" / "eval.json").read_text())
     assert eval_json["runs"][0]["options"]["iterations"] == 0

@@ -20,7 +20,13 @@ from minirl.evaluate import evaluate_run, rollout
 from minirl.tokenizer import Tokenizer
 
 MODULES = {"bc": bc, "cql": cql, "iql": iql}
-TINY_BABYAI = {"hidden": 64, "embed_dim": 4, "batch_size": 64, "lr": 1e-3, "lr_schedule": "constant"}
+TINY_BABYAI = {
+    "hidden": 64,
+    "embed_dim": 4,
+    "batch_size": 64,
+    "lr": 1e-3,
+    "lr_schedule": "constant",
+}
 EVAL_EPISODES = 50
 
 
@@ -60,7 +66,9 @@ def fit_steps(module, cfg, prepared, model, steps: int, seed: int = 0) -> list[d
 
 
 def early_late(history: list[dict], key: str, n: int = 30) -> tuple[float, float]:
-    return float(np.mean([h[key] for h in history[:n]])), float(np.mean([h[key] for h in history[-n:]]))
+    return float(np.mean([h[key] for h in history[:n]])), float(
+        np.mean([h[key] for h in history[-n:]])
+    )
 
 
 # ---------------------------------------------------------------------------------------------- pure functions
@@ -77,7 +85,8 @@ def test_expectile_loss_minimiser_is_above_the_mean_for_tau_above_half():
     x = torch.tensor([0.0, 0.0, 0.0, 1.0])
     grid = torch.linspace(0, 1, 1001)
     best = grid[torch.stack([iql.expectile_loss(x - v, 0.9) for v in grid]).argmin()].item()
-    assert best == pytest.approx(0.75, abs=1e-3)  # 0.9 * (1 - v) = 3 * 0.1 * v  ->  v = 0.75, the mean is 0.25
+    # 0.9 * (1 - v) = 3 * 0.1 * v  ->  v = 0.75, the mean is 0.25
+    assert best == pytest.approx(0.75, abs=1e-3)
 
 
 def test_cql_penalty_matches_hand_computed_value():
@@ -91,8 +100,12 @@ def test_cql_penalty_matches_hand_computed_value():
 
 
 OWNERS = {  # which submodules each separate loss may train
-    ("cql", "halfcheetah-random"): {"bellman": ["q1", "q2"], "cql_penalty": ["q1", "q2"], "actor": ["actor"],
-                                    "alpha": ["log_alpha"]},
+    ("cql", "halfcheetah-random"): {
+        "bellman": ["q1", "q2"],
+        "cql_penalty": ["q1", "q2"],
+        "actor": ["actor"],
+        "alpha": ["log_alpha"],
+    },
     ("iql", "halfcheetah-random"): {"value": ["value"], "q": ["q1", "q2"], "policy": ["policy"]},
     ("iql", "babyai-gotoredball"): {"value": ["value"], "q": ["q1", "q2"], "policy": ["policy"]},
 }
@@ -102,16 +115,24 @@ OWNERS = {  # which submodules each separate loss may train
 def test_each_loss_reaches_only_its_own_network(algo, dataset):
     """The one-optimizer design: summing the losses is safe because each term's gradient stays in its network."""
     module = MODULES[algo]
-    cfg, tok, prepared, model = build(module, dataset, {"hidden": 32, "embed_dim": 4, "batch_size": 16})
+    cfg, tok, prepared, model = build(
+        module, dataset, {"hidden": 32, "embed_dim": 4, "batch_size": 16}
+    )
     model.loss(module.sample_batch(prepared, cfg, np.random.default_rng(0)))
-    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]  # target networks are frozen
-    networks = {n.split(".")[0] for n, _ in trainable}  # q1, q2, actor, log_alpha / value, q1, q2, policy
+    # target networks are frozen
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    # q1, q2, actor, log_alpha / value, q1, q2, policy
+    networks = {n.split(".")[0] for n, _ in trainable}
     params = {name: [p for n, p in trainable if n.split(".")[0] == name] for name in networks}
     for loss_name, owners in OWNERS[(algo, dataset)].items():
         for name, group in params.items():
-            grads = torch.autograd.grad(model.losses[loss_name], group, retain_graph=True, allow_unused=True)
+            grads = torch.autograd.grad(
+                model.losses[loss_name], group, retain_graph=True, allow_unused=True
+            )
             reached = any(g is not None and g.abs().sum() > 0 for g in grads)
-            assert reached == (name in owners), f"{loss_name} {'missed' if name in owners else 'reached'} {name}"
+            assert reached == (name in owners), (
+                f"{loss_name} {'missed' if name in owners else 'reached'} {name}"
+            )
 
 
 def test_target_networks_are_saved_but_not_trained():
@@ -123,7 +144,8 @@ def test_target_networks_are_saved_but_not_trained():
     fit_steps(iql, cfg, prepared, model, 3)
     moved = (model.q1_target.net[0].weight - before).abs().max().item()
     assert 0 < moved  # Polyak averaging moved the target a little ...
-    assert torch.allclose(model.q1_target.net[0].weight, before, atol=0.1)  # ... by tau = 0.005 of the way
+    # ... by tau = 0.005 of the way
+    assert torch.allclose(model.q1_target.net[0].weight, before, atol=0.1)
 
 
 # ---------------------------------------------------------------------------------------------- HalfCheetah
@@ -141,7 +163,9 @@ def test_bc_fits_halfcheetah_actions_better_after_training():
 
 
 def test_iql_q_loss_falls_and_policy_likelihood_rises_on_halfcheetah():
-    cfg, tok, prepared, model = build(iql, "halfcheetah-random", {"hidden": 64, "batch_size": 64, "lr": 1e-3})
+    cfg, tok, prepared, model = build(
+        iql, "halfcheetah-random", {"hidden": 64, "batch_size": 64, "lr": 1e-3}
+    )
     states, actions = torch.from_numpy(prepared["states"]), torch.from_numpy(prepared["actions"])
     with torch.no_grad():
         nll_before = -model.policy.log_prob(states, actions).mean().item()
@@ -159,18 +183,27 @@ def test_cql_penalty_lowers_q_of_random_actions_below_dataset_actions():
     are themselves uniform, so the gap is the penalty's work on the exact pairs it saw.)"""
     gaps = {}
     for alpha in (5.0, 0.0):
-        cfg, tok, prepared, model = build(cql, "halfcheetah-random",
-                                          {"hidden": 64, "batch_size": 64, "lr": 3e-3, "cql_alpha": alpha})
+        cfg, tok, prepared, model = build(
+            cql,
+            "halfcheetah-random",
+            {"hidden": 64, "batch_size": 64, "lr": 3e-3, "cql_alpha": alpha},
+        )
         history = fit_steps(cql, cfg, prepared, model, 200)
-        states, actions = torch.from_numpy(prepared["states"]), torch.from_numpy(prepared["actions"])
+        states, actions = (
+            torch.from_numpy(prepared["states"]),
+            torch.from_numpy(prepared["actions"]),
+        )
         uniform = torch.rand(actions.shape, generator=torch.Generator().manual_seed(1)) * 2 - 1
-        gaps[alpha] = (model.q_values(states, actions).mean() - model.q_values(states, uniform).mean()).item()
+        gaps[alpha] = (
+            model.q_values(states, actions).mean() - model.q_values(states, uniform).mean()
+        ).item()
         first, last = early_late(history, "bellman")
         assert last < first
         if alpha > 0:
             first, last = early_late(history, "cql_penalty")
             assert last < first
-    assert gaps[5.0] > 0.04  # measured 0.07 for seeds 0-2, against at most 0.008 without the penalty
+    # measured 0.07 for seeds 0-2, against at most 0.008 without the penalty
+    assert gaps[5.0] > 0.04
     assert gaps[5.0] > gaps[0.0] + 0.04
 
 
@@ -196,18 +229,39 @@ class RandomAgent:
 @pytest.fixture(scope="module")
 def random_success():
     random_policy = types.SimpleNamespace(Agent=RandomAgent, __name__="random")
-    tok = Tokenizer("babyai-gotoredball", discrete=True, act_dim=get_spec("babyai-gotoredball").act_dim)
-    return rollout(random_policy, None, tok, "babyai-gotoredball", episodes=EVAL_EPISODES, seed=0,
-                   progress=False)["success_rate"]
+    tok = Tokenizer(
+        "babyai-gotoredball", discrete=True, act_dim=get_spec("babyai-gotoredball").act_dim
+    )
+    return rollout(
+        random_policy,
+        None,
+        tok,
+        "babyai-gotoredball",
+        episodes=EVAL_EPISODES,
+        seed=0,
+        progress=False,
+    )["success_rate"]
 
 
 @pytest.mark.parametrize("algo", ["bc", "cql", "iql"])
 def test_baseline_beats_random_policy_on_babyai(algo, tmp_path, random_success):
     """`minirl train ALGO` then `minirl eval` (the same functions), on the same episode seeds as the random policy."""
-    run_dir = train.run_training(algo, "babyai-gotoredball", steps=400, seed=0, out=tmp_path / algo,
-                                 overrides=TINY_BABYAI, progress=False, device="cpu")
-    losses = [json.loads(line)["loss"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    run_dir = train.run_training(
+        algo,
+        "babyai-gotoredball",
+        steps=400,
+        seed=0,
+        out=tmp_path / algo,
+        overrides=TINY_BABYAI,
+        progress=False,
+        device="cpu",
+    )
+    losses = [
+        json.loads(line)["loss"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()
+    ]
     assert np.mean(losses[-5:]) < 0.6 * np.mean(losses[:5])
-    success = evaluate_run(run_dir, episodes=EVAL_EPISODES, seed=0, progress=False)["runs"][0]["success_rate"]
+    success = evaluate_run(run_dir, episodes=EVAL_EPISODES, seed=0, progress=False)["runs"][0][
+        "success_rate"
+    ]
     assert (run_dir / "eval.json").exists()
     assert success >= random_success + 0.15, f"{algo}: {success:.2f} vs random {random_success:.2f}"

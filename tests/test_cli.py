@@ -24,15 +24,26 @@ def test_help_lists_every_command():
         assert command in result.output
 
 
-@pytest.mark.parametrize("args", [["train", "--help"], ["eval", "--help"], ["data", "collect", "--help"],
-                                  ["analyze", "--help"], ["compare", "--help"], ["bench", "--help"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train", "--help"],
+        ["eval", "--help"],
+        ["data", "collect", "--help"],
+        ["analyze", "--help"],
+        ["compare", "--help"],
+        ["bench", "--help"],
+    ],
+)
 def test_every_command_has_help_with_an_example(args):
     result = runner.invoke(app, args)
     assert result.exit_code == 0 and "Example" in result.output
 
 
 def test_unknown_algorithm():
-    fails_with_one_line(["train", "ppo", "--dataset", "babyai-gotoredball"], "unknown algorithm 'ppo'")
+    fails_with_one_line(
+        ["train", "ppo", "--dataset", "babyai-gotoredball"], "unknown algorithm 'ppo'"
+    )
 
 
 def test_unknown_dataset():
@@ -40,7 +51,9 @@ def test_unknown_dataset():
 
 
 def test_unknown_dataset_for_collect_lists_valid_names():
-    fails_with_one_line(["data", "collect", "babyai-nosuchlevel", "--episodes", "2"], "babyai-gotolocal")
+    fails_with_one_line(
+        ["data", "collect", "babyai-nosuchlevel", "--episodes", "2"], "babyai-gotolocal"
+    )
 
 
 def test_missing_run_directory(tmp_path):
@@ -52,18 +65,27 @@ def test_corrupt_checkpoint_is_reported_not_raised(tmp_path):
     fails_with_one_line(["eval", str(tmp_path)], "corrupt")
 
 
-@pytest.mark.parametrize("args", [["data", "collect", "babyai-gotoredball", "--episodes", "-3"],
-                                  ["eval", "runs/x", "--episodes", "0"],
-                                  ["train", "dt", "--dataset", "babyai-gotoredball", "--steps", "-1"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["data", "collect", "babyai-gotoredball", "--episodes", "-3"],
+        ["eval", "runs/x", "--episodes", "0"],
+        ["train", "dt", "--dataset", "babyai-gotoredball", "--steps", "-1"],
+    ],
+)
 def test_negative_sizes_are_rejected_naming_the_option_and_its_range(args):
     fails_with_one_line(args, f"'{args[-2]}': must be an integer in [1, ")
 
 
 def test_unwritable_output_path():
-    fails_with_one_line(["train", "bc", "--dataset", "babyai-gotoredball", "--out", "/proc/minirl/run"],
-                        "cannot write")
+    fails_with_one_line(
+        ["train", "bc", "--dataset", "babyai-gotoredball", "--out", "/proc/minirl/run"],
+        "cannot write",
+    )
 
 
 def test_bad_device():
-    fails_with_one_line(["train", "bc", "--dataset", "babyai-gotoredball", "--device", "tpu", "--steps", "1"],
-                        "unknown device")
+    fails_with_one_line(
+        ["train", "bc", "--dataset", "babyai-gotoredball", "--device", "tpu", "--steps", "1"],
+        "unknown device",
+    )

@@ -11,19 +11,43 @@ from minirl import data, runs
 from minirl.runs import load_run
 
 runner = CliRunner()
-ARGS = ["compare", "--datasets", "babyai-gotoredball", "--algos", "bc,iql", "--seeds", "1", "--episodes", "2"]
+ARGS = [
+    "compare",
+    "--datasets",
+    "babyai-gotoredball",
+    "--algos",
+    "bc,iql",
+    "--seeds",
+    "1",
+    "--episodes",
+    "2",
+]
 
 
 def compare(tmp_path, *extra, steps: int = 10):
-    result = runner.invoke(app, ARGS + ["--steps", str(steps), "--out", str(tmp_path / "out"),
-                                        "--runs-dir", str(tmp_path / "runs"), *extra])
+    result = runner.invoke(
+        app,
+        ARGS
+        + [
+            "--steps",
+            str(steps),
+            "--out",
+            str(tmp_path / "out"),
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            *extra,
+        ],
+    )
     assert "Traceback" not in result.output
     return result
 
 
 def stamps(runs):
     """Modification times of each run's checkpoint and eval.json."""
-    return {r: ((r / "checkpoint.pt").stat().st_mtime_ns, (r / "eval.json").stat().st_mtime_ns) for r in runs}
+    return {
+        r: ((r / "checkpoint.pt").stat().st_mtime_ns, (r / "eval.json").stat().st_mtime_ns)
+        for r in runs
+    }
 
 
 @pytest.fixture(scope="module")
@@ -42,15 +66,21 @@ def test_compare_prints_and_writes_table_csv_and_chart(first_call):
     tmp_path, result, runs, _ = first_call
     assert result.exit_code == 0, result.output
     assert "BC" in result.output and "IQL" in result.output and "success %" in result.output
-    assert "NOT ours" in result.output and "47.4" in result.output  # the papers' IQL score, labelled as theirs
+    # the papers' IQL score, labelled as theirs
+    assert "NOT ours" in result.output and "47.4" in result.output
     out = tmp_path / "out"
     rows = list(csv.DictReader(open(out / "compare.csv")))
-    assert [(r["algo"], r["dataset"], r["seeds"]) for r in rows] == [("bc", "babyai-gotoredball", "1"),
-                                                                     ("iql", "babyai-gotoredball", "1")]
+    assert [(r["algo"], r["dataset"], r["seeds"]) for r in rows] == [
+        ("bc", "babyai-gotoredball", "1"),
+        ("iql", "babyai-gotoredball", "1"),
+    ]
     assert all(0.0 <= float(r["mean"]) <= 100.0 for r in rows)
     assert (out / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| BC | Imitation |" in (out / "compare.md").read_text()
-    assert [r.name.rsplit("-", 1)[0] for r in runs] == ["bc-babyai-gotoredball-s0", "iql-babyai-gotoredball-s0"]
+    assert [r.name.rsplit("-", 1)[0] for r in runs] == [
+        "bc-babyai-gotoredball-s0",
+        "iql-babyai-gotoredball-s0",
+    ]
 
 
 def test_second_call_reuses_runs_and_evaluations(first_call):
@@ -97,7 +127,10 @@ def test_set_overrides_one_algorithms_config_and_keys_new_runs(first_call):
     before = set((tmp_path / "runs").iterdir())
     result = compare(tmp_path, "--set", "bc.lr=0.002")
     assert result.exit_code == 0, result.output
-    assert result.output.count(": trained, ") == 1 and result.output.count("reused, eval reused") == 1  # iql kept
+    # iql kept
+    assert (
+        result.output.count(": trained, ") == 1 and result.output.count("reused, eval reused") == 1
+    )
     new = sorted(set((tmp_path / "runs").iterdir()) - before)
     assert [r.name.rsplit("-", 1)[0] for r in new] == ["bc-babyai-gotoredball-s0"]
     assert [runs.load_checkpoint(r)["config"]["lr"] for r in new] == [0.002]
@@ -118,7 +151,8 @@ def test_a_run_the_current_code_cannot_load_is_trained_again(first_call):
     tmp_path, _, runs, _ = first_call
     bc_run = runs[0]
     state = torch.load(bc_run / "checkpoint.pt", weights_only=False)
-    state["model"] = {k: v for k, v in state["model"].items() if not k.endswith("bias")}  # an older layout
+    # an older layout
+    state["model"] = {k: v for k, v in state["model"].items() if not k.endswith("bias")}
     torch.save(state, bc_run / "checkpoint.pt")
     result = compare(tmp_path)
     assert result.exit_code == 0, result.output

@@ -60,14 +60,16 @@ def interrupt_after_writing(monkeypatch):
 def test_halfcheetah_random_has_d4rl_shapes_and_time_limit_truncations(tmp_path):
     data.collect("halfcheetah-random", steps=1500, progress=False)
     episodes = data.load("halfcheetah-random")
-    assert [len(ep["rewards"]) for ep in episodes] == [1000, 500]  # full episode, then the 500-step remainder
+    # full episode, then the 500-step remainder
+    assert [len(ep["rewards"]) for ep in episodes] == [1000, 500]
     for ep in episodes:
         T = len(ep["rewards"])
         assert ep["observations"].shape == (T + 1, 17) and ep["observations"].dtype == np.float32
         assert ep["actions"].shape == (T, 6) and ep["actions"].dtype == np.float32
         assert np.abs(ep["actions"]).max() <= 1.0
         assert ep["rewards"].dtype == np.float32
-        assert ep["terminations"].dtype == bool and not ep["terminations"].any()  # HalfCheetah never terminates
+        # HalfCheetah never terminates
+        assert ep["terminations"].dtype == bool and not ep["terminations"].any()
         assert ep["truncations"].tolist() == [False] * (T - 1) + [True]
     assert not (tmp_path / "MUJOCO_LOG.TXT").exists()
 
@@ -78,7 +80,9 @@ def test_same_seed_rebuilds_identical_arrays_and_another_seed_differs():
     data.collect("halfcheetah-random", steps=2000, seed=3, progress=False, overwrite=True)
     assert_same_episodes(first, data.load("halfcheetah-random"))
     data.collect("halfcheetah-random", steps=2000, seed=4, progress=False, overwrite=True)
-    assert not np.array_equal(first[0]["observations"], data.load("halfcheetah-random")[0]["observations"])
+    assert not np.array_equal(
+        first[0]["observations"], data.load("halfcheetah-random")[0]["observations"]
+    )
 
 
 def test_babyai_bot_demos_succeed_and_have_babyai_shapes():
@@ -94,7 +98,9 @@ def test_babyai_bot_demos_succeed_and_have_babyai_shapes():
         assert ep["rewards"].sum() > 0  # the noise-free bot solves every episode
         assert ep["terminations"][-1]
     info = data.info("babyai-gotoredball")
-    assert info["success_rate"] == 1.0 and info["normalized_score"] is None and info["episodes"] == 20
+    assert (
+        info["success_rate"] == 1.0 and info["normalized_score"] is None and info["episodes"] == 20
+    )
 
 
 def test_babyai_rebuild_is_identical_and_noise_changes_actions():
@@ -102,7 +108,9 @@ def test_babyai_rebuild_is_identical_and_noise_changes_actions():
     clean = data.load("babyai-gotoredball")
     data.collect("babyai-gotoredball", episodes=10, seed=1, progress=False, overwrite=True)
     assert_same_episodes(clean, data.load("babyai-gotoredball"))
-    data.collect("babyai-gotoredball", episodes=10, seed=1, noise=0.5, progress=False, overwrite=True)
+    data.collect(
+        "babyai-gotoredball", episodes=10, seed=1, noise=0.5, progress=False, overwrite=True
+    )
     noisy = data.load("babyai-gotoredball")
     # same seed -> same levels, so the first observation matches while the actions do not
     np.testing.assert_array_equal(clean[0]["image"][0], noisy[0]["image"][0])
@@ -112,12 +120,17 @@ def test_babyai_rebuild_is_identical_and_noise_changes_actions():
 def test_minari_opens_what_we_wrote_and_normalizes_scores():
     data.collect("halfcheetah-random", steps=1000, progress=False)
     data.collect("babyai-gotoredball", episodes=3, progress=False)
-    assert set(minari.list_local_datasets()) == {"minirl/halfcheetah-random-v0", "minirl/babyai-gotoredball-v0"}
+    assert set(minari.list_local_datasets()) == {
+        "minirl/halfcheetah-random-v0",
+        "minirl/babyai-gotoredball-v0",
+    }
     cheetah = minari.load_dataset("minirl/halfcheetah-random-v0")
     assert cheetah.total_episodes == 1 and cheetah.total_steps == 1000
     spec = envs.ENVS["halfcheetah"]
     expected = (1000.0 - spec.ref_min_score) / (spec.ref_max_score - spec.ref_min_score)
-    np.testing.assert_allclose(minari.get_normalized_score(cheetah, np.array([1000.0])), [expected], rtol=1e-6)
+    np.testing.assert_allclose(
+        minari.get_normalized_score(cheetah, np.array([1000.0])), [expected], rtol=1e-6
+    )
     babyai = minari.load_dataset("minirl/babyai-gotoredball-v0")
     episode = babyai[0]
     assert episode.observations["image"].shape[1:] == (7, 7, 3)
@@ -128,7 +141,11 @@ def test_minari_opens_what_we_wrote_and_normalizes_scores():
 def test_minari_recovers_working_environments_and_the_reset_seeds(name):
     """Minari's own API on a dataset minirl wrote: both recovered envs run, the stored observation space contains
     what they emit, and each episode's reset seed (Minari's episode metadata) reproduces its first observation."""
-    data.collect(name, **({"steps": 1200} if name.startswith("halfcheetah") else {"episodes": 2}), progress=False)
+    data.collect(
+        name,
+        **({"steps": 1200} if name.startswith("halfcheetah") else {"episodes": 2}),
+        progress=False,
+    )
     dataset = minari.load_dataset(f"minirl/{name}-v0")
     for eval_env in (False, True):
         env = dataset.recover_environment(eval_env=eval_env)
@@ -136,8 +153,10 @@ def test_minari_recovers_working_environments_and_the_reset_seeds(name):
         assert dataset.observation_space.contains(obs)
         env.step(env.action_space.sample())
     env = dataset.recover_environment()
-    for meta, episode in zip(dataset.storage.get_episode_metadata(range(dataset.total_episodes)),
-                             dataset.iterate_episodes()):
+    for meta, episode in zip(
+        dataset.storage.get_episode_metadata(range(dataset.total_episodes)),
+        dataset.iterate_episodes(),
+    ):
         first, _ = env.reset(seed=int(meta["seed"]))
         if isinstance(first, dict):
             np.testing.assert_array_equal(first["image"], episode.observations["image"][0])
@@ -145,7 +164,11 @@ def test_minari_recovers_working_environments_and_the_reset_seeds(name):
             np.testing.assert_array_equal(first, episode.observations[0])  # float64, bit for bit
     metadata = dataset.storage.metadata
     assert f"gymnasium=={__import__('gymnasium').__version__}" in metadata["requirements"]
-    assert metadata["algorithm_name"] and metadata["author"] and metadata["code_permalink"].startswith("minirl")
+    assert (
+        metadata["algorithm_name"]
+        and metadata["author"]
+        and metadata["code_permalink"].startswith("minirl")
+    )
 
 
 def test_minari_normalized_score_agrees_with_minirl_and_minari_show_reads_the_dataset(tmp_path):
@@ -158,9 +181,15 @@ def test_minari_normalized_score_agrees_with_minirl_and_minari_show_reads_the_da
     ours = [envs.normalized_score("halfcheetah", r) / 100 for r in returns]
     np.testing.assert_allclose(minari.get_normalized_score(dataset, returns), ours, rtol=1e-6)
     script = "from minari.cli import app; app()"
-    shown = subprocess.run([sys.executable, "-c", script, "show", "minirl/halfcheetah-random-v0"], capture_output=True,
-                           text=True, env=os.environ)
-    assert shown.returncode == 0 and "HalfCheetah-v5" in shown.stdout and "Total Steps" in shown.stdout
+    shown = subprocess.run(
+        [sys.executable, "-c", script, "show", "minirl/halfcheetah-random-v0"],
+        capture_output=True,
+        text=True,
+        env=os.environ,
+    )
+    assert (
+        shown.returncode == 0 and "HalfCheetah-v5" in shown.stdout and "Total Steps" in shown.stdout
+    )
 
 
 def test_interrupted_collect_leaves_no_loadable_dataset(monkeypatch, datasets_root):
@@ -192,7 +221,9 @@ def test_unknown_names_raise_unknown_name_error_and_missing_ones_say_how_to_make
     for call in (data.load, data.collect, data.info, data.env_of, data.remove, data.ensure):
         with pytest.raises(envs.UnknownNameError, match="halfcheetah-medium-replay"):
             call("halfcheetah-bogus")
-    with pytest.raises(FileNotFoundError, match="make it with: minirl data collect halfcheetah-expert"):
+    with pytest.raises(
+        FileNotFoundError, match="make it with: minirl data collect halfcheetah-expert"
+    ):
         data.load("halfcheetah-expert")
     assert data.env_of("halfcheetah-medium-expert") == "halfcheetah"
     assert data.env_of("babyai-gotolocal") == "babyai-gotolocal"
@@ -207,13 +238,19 @@ def test_medium_and_expert_roll_out_the_policy_file(policy_dir, monkeypatch, tmp
     data.collect("halfcheetah-medium", steps=1000, progress=False, policy_dir=policy_dir)
     medium = data.load("halfcheetah-medium")
     assert len(medium) == 1 and medium[0]["actions"].shape == (1000, 6)
-    monkeypatch.setenv("MINIRL_POLICY_DIR", str(policy_dir))  # the other way to point at the policies
-    data.collect("halfcheetah-medium-expert", steps=1000, progress=False)  # collects the missing expert first
+    # the other way to point at the policies
+    monkeypatch.setenv("MINIRL_POLICY_DIR", str(policy_dir))
+    # collects the missing expert first
+    data.collect("halfcheetah-medium-expert", steps=1000, progress=False)
     expert = data.load("halfcheetah-expert")
     assert not np.array_equal(medium[0]["actions"], expert[0]["actions"])
     assert_same_episodes(data.load("halfcheetah-medium-expert"), medium + expert)
     info = data.info("halfcheetah-medium-expert")
-    assert info["episodes"] == 2 and info["transitions"] == 2000 and info["normalized_score"] is not None
+    assert (
+        info["episodes"] == 2
+        and info["transitions"] == 2000
+        and info["normalized_score"] is not None
+    )
 
 
 def fake_replay_buffer(path):
@@ -232,7 +269,8 @@ def fake_replay_buffer(path):
 
     def add_autoreset_row():
         obs.append(next_obs[-1])
-        next_obs.append(rng.normal(size=17).astype(np.float32))  # overwritten by the next episode's first state
+        # overwritten by the next episode's first state
+        next_obs.append(rng.normal(size=17).astype(np.float32))
         rewards.append(0.0)
         terminations.append(False)
         truncations.append(False)
@@ -262,7 +300,8 @@ def test_medium_replay_cuts_the_buffer_into_episodes(tmp_path):
     assert [len(ep["rewards"]) for ep in episodes] == [3, 4, 2]  # the two autoreset rows are gone
     np.testing.assert_array_equal(episodes[1]["observations"][:-1], obs[4:8])
     assert episodes[0]["truncations"][-1] and episodes[1]["terminations"][-1]
-    assert episodes[2]["truncations"][-1] and not episodes[2]["terminations"][-1]  # cut by the buffer's end
+    # cut by the buffer's end
+    assert episodes[2]["truncations"][-1] and not episodes[2]["terminations"][-1]
     assert all((ep["rewards"] != 0).all() for ep in episodes)
 
 
@@ -272,12 +311,16 @@ def test_load_caches_decoded_arrays_and_list_and_remove_manage_datasets():
     assert (path / data.CACHE_FILE).exists()
     assert_same_episodes(decoded, data.load("babyai-gotoredball"))  # second load reads the cache
     cache_time = (path / data.CACHE_FILE).stat().st_mtime
-    os.utime(path / "data" / "main_data.hdf5", (cache_time + 10, cache_time + 10))  # the dataset is now newer
+    # the dataset is now newer
+    os.utime(path / "data" / "main_data.hdf5", (cache_time + 10, cache_time + 10))
     assert_same_episodes(decoded, data.load("babyai-gotoredball"))
     assert (path / data.CACHE_FILE).stat().st_mtime > cache_time  # so the cache was rebuilt
     assert data.list_datasets() == [
         dict(
-            name="babyai-gotoredball", episodes=4, transitions=sum(len(ep["rewards"]) for ep in decoded), path=str(path)
+            name="babyai-gotoredball",
+            episodes=4,
+            transitions=sum(len(ep["rewards"]) for ep in decoded),
+            path=str(path),
         )
     ]
     data.remove("babyai-gotoredball")
@@ -287,7 +330,8 @@ def test_load_caches_decoded_arrays_and_list_and_remove_manage_datasets():
 
 
 def test_ensure_collects_a_missing_dataset(monkeypatch):
-    monkeypatch.setattr(data, "DEFAULT_BABYAI_EPISODES", 3)  # the real default (1000) is too slow for a unit test
+    # the real default (1000) is too slow for a unit test
+    monkeypatch.setattr(data, "DEFAULT_BABYAI_EPISODES", 3)
     assert len(data.ensure("babyai-gotoredball", progress=False)) == 3
     assert len(data.ensure("babyai-gotoredball", progress=False)) == 3  # now it only loads
 
@@ -302,4 +346,8 @@ def test_data_from_the_shipped_policy_scores_what_its_card_says(level):
     data.collect(f"halfcheetah-{level}", episodes=2, progress=False)
     mean = np.mean([ep["rewards"].sum() for ep in data.load(f"halfcheetah-{level}")])
     tolerance = 3 * card["eval_return_std"] / np.sqrt(2) + 0.05 * abs(card["eval_return_mean"])
-    assert abs(mean - card["eval_return_mean"]) <= tolerance, (mean, card["eval_return_mean"], tolerance)
+    assert abs(mean - card["eval_return_mean"]) <= tolerance, (
+        mean,
+        card["eval_return_mean"],
+        tolerance,
+    )

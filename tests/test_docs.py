@@ -34,12 +34,18 @@ ROOT = Path(__file__).resolve().parents[1]
 PAGES_DIR = ROOT / "docs" / "algorithms"
 ALGOS = ("dt", "tt", "leap", "bc", "cql", "iql")
 PAGES = [PAGES_DIR / f"{algo}.md" for algo in ALGOS]
-SECTIONS = ("## What it is", "## How to run it", "## What it logs", "## Implementation details",
-            "## Ours vs the paper's table")
+SECTIONS = (
+    "## What it is",
+    "## How to run it",
+    "## What it logs",
+    "## Implementation details",
+    "## Ours vs the paper's table",
+)
 FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```[ \t]*$", re.M | re.S)
 CODE_LINK = re.compile(r"\[`([^`\]]+)`\]\((\.\./\.\./[^)#\s]+)#L(\d+)(?:-L(\d+))?\)")
 NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
-TINY_COLLECT = {True: ["--episodes", "20"], False: ["--steps", "2000"]}  # discrete (BabyAI) or HalfCheetah
+# discrete (BabyAI) or HalfCheetah
+TINY_COLLECT = {True: ["--episodes", "20"], False: ["--steps", "2000"]}
 EPISODE_STEPS = 5  # evaluation episodes are cut after this many env steps
 
 runner = CliRunner()
@@ -57,7 +63,13 @@ def bash_blocks(path: Path) -> list[dict]:
         info = m.group(1).split()
         if not info or info[0] not in ("bash", "sh", "shell"):
             continue
-        out.append({"info": info, "line": text[: m.start()].count("\n") + 1, "commands": commands(m.group(2))})
+        out.append(
+            {
+                "info": info,
+                "line": text[: m.start()].count("\n") + 1,
+                "commands": commands(m.group(2)),
+            }
+        )
     return out
 
 
@@ -85,7 +97,7 @@ def commands(code: str) -> list[list[str]]:
 def section(text: str, heading: str) -> str:
     start = text.index(heading)
     end = text.find("\n## ", start + len(heading))
-    return text[start: end if end != -1 else len(text)]
+    return text[start : end if end != -1 else len(text)]
 
 
 # ---------------------------------------------------------------------------------------------- tiny sizes
@@ -126,9 +138,14 @@ def collect_commands(pages: list[Path]) -> dict[str, list[list[str]]]:
             for args in filter(None, block["commands"]):
                 if "--dataset" in args:
                     named.add(args[args.index("--dataset") + 1])
-                if args[:2] == ["data", "collect"] and tiny(args) not in collects.setdefault(args[2], []):
+                if args[:2] == ["data", "collect"] and tiny(args) not in collects.setdefault(
+                    args[2], []
+                ):
                     collects[args[2]].append(tiny(args))
-    return {name: collects.get(name) or [tiny(["data", "collect", name])] for name in sorted(named | set(collects))}
+    return {
+        name: collects.get(name) or [tiny(["data", "collect", name])]
+        for name in sorted(named | set(collects))
+    }
 
 
 @pytest.fixture(scope="module")
@@ -149,8 +166,11 @@ def datasets(tmp_path_factory):
 @pytest.fixture
 def short_episodes(monkeypatch):
     """Evaluation episodes (minirl eval, train --eval-every) end after EPISODE_STEPS env steps."""
-    monkeypatch.setattr(evaluate, "make_env",
-                        lambda name, **kwargs: envs.make_env(name, max_episode_steps=EPISODE_STEPS, **kwargs))
+    monkeypatch.setattr(
+        evaluate,
+        "make_env",
+        lambda name, **kwargs: envs.make_env(name, max_episode_steps=EPISODE_STEPS, **kwargs),
+    )
 
 
 @functools.cache
@@ -160,7 +180,8 @@ def command_tree():
     stack = [group]
     while stack:
         command = stack.pop()
-        if hasattr(command, "commands"):  # a group (Typer's own click, so no isinstance check on click.Group)
+        # a group (Typer's own click, so no isinstance check on click.Group)
+        if hasattr(command, "commands"):
             stack += command.commands.values()
         else:
             command.callback = lambda **kwargs: None
@@ -186,7 +207,9 @@ def test_every_algorithm_has_a_page_and_the_readmes_link_them():
     index = (PAGES_DIR / "README.md").read_text()
     for algo in ALGOS:
         assert f"({algo}.md)" in index, f"docs/algorithms/README.md does not link {algo}.md"
-    assert "docs/algorithms/" in (ROOT / "README.md").read_text(), "README.md does not link docs/algorithms/"
+    assert "docs/algorithms/" in (ROOT / "README.md").read_text(), (
+        "README.md does not link docs/algorithms/"
+    )
 
 
 @pytest.mark.parametrize("page", PAGES, ids=ALGOS)
@@ -194,7 +217,9 @@ def test_page_has_the_promised_sections(page):
     text = page.read_text()
     for heading in SECTIONS:
         assert heading in text, f"{page.name} has no '{heading}' section"
-    assert [h for h in SECTIONS if h in text] == sorted(SECTIONS, key=text.index), "sections out of order"
+    assert [h for h in SECTIONS if h in text] == sorted(SECTIONS, key=text.index), (
+        "sections out of order"
+    )
 
 
 @pytest.mark.parametrize("page", PAGES, ids=ALGOS)
@@ -206,14 +231,18 @@ def test_page_commands_run(page, datasets, short_episodes, tmp_path, monkeypatch
         if "notest" in block["info"]:
             continue
         for args in block["commands"]:
-            assert args, f"{page.name}:{block['line']}: a runnable block holds only minirl commands (fence others " \
-                         "as `bash notest`)"
+            assert args, (
+                f"{page.name}:{block['line']}: a runnable block holds only minirl commands (fence others "
+                "as `bash notest`)"
+            )
             if args[:2] == ["data", "collect"]:
                 assert tiny(args) in datasets[args[2]]  # run once, by the fixture, for every page
                 continue
             result = runner.invoke(app, tiny(args))
-            assert result.exit_code == 0, (f"{page.name}:{block['line']}: minirl {shlex.join(tiny(args))} "
-                                           f"(as written: minirl {shlex.join(args)})\n{result.output}")
+            assert result.exit_code == 0, (
+                f"{page.name}:{block['line']}: minirl {shlex.join(tiny(args))} "
+                f"(as written: minirl {shlex.join(args)})\n{result.output}"
+            )
             ran += 1
     assert ran >= 2, f"{page.name} shows no runnable train and eval commands"
 
@@ -230,17 +259,23 @@ def test_page_commands_parse_as_written(page):
 @pytest.mark.parametrize("page", PAGES, ids=ALGOS)
 def test_code_links_point_at_their_identifier(page):
     links = CODE_LINK.findall(page.read_text())
-    assert len(links) >= 8, f"{page.name}: its implementation details link at most {len(links)} lines of code"
+    assert len(links) >= 8, (
+        f"{page.name}: its implementation details link at most {len(links)} lines of code"
+    )
     for identifier, target, first, last in links:
         path = (page.parent / target).resolve()
         assert path.is_file(), f"{page.name}: {target} does not exist"
         lines = path.read_text().splitlines()
         first, last = int(first), int(last or first)
-        assert 1 <= first <= last <= len(lines), f"{page.name}: {target} has no line {last} ({len(lines)} lines)"
-        linked = "\n".join(lines[first - 1: last])
+        assert 1 <= first <= last <= len(lines), (
+            f"{page.name}: {target} has no line {last} ({len(lines)} lines)"
+        )
+        linked = "\n".join(lines[first - 1 : last])
         found = [n for n, line in enumerate(lines, 1) if identifier in line]
-        assert identifier in linked, (f"{page.name}: [`{identifier}`]({target}#L{first}) points at "
-                                      f"{linked.strip()!r}; `{identifier}` is on lines {found} of {target} now")
+        assert identifier in linked, (
+            f"{page.name}: [`{identifier}`]({target}#L{first}) points at "
+            f"{linked.strip()!r}; `{identifier}` is on lines {found} of {target} now"
+        )
 
 
 @pytest.mark.parametrize("page", PAGES, ids=ALGOS)
@@ -248,13 +283,19 @@ def test_quoted_results_are_numbers_results_md_states(page):
     """Every number in the page's comparison tables appears in docs/results.md: rows are quoted, never made up."""
     results = (ROOT / "docs" / "results.md").read_text()
     stated = set(NUMBER.findall(results))
-    rows = [line for line in section(page.read_text(), "## Ours vs the paper's table").splitlines()
-            if line.startswith("|") and not set(line) <= set("|-: ")]
+    rows = [
+        line
+        for line in section(page.read_text(), "## Ours vs the paper's table").splitlines()
+        if line.startswith("|") and not set(line) <= set("|-: ")
+    ]
     assert len(rows) >= 2, f"{page.name} quotes no measured rows"
     for row in rows:
-        for cell in row.strip("|").split("|")[1:]:  # the first cell names the row (method, dataset, level)
+        # the first cell names the row (method, dataset, level)
+        for cell in row.strip("|").split("|")[1:]:
             for number in NUMBER.findall(re.sub(r"\[[^\]]*\]\([^)]*\)|`[^`]*`", "", cell)):
-                assert number in stated, f"{page.name}: {number} in row {row!r} is not in docs/results.md"
+                assert number in stated, (
+                    f"{page.name}: {number} in row {row!r} is not in docs/results.md"
+                )
 
 
 def slug(heading: str) -> str:
@@ -272,4 +313,6 @@ def test_relative_links_and_anchors_exist(page):
         assert linked.exists(), f"{page.name}: {target} does not exist"
         if anchor and not re.fullmatch(r"L\d+(-L\d+)?", anchor):
             headings = [slug(h) for h in re.findall(r"^#+ (.+)$", linked.read_text(), re.M)]
-            assert anchor in headings, f"{page.name}: {target}: no heading with that anchor in {path}"
+            assert anchor in headings, (
+                f"{page.name}: {target}: no heading with that anchor in {path}"
+            )

@@ -18,8 +18,16 @@ from minirl.envs import get_spec, make_env, quiet
 from minirl.evaluate import rollout
 from minirl.train import fit, make_config
 
-TINY = {"n_layer": 1, "n_head": 1, "d_model": 32, "context_len": 5, "batch_size": 64, "dropout": 0.0, "lr": 3e-3,
-        "warmup_steps": 20}
+TINY = {
+    "n_layer": 1,
+    "n_head": 1,
+    "d_model": 32,
+    "context_len": 5,
+    "batch_size": 64,
+    "dropout": 0.0,
+    "lr": 3e-3,
+    "warmup_steps": 20,
+}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -39,8 +47,15 @@ def train(episodes, env, steps, run_dir, seed=0, **overrides):
     prepared = dt.prepare(episodes, tok, cfg)
     torch.manual_seed(seed)
     model = dt.Model(cfg, tok)
-    fit(model, lambda rng: dt.sample_batch(prepared, cfg, rng), cfg, run_dir, {"algo": "dt"}, seed=seed,
-        progress=False)
+    fit(
+        model,
+        lambda rng: dt.sample_batch(prepared, cfg, rng),
+        cfg,
+        run_dir,
+        {"algo": "dt"},
+        seed=seed,
+        progress=False,
+    )
     return model, tok, cfg, prepared
 
 
@@ -58,11 +73,14 @@ def fixed_batches(prepared, cfg, n=4):
 # ---------------------------------------------------------------------------------------------- learning
 
 
-@pytest.mark.parametrize("name, episodes, steps, factor", [
-    ("babyai-gotoredball", 30, 60, 0.5),
-    # random actions cannot be predicted from the state, so the loss falls only as the model memorizes the 3000 steps
-    ("halfcheetah-random", 3, 100, 0.85),
-])
+@pytest.mark.parametrize(
+    "name, episodes, steps, factor",
+    [
+        ("babyai-gotoredball", 30, 60, 0.5),
+        # random actions cannot be predicted from the state: the loss falls only as the model memorizes 3000 steps
+        ("halfcheetah-random", 3, 100, 0.85),
+    ],
+)
 def test_training_loss_falls_on_real_data(name, episodes, steps, factor, tmp_path):
     eps = data.load(name)[:episodes]
     cfg = make_config(dt, dict(TINY, steps=steps), name)
@@ -72,14 +90,24 @@ def test_training_loss_falls_on_real_data(name, episodes, steps, factor, tmp_pat
     model = dt.Model(cfg, tok)
     batches = fixed_batches(prepared, cfg)
     before = mean_loss(model, batches)
-    fit(model, lambda rng: dt.sample_batch(prepared, cfg, rng), cfg, tmp_path, {"algo": "dt"}, progress=False)
+    fit(
+        model,
+        lambda rng: dt.sample_batch(prepared, cfg, rng),
+        cfg,
+        tmp_path,
+        {"algo": "dt"},
+        progress=False,
+    )
     assert mean_loss(model, batches) < factor * before
 
 
-@pytest.mark.parametrize("name, episodes, steps", [("babyai-gotoredball", 5, 150), ("halfcheetah-random", 1, 300)])
+@pytest.mark.parametrize(
+    "name, episodes, steps", [("babyai-gotoredball", 5, 150), ("halfcheetah-random", 1, 300)]
+)
 def test_model_overfits_a_handful_of_episodes(name, episodes, steps, tmp_path):
     model, tok, cfg, prepared = train(data.load(name)[:episodes], name, steps, tmp_path)
-    assert mean_loss(model, fixed_batches(prepared, cfg)) < 0.01  # cross-entropy (nats) or MSE on [-1, 1] actions
+    # cross-entropy (nats) or MSE on [-1, 1] actions
+    assert mean_loss(model, fixed_batches(prepared, cfg)) < 0.01
 
 
 # ---------------------------------------------------------------------------------------------- the model
@@ -110,13 +138,17 @@ def test_prediction_at_t_ignores_everything_after_s_t(name):
     batch = full_window_batch(prepared, cfg)
     t = 2
     changed = {k: v.clone() for k, v in batch.items()}
-    changed["rtg"][:, t + 1:] += 5.0
-    changed["states"][:, t + 1:] = batch["states"][:, t + 1:].flip(0)  # other windows' real states
-    changed["actions"][:, t:] = batch["actions"][:, t:].flip(0)  # a_t comes after s_t, so it is hidden too
+    changed["rtg"][:, t + 1 :] += 5.0
+    changed["states"][:, t + 1 :] = batch["states"][:, t + 1 :].flip(
+        0
+    )  # other windows' real states
+    # a_t comes after s_t, so it is hidden too
+    changed["actions"][:, t:] = batch["actions"][:, t:].flip(0)
     keys = ("rtg", "states", "actions", "timesteps", "mask")
     before, after = model(*(batch[k] for k in keys)), model(*(changed[k] for k in keys))
     torch.testing.assert_close(before[:, : t + 1], after[:, : t + 1])
-    assert (before[:, t + 1:] - after[:, t + 1:]).abs().max() > 1e-3  # ...while later predictions do see them
+    # ...while later predictions do see them
+    assert (before[:, t + 1 :] - after[:, t + 1 :]).abs().max() > 1e-3
 
 
 def test_prediction_at_t_depends_on_the_return_to_go_at_t():
@@ -125,7 +157,9 @@ def test_prediction_at_t_depends_on_the_return_to_go_at_t():
     changed = dict(batch, rtg=batch["rtg"].clone())
     changed["rtg"][:, -1] += 1.0
     keys = ("rtg", "states", "actions", "timesteps", "mask")
-    assert (model(*(batch[k] for k in keys))[:, -1] - model(*(changed[k] for k in keys))[:, -1]).abs().max() > 1e-3
+    assert (
+        model(*(batch[k] for k in keys))[:, -1] - model(*(changed[k] for k in keys))[:, -1]
+    ).abs().max() > 1e-3
 
 
 def test_captured_attention_has_one_causal_map_per_layer():
@@ -156,12 +190,16 @@ def test_act_matches_a_batched_forward_on_the_same_history(name):
         actions.append(agent.act(states[:, t]))
         agent.observe(rewards[:, t], np.zeros(3, bool))
     actions = np.stack(actions, 1)  # (N, 8, A) or (N, 8)
-    rtg_before = target - np.concatenate([np.zeros((3, 1)), np.cumsum(rewards, 1)[:, :-1]], 1)  # R̂ at each step
+    # R̂ at each step
+    rtg_before = target - np.concatenate([np.zeros((3, 1)), np.cumsum(rewards, 1)[:, :-1]], 1)
     np.testing.assert_allclose(np.array(agent.trace["rtg"]), rtg_before, rtol=1e-5, atol=1e-4)
     window = slice(8 - cfg.context_len, 8)
-    history = (torch.as_tensor(rtg_before[:, window] / tok.rtg_scale, dtype=torch.float32),
-               torch.as_tensor(states[:, window]), torch.as_tensor(actions[:, window]),
-               torch.arange(8)[window].repeat(3, 1))
+    history = (
+        torch.as_tensor(rtg_before[:, window] / tok.rtg_scale, dtype=torch.float32),
+        torch.as_tensor(states[:, window]),
+        torch.as_tensor(actions[:, window]),
+        torch.arange(8)[window].repeat(3, 1),
+    )
     with torch.no_grad():
         preds = model(*history)[:, -1]
     if tok.discrete:
@@ -189,12 +227,22 @@ def random_policy_returns(env_name, seeds):
 
 def test_trained_dt_succeeds_more_often_than_a_random_policy_on_babyai(tmp_path):
     model, tok, cfg, _ = train(data.load("babyai-gotoredball"), "babyai-gotoredball", 300, tmp_path)
-    result = rollout(dt, model, tok, "babyai-gotoredball", episodes=50, seed=1000, progress=False, target_return=1.0)
+    result = rollout(
+        dt,
+        model,
+        tok,
+        "babyai-gotoredball",
+        episodes=50,
+        seed=1000,
+        progress=False,
+        target_return=1.0,
+    )
     random_success = (random_policy_returns("babyai-gotoredball", range(1000, 1050)) > 0).mean()
     assert result["success_rate"] > random_success, (result["success_rate"], random_success)
 
 
-GAIT_PERIOD, GAIT_PHASES = 16, np.array([1.97, 3.62, 6.11, 4.87, 4.97, 4.77])  # found by random search; runs forward
+# found by random search; runs forward
+GAIT_PERIOD, GAIT_PHASES = 16, np.array([1.97, 3.62, 6.11, 4.87, 4.97, 4.77])
 
 
 def gait_episode(seed, scripted):
@@ -209,19 +257,29 @@ def gait_episode(seed, scripted):
         observations.append(obs), actions.append(action), rewards.append(reward)
     truncations = np.zeros(1000, bool)
     truncations[-1] = True
-    return {"observations": np.array(observations, np.float32), "actions": np.array(actions),
-            "rewards": np.array(rewards, np.float32), "terminations": np.zeros(1000, bool), "truncations": truncations}
+    return {
+        "observations": np.array(observations, np.float32),
+        "actions": np.array(actions),
+        "rewards": np.array(rewards, np.float32),
+        "terminations": np.zeros(1000, bool),
+        "truncations": truncations,
+    }
 
 
 def test_dt_asked_for_a_high_return_beats_random_on_halfcheetah(tmp_path):
     """Half the data runs forward (scripted gait), half is random: asked for 800, DT must pick out the gait."""
     episodes = [gait_episode(seed, scripted=seed < 3) for seed in range(6)]
     model, tok, cfg, _ = train(episodes, "halfcheetah", 500, tmp_path)
-    high = rollout(dt, model, tok, "halfcheetah", episodes=4, seed=100, progress=False, target_return=800.0)
-    low = rollout(dt, model, tok, "halfcheetah", episodes=4, seed=100, progress=False, target_return=-300.0)
+    high = rollout(
+        dt, model, tok, "halfcheetah", episodes=4, seed=100, progress=False, target_return=800.0
+    )
+    low = rollout(
+        dt, model, tok, "halfcheetah", episodes=4, seed=100, progress=False, target_return=-300.0
+    )
     random_mean = random_policy_returns("halfcheetah", range(100, 104)).mean()
     assert high["return_mean"] > random_mean, (high["return_mean"], random_mean)
-    assert high["return_mean"] > low["return_mean"], (high["return_mean"], low["return_mean"])  # R̂ steers
+    # R̂ steers
+    assert high["return_mean"] > low["return_mean"], (high["return_mean"], low["return_mean"])
 
 
 # ---------------------------------------------------------------------------------------------- the CLI
@@ -237,7 +295,18 @@ def cli(*args):
 
 def test_cli_trains_and_evaluates_dt_on_babyai(tmp_path):
     run = tmp_path / "run"
-    cli("train", "dt", "--dataset", "babyai-gotoredball", "--steps", 20, "--out", run, "--quiet", *TINY_SET)
+    cli(
+        "train",
+        "dt",
+        "--dataset",
+        "babyai-gotoredball",
+        "--steps",
+        20,
+        "--out",
+        run,
+        "--quiet",
+        *TINY_SET,
+    )
     cli("eval", run, "--episodes", 2, "--quiet", "--target-return", "0.5,1")
     runs = json.loads((run / "eval.json").read_text())["runs"]
     assert [r["options"]["target_return"] for r in runs] == [0.5, 1.0]
@@ -246,7 +315,18 @@ def test_cli_trains_and_evaluates_dt_on_babyai(tmp_path):
 
 def test_cli_eval_on_halfcheetah_sweeps_the_paper_targets_by_default(tmp_path):
     run = tmp_path / "run"
-    cli("train", "dt", "--dataset", "halfcheetah-random", "--steps", 10, "--out", run, "--quiet", *TINY_SET)
+    cli(
+        "train",
+        "dt",
+        "--dataset",
+        "halfcheetah-random",
+        "--steps",
+        10,
+        "--out",
+        run,
+        "--quiet",
+        *TINY_SET,
+    )
     cli("eval", run, "--episodes", 1, "--quiet")
     runs = json.loads((run / "eval.json").read_text())["runs"]
     assert [r["options"]["target_return"] for r in runs] == [6000.0, 12000.0]
@@ -254,7 +334,16 @@ def test_cli_eval_on_halfcheetah_sweeps_the_paper_targets_by_default(tmp_path):
 
 
 def test_cli_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path):
-    common = ("--dataset", "babyai-gotoredball", "--quiet", "--seed", 3, *TINY_SET, "--set", "dropout=0.1")
+    common = (
+        "--dataset",
+        "babyai-gotoredball",
+        "--quiet",
+        "--seed",
+        3,
+        *TINY_SET,
+        "--set",
+        "dropout=0.1",
+    )
     cli("train", "dt", "--steps", 20, "--out", tmp_path / "whole", *common)
     cli("train", "dt", "--steps", 8, "--out", tmp_path / "split", *common)
     cli("train", "dt", "--steps", 20, "--out", tmp_path / "split", "--resume", *common)
@@ -268,8 +357,20 @@ def test_cli_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path):
 def test_a_budget_stop_logs_its_last_step(tmp_path):
     """A run cut by --budget-minutes before its first regular log step still leaves its final row in metrics.jsonl."""
     run = tmp_path / "run"
-    cli("train", "dt", "--dataset", "babyai-gotoredball", "--steps", 500, "--budget-minutes", 0.0001, "--out", run,
-        "--quiet", *TINY_SET)
+    cli(
+        "train",
+        "dt",
+        "--dataset",
+        "babyai-gotoredball",
+        "--steps",
+        500,
+        "--budget-minutes",
+        0.0001,
+        "--out",
+        run,
+        "--quiet",
+        *TINY_SET,
+    )
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     step = torch.load(run / "checkpoint.pt", weights_only=False)["step"]
     assert 0 < step < 500 and rows and rows[-1]["step"] == step

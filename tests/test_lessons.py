@@ -35,8 +35,14 @@ def blocks(path: Path) -> list[dict]:
     out = []
     for m in FENCE.finditer(text):
         quote = QUOTE.search(text[: m.start()][-300:])
-        out.append({"info": m.group(1).split(), "code": m.group(2), "line": text[: m.start()].count("\n") + 1,
-                    "quote": (quote.group(1), quote.group(2)) if quote else None})
+        out.append(
+            {
+                "info": m.group(1).split(),
+                "code": m.group(2),
+                "line": text[: m.start()].count("\n") + 1,
+                "quote": (quote.group(1), quote.group(2)) if quote else None,
+            }
+        )
     return out
 
 
@@ -58,7 +64,9 @@ def test_every_lesson_has_a_readme_and_an_exercise_file():
 @pytest.mark.parametrize("path", READMES, ids=[p.parent.name for p in READMES])
 def test_lesson_names_its_command_and_exercise(path):
     text = path.read_text()
-    assert "## Run it" in text and "## Exercise" in text, "every lesson has a runnable command and an exercise"
+    assert "## Run it" in text and "## Exercise" in text, (
+        "every lesson has a runnable command and an exercise"
+    )
     lesson = next(x for x in course.LESSONS if x.folder == path.parent.name)
     assert f"-m {lesson.marker}" in text, "the lesson says how to grade its exercise"
     for image in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", text):
@@ -72,24 +80,36 @@ def test_lesson_names_its_command_and_exercise(path):
 @pytest.mark.parametrize("path", READMES, ids=[p.parent.name for p in READMES])
 def test_python_blocks_run(path, tmp_path, monkeypatch):
     """Each runnable block runs in order; a block without `continuation` starts a fresh namespace."""
-    monkeypatch.chdir(tmp_path)  # a block that writes files writes them here, not into the repository
+    # a block that writes files writes them here, not into the repository
+    monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     for b in blocks(path):
-        if not b["info"] or b["info"][0] not in ("python", "py", "python3") or "notest" in b["info"]:
+        if (
+            not b["info"]
+            or b["info"][0] not in ("python", "py", "python3")
+            or "notest" in b["info"]
+        ):
             continue
-        assert b["quote"] is None, f"{path.name}:{b['line']}: a quoted block must be marked `python notest`"
+        assert b["quote"] is None, (
+            f"{path.name}:{b['line']}: a quoted block must be marked `python notest`"
+        )
         if "continuation" not in b["info"]:
             namespace = {"__name__": f"lesson_block_{b['line']}"}
         exec(compile(b["code"], f"{path}:{b['line']}", "exec"), namespace)  # noqa: S102
 
 
-@pytest.mark.parametrize("path, block", quotes(), ids=[f"{p.parent.name}:{b['quote'][1]}" for p, b in quotes()])
+@pytest.mark.parametrize(
+    "path, block", quotes(), ids=[f"{p.parent.name}:{b['quote'][1]}" for p, b in quotes()]
+)
 def test_quoted_code_is_the_real_code(path, block):
     file, qualname = block["quote"]
-    assert block["info"][:2] == ["python", "notest"], "quoted code is shown, not run: fence it as `python notest`"
+    assert block["info"][:2] == ["python", "notest"], (
+        "quoted code is shown, not run: fence it as `python notest`"
+    )
     assert block["code"].rstrip() == course.quoted_source(file, qualname).rstrip(), (
         f"{path.parent.name}/README.md line {block['line']} quotes {file}::{qualname}, which has changed: "
-        f"run `python -m minirl.course` to paste the new source, then reread the lesson's prose around it")
+        f"run `python -m minirl.course` to paste the new source, then reread the lesson's prose around it"
+    )
 
 
 def test_every_lesson_quotes_real_code():
@@ -107,8 +127,14 @@ BROKEN = ROOT / "tests" / "assignments" / "broken"
 
 def is_stub(fn: ast.FunctionDef) -> bool:
     """A function the learner has not written yet: a docstring, then `raise NotImplementedError(...)`."""
-    body = [n for n in fn.body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
-    return len(body) == 1 and isinstance(body[0], ast.Raise) and "NotImplementedError" in ast.unparse(body[0])
+    body = [
+        n for n in fn.body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
+    ]
+    return (
+        len(body) == 1
+        and isinstance(body[0], ast.Raise)
+        and "NotImplementedError" in ast.unparse(body[0])
+    )
 
 
 def stub_problems(folder: Path) -> list[str]:
@@ -118,7 +144,9 @@ def stub_problems(folder: Path) -> list[str]:
     problems = []
     for lesson in course.LESSONS:
         path = folder / lesson.folder / "exercise.py"
-        functions = {n.name: n for n in ast.parse(path.read_text()).body if isinstance(n, ast.FunctionDef)}
+        functions = {
+            n.name: n for n in ast.parse(path.read_text()).body if isinstance(n, ast.FunctionDef)
+        }
         for k, name in enumerate(lesson.exercises, 1):
             fn = functions.get(name)
             if fn is None:
@@ -126,19 +154,27 @@ def stub_problems(folder: Path) -> list[str]:
                 continue
             want = list(inspect.signature(course.reference(lesson.number, name)).parameters)
             if [a.arg for a in fn.args.args] != want:
-                problems.append(f"{lesson.folder}: {name} takes {[a.arg for a in fn.args.args]}, not {want}")
+                problems.append(
+                    f"{lesson.folder}: {name} takes {[a.arg for a in fn.args.args]}, not {want}"
+                )
             if is_stub(fn):
                 doc = ast.get_docstring(fn) or ""
                 if len(doc) < 80:
                     problems.append(f"{lesson.folder}: the stub {name} does not state its contract")
-                if f"Lesson {lesson.number:02d}, exercise {k}: {name}" not in ast.unparse(fn.body[-1]):
-                    problems.append(f"{lesson.folder}: the stub {name} raises the wrong NotImplementedError")
+                if f"Lesson {lesson.number:02d}, exercise {k}: {name}" not in ast.unparse(
+                    fn.body[-1]
+                ):
+                    problems.append(
+                        f"{lesson.folder}: the stub {name} raises the wrong NotImplementedError"
+                    )
     return problems
 
 
 def solve(folder: Path, lesson: course.Lesson) -> None:
     """Writes the correct solution of tests/assignments/correct/ into a copied lessons folder."""
-    (folder / lesson.folder / "exercise.py").write_text((SOLUTIONS / f"{lesson.marker}__solution.py").read_text())
+    (folder / lesson.folder / "exercise.py").write_text(
+        (SOLUTIONS / f"{lesson.marker}__solution.py").read_text()
+    )
 
 
 def copy_lessons(tmp_path: Path) -> Path:
@@ -154,7 +190,8 @@ def test_the_exercise_files_keep_their_contract():
 
 def test_the_repositorys_own_checks_stay_green_at_every_stage(tmp_path):
     folder = copy_lessons(tmp_path)
-    for lesson in course.LESSONS:  # the pristine stubs (the repository's own, or a learner's untouched ones)
+    # the pristine stubs (the repository's own, or a learner's untouched ones)
+    for lesson in course.LESSONS:
         text = (folder / lesson.folder / "exercise.py").read_text()
         functions = [n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef)]
         assert all(is_stub(fn) for fn in functions) or (ROOT / "lessons" / lesson.folder).exists()
@@ -173,12 +210,18 @@ def test_an_untouched_stub_is_not_started():
     try:
         for lesson in course.LESSONS:
             path = ROOT / "lessons" / lesson.folder / "exercise.py"
-            stubs = {n.name for n in ast.parse(path.read_text()).body if isinstance(n, ast.FunctionDef) and is_stub(n)}
+            stubs = {
+                n.name
+                for n in ast.parse(path.read_text()).body
+                if isinstance(n, ast.FunctionDef) and is_stub(n)
+            }
             for k, name in enumerate(lesson.exercises, 1):
                 if name in stubs:
                     result = graders.run_grader(lesson.number, name, path, box)
                     assert result["status"] == "not started", (lesson.folder, name, result)
-                    assert result["detail"].startswith(f"Lesson {lesson.number:02d}, exercise {k}"), result["detail"]
+                    assert result["detail"].startswith(
+                        f"Lesson {lesson.number:02d}, exercise {k}"
+                    ), result["detail"]
     finally:
         box.close()
 
@@ -196,15 +239,21 @@ def test_minirl_lessons_grades_the_learners_folder(tmp_path, monkeypatch):
     assert course.grade_lesson(lesson)["status"] == "passing"
     exercise = folder / lesson.folder / "exercise.py"
     solution = (SOLUTIONS / "lesson01__solution.py").read_text()
-    q_learning = solution[solution.index("def q_learning_step"):]
-    exercise.write_text((BROKEN / "lesson01_bellman_backup__ignores_done.py").read_text() + "\n\n" + q_learning)
+    q_learning = solution[solution.index("def q_learning_step") :]
+    exercise.write_text(
+        (BROKEN / "lesson01_bellman_backup__ignores_done.py").read_text() + "\n\n" + q_learning
+    )
     result = course.grade_lesson(lesson)
     assert result["status"] == "failing"
     assert result["exercises"]["q_learning_step"]["status"] == "passing"
-    exercise.write_text("from minirl.baselines.tabular import bellman_backup, q_learning_step  # noqa: F401\n")
+    exercise.write_text(
+        "from minirl.baselines.tabular import bellman_backup, q_learning_step  # noqa: F401\n"
+    )
     result = course.grade_lesson(lesson)
-    assert result["status"] == "failing" and "minirl holds the reference" in result["exercises"]["bellman_backup"][
-        "detail"]
+    assert (
+        result["status"] == "failing"
+        and "minirl holds the reference" in result["exercises"]["bellman_backup"]["detail"]
+    )
     console = Console(record=True, width=140)
     course.print_status(console)
     text = console.export_text()
@@ -217,8 +266,13 @@ def test_minirl_lessons_grades_the_learners_folder(tmp_path, monkeypatch):
 def tiny_tokenizer(state_dim: int = 3, act_dim: int = 2, discretizer=None):
     from minirl.tokenizer import Normalizer, Tokenizer
 
-    return Tokenizer("halfcheetah", False, act_dim, Normalizer(np.zeros(state_dim), np.ones(state_dim)),
-                     discretizer=discretizer)
+    return Tokenizer(
+        "halfcheetah",
+        False,
+        act_dim,
+        Normalizer(np.zeros(state_dim), np.ones(state_dim)),
+        discretizer=discretizer,
+    )
 
 
 def tiny_dt():
@@ -232,12 +286,19 @@ def tiny_dt():
 def test_return_conditioned_loss_twin_is_dt_loss():
     model, _ = tiny_dt()
     g = torch.Generator().manual_seed(1)
-    batch = {"rtg": torch.randn(3, 4, generator=g), "states": torch.randn(3, 4, 3, generator=g),
-             "actions": torch.rand(3, 4, 2, generator=g) * 2 - 1, "timesteps": torch.randint(0, 10, (3, 4)),
-             "mask": torch.tensor([[False, True, True, True], [True] * 4, [False, False, False, True]])}
-    preds = model(batch["rtg"], batch["states"], batch["actions"], batch["timesteps"], batch["mask"])
-    torch.testing.assert_close(course.return_conditioned_loss(preds, batch["actions"], batch["mask"]),
-                               model.loss(batch))
+    batch = {
+        "rtg": torch.randn(3, 4, generator=g),
+        "states": torch.randn(3, 4, 3, generator=g),
+        "actions": torch.rand(3, 4, 2, generator=g) * 2 - 1,
+        "timesteps": torch.randint(0, 10, (3, 4)),
+        "mask": torch.tensor([[False, True, True, True], [True] * 4, [False, False, False, True]]),
+    }
+    preds = model(
+        batch["rtg"], batch["states"], batch["actions"], batch["timesteps"], batch["mask"]
+    )
+    torch.testing.assert_close(
+        course.return_conditioned_loss(preds, batch["actions"], batch["mask"]), model.loss(batch)
+    )
 
 
 def test_interleave_tokens_twin_is_dt_token_layout():
@@ -245,12 +306,19 @@ def test_interleave_tokens_twin_is_dt_token_layout():
     seen = {}
     model.embed_ln.register_forward_pre_hook(lambda module, args: seen.update(tokens=args[0]))
     g = torch.Generator().manual_seed(2)
-    rtg, states, actions = torch.randn(2, 4, generator=g), torch.randn(2, 4, 3, generator=g), torch.randn(2, 4, 2)
+    rtg, states, actions = (
+        torch.randn(2, 4, generator=g),
+        torch.randn(2, 4, 3, generator=g),
+        torch.randn(2, 4, 2),
+    )
     timesteps = torch.arange(4).repeat(2, 1)
     model(rtg, states, actions, timesteps)
     time = model.embed_timestep(timesteps)
-    want = course.interleave_tokens(model.embed_return(rtg[..., None]) + time, model.embed_state(states) + time,
-                                    model.embed_action(actions) + time)
+    want = course.interleave_tokens(
+        model.embed_return(rtg[..., None]) + time,
+        model.embed_state(states) + time,
+        model.embed_action(actions) + time,
+    )
     torch.testing.assert_close(seen["tokens"], want)
 
 
@@ -264,7 +332,8 @@ def test_causal_mask_twin_is_the_transformers_mask():
     assert torch.equal(maps[0][0, 0] > 0, course.causal_mask(7))
     cache = KVCache(2)
     net(x[:, :4], causal=True, cache=cache)
-    _, maps = net(x[:, 4:], causal=True, cache=cache, capture_attention=True)  # 3 new tokens after P = 4
+    # 3 new tokens after P = 4
+    _, maps = net(x[:, 4:], causal=True, cache=cache, capture_attention=True)
     assert torch.equal(maps[1][0, 1] > 0, course.causal_mask(3, 4))
 
 
@@ -277,8 +346,10 @@ def test_update_return_to_go_twin_is_dt_agent_observe():
     agent.done[:] = [False, True, False, False]
     before, rewards = agent.current_rtg.copy(), np.array([0.5, 1.0, -2.0, 0.0], np.float32)
     agent.observe(rewards, np.array([False, False, True, False]))
-    np.testing.assert_allclose(agent.current_rtg, course.update_return_to_go(before, rewards,
-                                                                             [False, True, False, False], 1.0))
+    np.testing.assert_allclose(
+        agent.current_rtg,
+        course.update_return_to_go(before, rewards, [False, True, False, False], 1.0),
+    )
 
 
 def test_beam_step_twin_is_tt_beam_selection():
@@ -297,8 +368,9 @@ def test_beam_step_twin_is_tt_beam_selection():
         decoder = tt.CachedDecoder(model, 2 * model.transition_dim - 1)
         decoder(prefix)
         rewards = torch.zeros(n, 3, dtype=model.rv_centers.dtype)
-        return tt.expand_beams(decoder, prefix, rewards, 0, n, copies, width, 0.6,
-                               torch.Generator().manual_seed(3))
+        return tt.expand_beams(
+            decoder, prefix, rewards, 0, n, copies, width, 0.6, torch.Generator().manual_seed(3)
+        )
 
     with torch.no_grad():
         _, all_rewards, all_scores = expand(copies)  # every candidate, best first
@@ -313,11 +385,21 @@ def tiny_leap():
     from minirl import leap
 
     torch.manual_seed(0)
-    cfg = leap.Config(horizon=3, n_bins=5, n_layer=1, n_head=1, d_model=16, dropout=0.0, resample="max_energy",
-                      temperature=0.0)
+    cfg = leap.Config(
+        horizon=3,
+        n_bins=5,
+        n_layer=1,
+        n_head=1,
+        d_model=16,
+        dropout=0.0,
+        resample="max_energy",
+        temperature=0.0,
+    )
     from minirl.tokenizer import Discretizer
 
-    tok = tiny_tokenizer(3, 2, Discretizer.fit(np.random.default_rng(0).normal(size=(100, 2)), cfg.n_bins))
+    tok = tiny_tokenizer(
+        3, 2, Discretizer.fit(np.random.default_rng(0).normal(size=(100, 2)), cfg.n_bins)
+    )
     return leap.Model(cfg, tok).eval()
 
 
@@ -342,8 +424,11 @@ def test_discretizer_twins_are_the_tokenizers():
     edges, centers = course.fit_quantile_bins(x, 9)
     np.testing.assert_array_equal(course.discretize(x, edges), d.encode(x))
     np.testing.assert_array_equal(edges, d.edges)
-    np.testing.assert_allclose(centers, d.centers, rtol=1e-6)  # the Discretizer keeps float32 centers
-    np.testing.assert_allclose(course.undiscretize(d.encode(x), centers), d.decode(d.encode(x)), rtol=1e-6)
+    # the Discretizer keeps float32 centers
+    np.testing.assert_allclose(centers, d.centers, rtol=1e-6)
+    np.testing.assert_allclose(
+        course.undiscretize(d.encode(x), centers), d.decode(d.encode(x)), rtol=1e-6
+    )
 
 
 def test_expectile_loss_twin_is_iqls():
@@ -359,8 +444,9 @@ def test_normalized_score_twin_is_envs():
 
     spec = ENVS["halfcheetah"]
     for ret in (-280.0, 0.0, 4800.0, 12135.0):
-        assert course.normalized_score(ret, spec.ref_min_score, spec.ref_max_score) == pytest.approx(
-            normalized_score("halfcheetah", ret))
+        assert course.normalized_score(
+            ret, spec.ref_min_score, spec.ref_max_score
+        ) == pytest.approx(normalized_score("halfcheetah", ret))
 
 
 # ---------------------------------------------------------------------------------------------- lesson 01's code
@@ -372,7 +458,8 @@ def test_value_iteration_solves_the_minigrid_room():
     mdp = tabular.build_mdp()
     Q, residuals = tabular.value_iteration(mdp)
     assert len(mdp.states) == 32 and residuals[-1] < 1e-8
-    start = mdp.index((1, 1, 0))  # the room's start: top-left, facing east; the goal is 4 moves + 1 turn away
+    # the room's start: top-left, facing east; the goal is 4 moves + 1 turn away
+    start = mdp.index((1, 1, 0))
     assert Q[start].max() == pytest.approx(0.9**4)
     assert tabular.greedy_episode(Q, mdp) == (pytest.approx(1 - 0.9 * 5 / 100), 5)
 
@@ -393,7 +480,9 @@ def test_offline_max_over_unseen_actions_overestimates_and_in_sample_does_not():
     mdp = tabular.build_mdp()
     in_data = np.ones(mdp.next_state.shape, bool)
     in_data[:, 0] = False
-    Q_data = tabular.offline_value_iteration(mdp, in_data, np.zeros(in_data.shape), in_sample=True, sweeps=200)[-1]
+    Q_data = tabular.offline_value_iteration(
+        mdp, in_data, np.zeros(in_data.shape), in_sample=True, sweeps=200
+    )[-1]
     Q_init = np.random.default_rng(0).normal(size=in_data.shape)
     naive = tabular.offline_value_iteration(mdp, in_data, Q_init, in_sample=False)[-1]
     in_sample = tabular.offline_value_iteration(mdp, in_data, Q_init, in_sample=True)[-1]
@@ -411,12 +500,31 @@ def test_pytest_student_mode_grades_the_learners_files(tmp_path):
     exercise = folder / "08-choosing-a-method" / "exercise.py"
     solution = (SOLUTIONS / "lesson08__solution.py").read_text()
     stub = exercise.read_text()
-    exercise.write_text(stub[: stub.index("def normalized_score")] + solution[solution.index("def normalized_score"):
-                        solution.index("def mean_and_std")] + stub[stub.index("def mean_and_std"):])
+    exercise.write_text(
+        stub[: stub.index("def normalized_score")]
+        + solution[solution.index("def normalized_score") : solution.index("def mean_and_std")]
+        + stub[stub.index("def mean_and_std") :]
+    )
     env = dict(os.environ, MINIRL_LESSONS_DIR=str(folder))
     env.pop("MINIRL_STUDENT", None)
-    result = subprocess.run([sys.executable, "-m", "pytest", "tests/assignments", "--student", "-m", "lesson08",
-                             "-p", "no:cacheprovider"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/assignments",
+            "--student",
+            "-m",
+            "lesson08",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "1 failed, 1 passed" in result.stdout.splitlines()[-1]
     assert "NotImplementedError: Lesson 08, exercise 2" in result.stdout

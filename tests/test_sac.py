@@ -26,11 +26,14 @@ def random_policy_return(episodes: int, max_steps: int, seed: int) -> float:
     return total / episodes
 
 
-def vector_env_returns(actor, episodes: int, seed: int, deterministic: bool, max_steps: int) -> list[float]:
+def vector_env_returns(
+    actor, episodes: int, seed: int, deterministic: bool, max_steps: int
+) -> list[float]:
     """evaluate_policy as it was before it used evaluate.EnvLoop: one Gymnasium vector env, the actor on every
     env's observation at every step (finished envs autoreset), returns masked once an env is done."""
-    envs = gym.vector.SyncVectorEnv([lambda: gym.make("HalfCheetah-v5", max_episode_steps=max_steps)
-                                     for _ in range(episodes)])
+    envs = gym.vector.SyncVectorEnv(
+        [lambda: gym.make("HalfCheetah-v5", max_episode_steps=max_steps) for _ in range(episodes)]
+    )
     obs, _ = envs.reset(seed=seed)
     returns, done = np.zeros(episodes), np.zeros(episodes, bool)
     while not done.all():
@@ -49,10 +52,14 @@ def test_evaluate_policy_returns_exactly_what_a_vector_env_loop_returns(determin
     actor = sac.Actor(17, 6, card["hidden"], -1.0, 1.0)
     actor.load_state_dict(torch.load(POLICY_DIR / "halfcheetah-medium.pt"))
     torch.manual_seed(7)
-    expected, expected_rng = vector_env_returns(actor, 3, 10_500, deterministic, 50), torch.get_rng_state()
+    expected, expected_rng = (
+        vector_env_returns(actor, 3, 10_500, deterministic, 50),
+        torch.get_rng_state(),
+    )
     torch.manual_seed(7)
-    got = sac.evaluate_policy(actor, "HalfCheetah-v5", 3, seed=10_500, deterministic=deterministic,
-                              max_episode_steps=50)
+    got = sac.evaluate_policy(
+        actor, "HalfCheetah-v5", 3, seed=10_500, deterministic=deterministic, max_episode_steps=50
+    )
     assert got == expected
     assert torch.equal(torch.get_rng_state(), expected_rng)
 
@@ -60,8 +67,15 @@ def test_evaluate_policy_returns_exactly_what_a_vector_env_loop_returns(determin
 @pytest.fixture(scope="module")
 def short_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("sac")
-    cfg = sac.Config(total_steps=2000, learning_starts=500, eval_every=500, eval_episodes=3, max_episode_steps=100,
-                     batch_size=128, hidden=64)
+    cfg = sac.Config(
+        total_steps=2000,
+        learning_starts=500,
+        eval_every=500,
+        eval_episodes=3,
+        max_episode_steps=100,
+        batch_size=128,
+        hidden=64,
+    )
     sac.train(cfg, out, snapshot_every=1000, buffer_every=10**9)
     return out, [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
 
@@ -83,7 +97,8 @@ def test_sac_writes_policies_and_the_replay_buffer(short_run):
     ends = np.flatnonzero(buffer["truncations"])
     # 100-step episodes in insertion order; the vector env's reset steps (no transition) are not stored
     assert len(ends) == 19 and (np.diff(ends) == 100).all() and ends[0] == 99
-    np.testing.assert_array_equal(buffer["obs"][1:100], buffer["next_obs"][:99])  # rows chain within an episode
+    # rows chain within an episode
+    np.testing.assert_array_equal(buffer["obs"][1:100], buffer["next_obs"][:99])
     actor = sac.Actor(17, 6, 64)
     actor.load_state_dict(torch.load(out / "policy_final.pt"))
 
@@ -100,8 +115,16 @@ def test_shipped_policies_load_and_act(level):
     assert card["eval_return_mean"] > 0
 
 
-RESUME_CFG = dict(total_steps=1200, learning_starts=200, eval_every=400, eval_episodes=2, max_episode_steps=130,
-                  batch_size=32, hidden=32, num_envs=2)
+RESUME_CFG = dict(
+    total_steps=1200,
+    learning_starts=200,
+    eval_every=400,
+    eval_episodes=2,
+    max_episode_steps=130,
+    batch_size=32,
+    hidden=32,
+    num_envs=2,
+)
 
 
 def uninterrupted(tmp_path_factory):
@@ -124,11 +147,17 @@ def test_sac_resumes_a_killed_run_to_the_same_weights(tmp_path_factory):
 
     full = uninterrupted(tmp_path_factory)
     out = tmp_path_factory.mktemp("sac-killed")
-    script = ("import sys; from minirl.baselines import sac; "
-              f"sac.train(sac.Config(**{RESUME_CFG!r}), sys.argv[1], snapshot_every=400, checkpoint_every=300)")
+    script = (
+        "import sys; from minirl.baselines import sac; "
+        f"sac.train(sac.Config(**{RESUME_CFG!r}), sys.argv[1], snapshot_every=400, checkpoint_every=300)"
+    )
     proc = subprocess.Popen([sys.executable, "-c", script, str(out)])
     deadline = time.time() + 300
-    while not (out / "checkpoint" / "state.pt").exists() and time.time() < deadline and proc.poll() is None:
+    while (
+        not (out / "checkpoint" / "state.pt").exists()
+        and time.time() < deadline
+        and proc.poll() is None
+    ):
         time.sleep(0.05)
     proc.kill()
     proc.wait()
@@ -141,13 +170,16 @@ def test_sac_resumes_a_killed_run_to_the_same_weights(tmp_path_factory):
     with np.load(full / "replay_buffer.npz") as x, np.load(out / "replay_buffer.npz") as y:
         # 600 calls per env; an episode is 130 transitions + 1 autoreset call, so 4 autoreset rows per env skipped
         assert len(x["obs"]) == 1200 - 2 * 4 and all(np.array_equal(x[k], y[k]) for k in x.files)
-    assert rows_without_wall_time(full / "metrics.jsonl") == rows_without_wall_time(out / "metrics.jsonl")
+    assert rows_without_wall_time(full / "metrics.jsonl") == rows_without_wall_time(
+        out / "metrics.jsonl"
+    )
 
 
 def test_sac_checkpoint_loads_with_weights_only(tmp_path):
     sac.train(sac.Config(**{**RESUME_CFG, "total_steps": 300}), tmp_path, checkpoint_every=300)
     state = torch.load(tmp_path / "checkpoint" / "state.pt", weights_only=True)
-    assert state["step"] == 300 and state["buffer_n"] == 300 - 2 * 1  # 150 calls per env: one autoreset each
+    # 150 calls per env: one autoreset each
+    assert state["step"] == 300 and state["buffer_n"] == 300 - 2 * 1
 
 
 def test_cli_resume_refuses_a_folder_that_is_not_a_run(tmp_path):
@@ -156,4 +188,8 @@ def test_cli_resume_refuses_a_folder_that_is_not_a_run(tmp_path):
     from cli import app
 
     result = CliRunner().invoke(app, ["baseline", "sac", "--resume", str(tmp_path)])
-    assert result.exit_code != 0 and "not a SAC run" in result.output and "Traceback" not in result.output
+    assert (
+        result.exit_code != 0
+        and "not a SAC run" in result.output
+        and "Traceback" not in result.output
+    )

@@ -34,8 +34,11 @@ def test_returns_to_go_undiscounted_is_the_reverse_cumulative_sum():
 
 
 @settings(max_examples=40, deadline=None)
-@given(arrays(np.float64, st.tuples(st.integers(20, 200), st.integers(1, 4)), elements=finite),
-       st.integers(2, 64), st.sampled_from(["uniform", "quantile"]))
+@given(
+    arrays(np.float64, st.tuples(st.integers(20, 200), st.integers(1, 4)), elements=finite),
+    st.integers(2, 64),
+    st.sampled_from(["uniform", "quantile"]),
+)
 def test_discretizer_round_trip_error_is_at_most_one_bin_width(x, n_bins, kind):
     d = Discretizer.fit(x, n_bins, kind)
     idx = d.encode(x)
@@ -71,9 +74,12 @@ def test_normalizer_round_trip(x):
 
 
 def test_every_babyai_mission_word_is_in_the_vocabulary():
-    missions = ["go to the red ball", "pick up a green key in front of you",
-                "put the grey box next to the yellow door on your left, then open the blue door",
-                "go to a purple ball behind you and pick up the object on your right after you open a door"]
+    missions = [
+        "go to the red ball",
+        "pick up a green key in front of you",
+        "put the grey box next to the yellow door on your left, then open the blue door",
+        "go to a purple ball behind you and pick up the object on your right after you open a door",
+    ]
     for m in missions:
         assert MISSION_VOCAB.index("<unk>") not in mission_ids(m).tolist(), m
 
@@ -89,13 +95,16 @@ def test_babyai_encoding_layout():
 
 def _episode(T, obs_dim=3, seed=0):
     rng = np.random.default_rng(seed)
-    return {"observations": rng.normal(size=(T + 1, obs_dim)).astype(np.float32),
-            "actions": rng.uniform(-1, 1, (T, 2)).astype(np.float32),
-            "rewards": rng.normal(size=T).astype(np.float32)}
+    return {
+        "observations": rng.normal(size=(T + 1, obs_dim)).astype(np.float32),
+        "actions": rng.uniform(-1, 1, (T, 2)).astype(np.float32),
+        "rewards": rng.normal(size=T).astype(np.float32),
+    }
 
 
 def test_windows_are_left_padded_and_end_on_real_steps():
-    episodes = [_episode(1, seed=0), _episode(30, seed=1), _episode(5, seed=2)]  # a single-step episode included
+    # a single-step episode included
+    episodes = [_episode(1, seed=0), _episode(30, seed=1), _episode(5, seed=2)]
     tok = Tokenizer.fit(episodes, "halfcheetah", False, 2, rtg_scale=10.0)
     arrays_ = [tok.episode_arrays(ep) for ep in episodes]
     batch = sample_windows(arrays_, K=8, batch_size=64, rng=np.random.default_rng(0))
@@ -121,7 +130,9 @@ def test_windows_sample_episodes_in_proportion_to_length():
 def test_rtg_in_episode_arrays_is_scaled():
     ep = _episode(4)
     tok = Tokenizer.fit([ep], "halfcheetah", False, 2, rtg_scale=1000.0)
-    np.testing.assert_allclose(tok.episode_arrays(ep)["rtg"] * 1000.0, returns_to_go(ep["rewards"]), rtol=1e-5)
+    np.testing.assert_allclose(
+        tok.episode_arrays(ep)["rtg"] * 1000.0, returns_to_go(ep["rewards"]), rtol=1e-5
+    )
 
 
 def test_tokenizer_state_dict_round_trip():

@@ -30,8 +30,9 @@ def test_cached_incremental_decoding_equals_full_forward(model):
     x = torch.randn(3, 12, 16)
     full = model(x, causal=True)
     cache = KVCache(2)
-    steps = [model(x[:, :5], causal=True, cache=cache)] + [model(x[:, i:i + 1], causal=True, cache=cache)
-                                                           for i in range(5, 12)]
+    steps = [model(x[:, :5], causal=True, cache=cache)] + [
+        model(x[:, i : i + 1], causal=True, cache=cache) for i in range(5, 12)
+    ]
     assert (torch.cat(steps, 1) - full).abs().max() < 1e-5
 
 

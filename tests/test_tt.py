@@ -17,8 +17,16 @@ from minirl import data, tt
 from minirl.envs import get_spec, make_env, quiet
 from minirl.train import fit, make_config
 
-TINY = {"n_layer": 2, "n_head": 2, "d_model": 32, "seq_len": 3, "batch_size": 32, "dropout": 0.0, "lr": 3e-3,
-        "warmup_steps": 20}
+TINY = {
+    "n_layer": 2,
+    "n_head": 2,
+    "d_model": 32,
+    "seq_len": 3,
+    "batch_size": 32,
+    "dropout": 0.0,
+    "lr": 3e-3,
+    "warmup_steps": 20,
+}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -44,14 +52,19 @@ def setup(name, **overrides):
 
 def test_discretizer_round_trip_stays_in_the_bin():
     eps, tok, cfg, _, _ = setup("halfcheetah-random", N=100)
-    values = np.concatenate([tt.continuous_part(ep, tok, cfg) for ep in eps])  # (3000, 25) = [s, a, r, V]
+    # (3000, 25) = [s, a, r, V]
+    values = np.concatenate([tt.continuous_part(ep, tok, cfg) for ep in eps])
     ids = tok.discretizer.encode(values)
     decoded = tok.discretizer.decode(ids)
     edges, cols = tok.discretizer.edges, np.arange(values.shape[1])
     assert values.shape[1] == 17 + 6 + 2 and ids.min() >= 0 and ids.max() < 100
-    assert np.all(decoded >= edges[cols, ids] - 1e-5) and np.all(decoded <= edges[cols, ids + 1] + 1e-5)
-    np.testing.assert_array_equal(tok.discretizer.encode(decoded), ids)  # decoding lands back in the same bin
-    counts = np.stack([np.bincount(ids[:, j], minlength=100) for j in range(23)])  # quantile bins: ~30 points each
+    assert np.all(decoded >= edges[cols, ids] - 1e-5) and np.all(
+        decoded <= edges[cols, ids + 1] + 1e-5
+    )
+    # decoding lands back in the same bin
+    np.testing.assert_array_equal(tok.discretizer.encode(decoded), ids)
+    # quantile bins: ~30 points each
+    counts = np.stack([np.bincount(ids[:, j], minlength=100) for j in range(23)])
     assert counts.min() >= 20 and counts.max() <= 40
 
 
@@ -62,10 +75,12 @@ def test_a_transition_is_one_token_per_dimension_and_V_is_the_discounted_reward_
     np.testing.assert_allclose(V[:-1], r[1:] + cfg.discount * V[1:], rtol=1e-4, atol=1e-4)
     assert tt.episode_tokens(eps[0], tok, cfg).shape == (1000, 25) and model.transition_dim == 25
     beps, btok, bcfg, _, bmodel = setup("babyai-gotoredball")
-    ids = tt.episode_tokens(beps[0], btok, bcfg)  # [OBSERVED, a, r, V]: the state is conditioning, not a token
+    # [OBSERVED, a, r, V]: the state is conditioning, not a token
+    ids = tt.episode_tokens(beps[0], btok, bcfg)
     assert ids.shape == (len(beps[0]["actions"]), 4) and bmodel.transition_dim == 4
     np.testing.assert_array_equal(ids[:, 1], beps[0]["actions"])
-    assert (ids[:, 0] == tt.OBSERVED).all() and bcfg.termination_penalty is None  # success ends BabyAI episodes
+    # success ends BabyAI episodes
+    assert (ids[:, 0] == tt.OBSERVED).all() and bcfg.termination_penalty is None
 
 
 @torch.no_grad()
@@ -80,28 +95,39 @@ def test_causality_and_value_tokens_are_invisible():
     changed[0, j] = (changed[0, j] + 7) % 100
     diff = (model.logits(model(changed), dims) - logits).abs().amax(-1)[0]  # (74,)
     assert diff[:j].max() == 0 and diff[j:].max() > 0
-    v = 24  # the first value token: no query attends to it, so only its own output (predicting s¹) may change
+    # the first value token: no query attends to it, so only its own output (predicting s¹) may change
+    v = 24
     changed = tokens.clone()
     changed[0, v] = (changed[0, v] + 50) % 100
     diff = (model.logits(model(changed), dims) - logits).abs().amax(-1)[0]
-    assert diff[v] > 0 and diff[:v].max() == 0 and diff[v + 1:].max() == 0
+    assert diff[v] > 0 and diff[:v].max() == 0 and diff[v + 1 :].max() == 0
 
 
 # ---------------------------------------------------------------------------------------------- learning
 
 
-@pytest.mark.parametrize("name, steps, factor", [
-    # quantile bins make every marginal uniform (no unigram shortcut) and the random actions are noise (5/8 of the
-    # weighted loss at the start), so on this data the loss falls only as the model learns the dynamics: slowly
-    ("halfcheetah-random", 100, 0.96),
-    ("babyai-gotoredball", 60, 0.6),
-])
+@pytest.mark.parametrize(
+    "name, steps, factor",
+    [
+        # quantile bins make every marginal uniform (no unigram shortcut) and the random actions are noise (5/8 of the
+        # weighted loss at the start), so on this data the loss falls only as the model learns the dynamics: slowly
+        ("halfcheetah-random", 100, 0.96),
+        ("babyai-gotoredball", 60, 0.6),
+    ],
+)
 def test_training_loss_falls_on_real_data(name, steps, factor, tmp_path):
     _, _, cfg, prepared, model = setup(name, steps=steps, lr_schedule="constant")
     batches = [tt.sample_batch(prepared, cfg, np.random.default_rng(i)) for i in range(3)]
     with torch.no_grad():
         before = np.mean([model.loss(b).item() for b in batches])
-    fit(model, lambda rng: tt.sample_batch(prepared, cfg, rng), cfg, tmp_path, {"algo": "tt"}, progress=False)
+    fit(
+        model,
+        lambda rng: tt.sample_batch(prepared, cfg, rng),
+        cfg,
+        tmp_path,
+        {"algo": "tt"},
+        progress=False,
+    )
     with torch.no_grad():
         after = np.mean([model.loss(b).item() for b in batches])
     assert after < factor * before, (before, after)
@@ -119,11 +145,14 @@ def test_cached_planner_returns_exactly_the_reference_plans(name):
     model.double()
     batch = tt.sample_batch(prepared, cfg, np.random.default_rng(0))
     td = model.transition_dim
-    prefix = batch["tokens"][:3, :td + model.obs_dim]  # 3 envs, one past transition and the current state
+    # 3 envs, one past transition and the current state
+    prefix = batch["tokens"][:3, : td + model.obs_dim]
     states = batch["states"][:3, :2] if "states" in batch else None
     options = dict(beam_width=4, horizon=4, n_expand=2, max_context_transitions=2)
     fast = tt.plan(model, prefix, states, generator=torch.Generator().manual_seed(1), **options)
-    slow = tt.plan_uncached(model, prefix, states, generator=torch.Generator().manual_seed(1), **options)
+    slow = tt.plan_uncached(
+        model, prefix, states, generator=torch.Generator().manual_seed(1), **options
+    )
     assert fast[0].shape == (3, 4 * td - model.obs_dim)
     torch.testing.assert_close(fast[0], slow[0], rtol=0, atol=0)
     torch.testing.assert_close(fast[1], slow[1], rtol=1e-12, atol=1e-12)
@@ -139,14 +168,24 @@ def test_batched_planning_for_n_envs_equals_n_separate_plans_with_the_same_seeds
     model.double()
     batch = tt.sample_batch(prepared, cfg, np.random.default_rng(0))
     td = model.transition_dim
-    prefix = batch["tokens"][:3, :td + model.obs_dim]
+    prefix = batch["tokens"][:3, : td + model.obs_dim]
     states = batch["states"][:3, :2] if "states" in batch else None
     options = dict(beam_width=4, horizon=4, n_expand=2, max_context_transitions=2)
-    together = tt.plan(model, prefix, states, generator=[torch.Generator().manual_seed(10 + i) for i in range(3)],
-                       **options)
+    together = tt.plan(
+        model,
+        prefix,
+        states,
+        generator=[torch.Generator().manual_seed(10 + i) for i in range(3)],
+        **options,
+    )
     for i in range(3):
-        alone = tt.plan(model, prefix[i:i + 1], None if states is None else states[i:i + 1],
-                        generator=[torch.Generator().manual_seed(10 + i)], **options)
+        alone = tt.plan(
+            model,
+            prefix[i : i + 1],
+            None if states is None else states[i : i + 1],
+            generator=[torch.Generator().manual_seed(10 + i)],
+            **options,
+        )
         torch.testing.assert_close(alone[0][0], together[0][i], rtol=0, atol=0)
         torch.testing.assert_close(alone[1][0], together[1][i], rtol=1e-12, atol=1e-12)
 
@@ -158,7 +197,8 @@ def test_plan_flops_counts_every_matmul_of_the_cached_planner():
     from torch.utils.flop_counter import FlopCounterMode
 
     _, _, cfg, prepared, model = setup("halfcheetah-random")
-    prefix = tt.sample_batch(prepared, cfg, np.random.default_rng(0))["tokens"][:2, :2 * 25 + 17]  # 2 past + current
+    # 2 past + current
+    prefix = tt.sample_batch(prepared, cfg, np.random.default_rng(0))["tokens"][:2, : 2 * 25 + 17]
     options = dict(beam_width=3, horizon=3, n_expand=2, max_context_transitions=3)
     with FlopCounterMode(display=False) as counter, sdpa_kernel(SDPBackend.MATH):
         tt.plan(model, prefix, generator=torch.Generator().manual_seed(0), **options)
@@ -169,9 +209,24 @@ def test_tiny_tt_plans_better_than_random_actions_on_halfcheetah(tmp_path):
     """Random data holds no behaviour to imitate, so the weights favour the reward token (5) over the actions (1) and
     the planner looks one step ahead: it picks, among 16 sampled actions, the one with the best predicted r + γV.
     Measured margin on 3 training seeds: -5 ± 1 against -42 (random), 4 envs × 100 steps."""
-    _, tok, cfg, prepared, model = setup("halfcheetah-random", N=20, seq_len=2, steps=300, reward_weight=5.0,
-                                         action_weight=1.0, warmup_steps=0, lr_schedule="constant")
-    fit(model, lambda rng: tt.sample_batch(prepared, cfg, rng), cfg, tmp_path, {"algo": "tt"}, progress=False)
+    _, tok, cfg, prepared, model = setup(
+        "halfcheetah-random",
+        N=20,
+        seq_len=2,
+        steps=300,
+        reward_weight=5.0,
+        action_weight=1.0,
+        warmup_steps=0,
+        lr_schedule="constant",
+    )
+    fit(
+        model,
+        lambda rng: tt.sample_batch(prepared, cfg, rng),
+        cfg,
+        tmp_path,
+        {"algo": "tt"},
+        progress=False,
+    )
     agent = tt.Agent(model, tok, beam_width=16, horizon=1, max_context_transitions=2)
     rng = np.random.default_rng(0)
     random_returns = episode_returns(lambda obs: rng.uniform(-1, 1, (len(obs), 6)))
@@ -201,11 +256,27 @@ def test_cli_trains_and_evaluates_tt_on_babyai(tmp_path):
     runner = CliRunner()
     run = tmp_path / "tt-babyai"
     sets = [f"--set={k}={v}" for k, v in TINY.items()]
-    result = runner.invoke(app, ["train", "tt", "--dataset", "babyai-gotoredball", "--steps", "30", "--out", str(run),
-                                 "--device", "cpu", "--quiet", *sets])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "tt",
+            "--dataset",
+            "babyai-gotoredball",
+            "--steps",
+            "30",
+            "--out",
+            str(run),
+            "--device",
+            "cpu",
+            "--quiet",
+            *sets,
+        ],
+    )
     assert result.exit_code == 0, result.output
-    result = runner.invoke(app, ["eval", str(run), "--episodes", "3", "--beam-width", "4", "--horizon", "2",
-                                 "--quiet"])
+    result = runner.invoke(
+        app, ["eval", str(run), "--episodes", "3", "--beam-width", "4", "--horizon", "2", "--quiet"]
+    )
     assert result.exit_code == 0, result.output
     (out,) = json.loads((run / "eval.json").read_text())["runs"]
     assert out["options"]["beam_width"] == 4 and out["options"]["horizon"] == 2

@@ -16,7 +16,10 @@ from pathlib import Path
 import numpy as np
 
 PAPERS = {  # CORL (last checkpoint) / TT paper, halfcheetah medium / medium-replay / medium-expert
-    "bc": (42.4, 35.7, 56.0), "cql": (47.0, 45.0, 95.6), "iql": (48.3, 44.5, 94.7), "dt": (42.2, 38.9, 91.6),
+    "bc": (42.4, 35.7, 56.0),
+    "cql": (47.0, 45.0, 95.6),
+    "iql": (48.3, 44.5, 94.7),
+    "dt": (42.2, 38.9, 91.6),
     "tt": (46.9, 41.9, 95.0),
 }
 LEVELS = ["medium", "medium-replay", "medium-expert"]
@@ -32,11 +35,22 @@ def main(root: Path):
         results = json.loads((run / "eval.json").read_text())["runs"]
         by_target = {r["options"].get("target_return"): r for r in results}
         main_result = by_target.get(6000.0, results[0])
-        metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+        metrics = [
+            json.loads(line)
+            for line in (run / "metrics.jsonl").read_text().splitlines()
+            if line.strip()
+        ]
         last = metrics[-1]
         other = by_target.get(12000.0)
-        cells[algo, level].append((main_result["normalized_score"], main_result["normalized_std"], last["step"],
-                                   last["train_seconds"] / 60, other["normalized_score"] if other else None))
+        cells[algo, level].append(
+            (
+                main_result["normalized_score"],
+                main_result["normalized_std"],
+                last["step"],
+                last["train_seconds"] / 60,
+                other["normalized_score"] if other else None,
+            )
+        )
     print("| method | " + " | ".join(LEVELS) + " | papers (M / MR / ME) |")
     print("|---|" + "---|" * len(LEVELS) + "---|")
     for algo in ["bc", "cql", "iql", "dt", "tt", "leap"]:
@@ -48,8 +62,10 @@ def main(root: Path):
                 continue
             scores = np.array([r[0] for r in runs])
             spread = scores.std() if len(runs) > 1 else runs[0][1]
-            text = f"{scores.mean():.1f} ± {spread:.1f} ({len(runs)} seed{'s' if len(runs) > 1 else ''}; " \
-                   f"{runs[0][2]} steps, {runs[0][3]:.1f} min"
+            text = (
+                f"{scores.mean():.1f} ± {spread:.1f} ({len(runs)} seed{'s' if len(runs) > 1 else ''}; "
+                f"{runs[0][2]} steps, {runs[0][3]:.1f} min"
+            )
             if runs[0][4] is not None:
                 text += f"; R̂=12000: {np.mean([r[4] for r in runs]):.1f}"
             row.append(text + ")")

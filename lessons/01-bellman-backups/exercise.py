@@ -9,8 +9,9 @@ The grader compares your function with minirl.baselines.tabular's on dozens of r
 import numpy as np
 
 
-def bellman_backup(Q: np.ndarray, next_state: np.ndarray, reward: np.ndarray, done: np.ndarray,
-                   gamma: float) -> np.ndarray:
+def bellman_backup(
+    Q: np.ndarray, next_state: np.ndarray, reward: np.ndarray, done: np.ndarray, gamma: float
+) -> np.ndarray:
     """One synchronous Bellman optimality backup of every (s, a) of a deterministic MDP.
 
         (T Q)(s, a) = r(s, a) + gamma * (1 - done(s, a)) * max_a' Q(s'(s, a), a')
@@ -24,11 +25,14 @@ def bellman_backup(Q: np.ndarray, next_state: np.ndarray, reward: np.ndarray, do
     Returns:
         (S, A) float, the backed-up Q (a new array).
     """
-    raise NotImplementedError("Lesson 01, exercise 1: bellman_backup (one Bellman optimality backup of a Q-table)")
+    raise NotImplementedError(
+        "Lesson 01, exercise 1: bellman_backup (one Bellman optimality backup of a Q-table)"
+    )
 
 
-def q_learning_step(Q: np.ndarray, s: int, a: int, r: float, s_next: int, done: bool, gamma: float,
-                    alpha: float) -> float:
+def q_learning_step(
+    Q: np.ndarray, s: int, a: int, r: float, s_next: int, done: bool, gamma: float, alpha: float
+) -> float:
     """One tabular Q-learning update from a single transition (s, a, r, s', done).
 
         delta = r + gamma * (1 - done) * max_a' Q(s', a') - Q(s, a)
@@ -41,4 +45,6 @@ def q_learning_step(Q: np.ndarray, s: int, a: int, r: float, s_next: int, done: 
     Returns:
         delta, the TD error computed BEFORE the update, as a float.
     """
-    raise NotImplementedError("Lesson 01, exercise 2: q_learning_step (one Q-learning update, in place)")
+    raise NotImplementedError(
+        "Lesson 01, exercise 2: q_learning_step (one Q-learning update, in place)"
+    )

@@ -22,7 +22,9 @@ def cql_penalty(q_sampled: torch.Tensor, q_data: torch.Tensor) -> torch.Tensor:
         a scalar tensor (with gradients). Minimizing it pushes a soft maximum of Q down and the data's Q up.
         It must stay finite for Q-values in the thousands (torch has a stable log-sum-exp).
     """
-    raise NotImplementedError("Lesson 02, exercise 1: cql_penalty (log-sum-exp of Q minus Q at the data's action)")
+    raise NotImplementedError(
+        "Lesson 02, exercise 1: cql_penalty (log-sum-exp of Q minus Q at the data's action)"
+    )
 
 
 def expectile_loss(diff: torch.Tensor, tau: float) -> torch.Tensor:
@@ -34,4 +36,6 @@ def expectile_loss(diff: torch.Tensor, tau: float) -> torch.Tensor:
     Returns:
         a scalar tensor (with gradients).
     """
-    raise NotImplementedError("Lesson 02, exercise 2: expectile_loss (IQL's asymmetric squared loss)")
+    raise NotImplementedError(
+        "Lesson 02, exercise 2: expectile_loss (IQL's asymmetric squared loss)"
+    )

@@ -19,10 +19,14 @@ def returns_to_go(rewards: np.ndarray, gamma: float = 1.0) -> np.ndarray:
     Returns:
         (T,) float32. R̂_0 is the episode's whole (discounted) return; R̂_{T-1} = r_{T-1}.
     """
-    raise NotImplementedError("Lesson 03, exercise 1: returns_to_go (the return still to come at every step)")
+    raise NotImplementedError(
+        "Lesson 03, exercise 1: returns_to_go (the return still to come at every step)"
+    )
 
 
-def return_conditioned_loss(action_preds: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def return_conditioned_loss(
+    action_preds: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
     """The training loss of a return-conditioned policy over a batch of left-padded windows.
 
     Args:
@@ -33,4 +37,6 @@ def return_conditioned_loss(action_preds: torch.Tensor, actions: torch.Tensor, m
         a scalar tensor: continuous, the mean squared error over every real step's A dimensions;
         discrete, the mean cross-entropy over real steps. Padded steps must not count at all.
     """
-    raise NotImplementedError("Lesson 03, exercise 2: return_conditioned_loss (masked MSE / cross-entropy)")
+    raise NotImplementedError(
+        "Lesson 03, exercise 2: return_conditioned_loss (masked MSE / cross-entropy)"
+    )

@@ -10,7 +10,9 @@ import numpy as np
 import torch
 
 
-def interleave_tokens(returns: torch.Tensor, states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+def interleave_tokens(
+    returns: torch.Tensor, states: torch.Tensor, actions: torch.Tensor
+) -> torch.Tensor:
     """DT's token stream from per-step embeddings.
 
     Args:
@@ -18,7 +20,9 @@ def interleave_tokens(returns: torch.Tensor, states: torch.Tensor, actions: torc
     Returns:
         (B, 3K, D) ordered R̂_1, s_1, a_1, R̂_2, s_2, a_2, ... (token 3t is R̂_t, 3t+1 is s_t, 3t+2 is a_t).
     """
-    raise NotImplementedError("Lesson 04, exercise 1: interleave_tokens ([R̂, s, a] per step, in order)")
+    raise NotImplementedError(
+        "Lesson 04, exercise 1: interleave_tokens ([R̂, s, a] per step, in order)"
+    )
 
 
 def causal_mask(T: int, P: int = 0) -> torch.Tensor:
@@ -33,8 +37,9 @@ def causal_mask(T: int, P: int = 0) -> torch.Tensor:
     raise NotImplementedError("Lesson 04, exercise 2: causal_mask (who may attend to whom)")
 
 
-def update_return_to_go(rtg: np.ndarray, rewards: np.ndarray, finished: np.ndarray,
-                        rtg_scale: float = 1.0) -> np.ndarray:
+def update_return_to_go(
+    rtg: np.ndarray, rewards: np.ndarray, finished: np.ndarray, rtg_scale: float = 1.0
+) -> np.ndarray:
     """DT's R̂ update after one environment step, for N envs acting together.
 
         R̂_{t+1} = R̂_t - r_t / rtg_scale        (only for envs that were still running)

@@ -22,7 +22,9 @@ def fit_quantile_bins(x: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarra
         centers (D, n_bins) float64: each bin's representative value, the mean of the training values that fall
             in it (assigned as `discretize` does), or the midpoint of its two edges if none does.
     """
-    raise NotImplementedError("Lesson 05, exercise 1: fit_quantile_bins (edges at quantiles, centers at bin means)")
+    raise NotImplementedError(
+        "Lesson 05, exercise 1: fit_quantile_bins (edges at quantiles, centers at bin means)"
+    )
 
 
 def discretize(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -47,7 +49,9 @@ def undiscretize(idx: np.ndarray, centers: np.ndarray) -> np.ndarray:
     Returns:
         (..., D) float64 with out[..., d] = centers[d, idx[..., d]].
     """
-    raise NotImplementedError("Lesson 05, exercise 3: undiscretize (each bin's representative value)")
+    raise NotImplementedError(
+        "Lesson 05, exercise 3: undiscretize (each bin's representative value)"
+    )
 
 
 def beam_step(rewards: torch.Tensor, n_envs: int, beam_width: int, discount: float):
@@ -63,4 +67,6 @@ def beam_step(rewards: torch.Tensor, n_envs: int, beam_width: int, discount: flo
         scores: (n_envs, K) the kept candidates' scores Σ_h γ^h rewards[row, h], best first.
         Tied candidates: any of them may be kept.
     """
-    raise NotImplementedError("Lesson 05, exercise 4: beam_step (score candidates, keep the best K per env)")
+    raise NotImplementedError(
+        "Lesson 05, exercise 4: beam_step (score candidates, keep the best K per env)"
+    )

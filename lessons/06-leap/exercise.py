@@ -18,7 +18,9 @@ def plan_energy(log_p: torch.Tensor, plan: torch.Tensor) -> torch.Tensor:
     Returns:
         (B,) energies in nats (>= 0; lower = a plan the model finds more coherent).
     """
-    raise NotImplementedError("Lesson 06, exercise 1: plan_energy (negative pseudo-log-likelihood of a plan)")
+    raise NotImplementedError(
+        "Lesson 06, exercise 1: plan_energy (negative pseudo-log-likelihood of a plan)"
+    )
 
 
 def refine_step(log_p: torch.Tensor, plan: torch.Tensor):
@@ -33,4 +35,6 @@ def refine_step(log_p: torch.Tensor, plan: torch.Tensor):
     Returns:
         (new_plan (B, L) int64, energy (B,) of the plan BEFORE the step).
     """
-    raise NotImplementedError("Lesson 06, exercise 2: refine_step (re-mask the worst token, resample it)")
+    raise NotImplementedError(
+        "Lesson 06, exercise 2: refine_step (re-mask the worst token, resample it)"
+    )

@@ -14,7 +14,9 @@ def row_entropy(attn, allowed=None) -> np.ndarray:
 
     Returns (..., Tq) float. A one-hot row has H = 0; uniform over n keys has H = log n.
     """
-    raise NotImplementedError("Lesson 07, exercise 1: row_entropy (how spread out each query's attention is)")
+    raise NotImplementedError(
+        "Lesson 07, exercise 1: row_entropy (how spread out each query's attention is)"
+    )
 
 
 def keys_for_mass(attn, mass: float = 0.9, allowed=None) -> np.ndarray:
@@ -24,7 +26,9 @@ def keys_for_mass(attn, mass: float = 0.9, allowed=None) -> np.ndarray:
     reaches mass * (row sum) (up to 1e-9), divide by the number n of allowed keys (never above n / n = 1).
     Returns (..., Tq) float. One-hot -> 1/n; uniform -> ceil(mass * n) / n.
     """
-    raise NotImplementedError("Lesson 07, exercise 2: keys_for_mass (how few keys hold most of the attention)")
+    raise NotImplementedError(
+        "Lesson 07, exercise 2: keys_for_mass (how few keys hold most of the attention)"
+    )
 
 
 def gini(attn, allowed=None) -> np.ndarray:

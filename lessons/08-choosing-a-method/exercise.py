@@ -13,7 +13,9 @@ def normalized_score(ret, random_return: float, expert_return: float):
 
     ret: a float or an array of returns (the same shape comes back, as float64).
     """
-    raise NotImplementedError("Lesson 08, exercise 1: normalized_score (returns on the 0-100 scale of D4RL)")
+    raise NotImplementedError(
+        "Lesson 08, exercise 1: normalized_score (returns on the 0-100 scale of D4RL)"
+    )
 
 
 def mean_and_std(values):
@@ -22,4 +24,6 @@ def mean_and_std(values):
 
     values: (n,) one score per seed. Returns (mean, std) as floats; one seed gives std 0.
     """
-    raise NotImplementedError("Lesson 08, exercise 2: mean_and_std (one cell of the comparison table)")
+    raise NotImplementedError(
+        "Lesson 08, exercise 2: mean_and_std (one cell of the comparison table)"
+    )

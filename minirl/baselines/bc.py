@@ -106,7 +106,9 @@ def prepare(episodes: list[dict], tok: Tokenizer, cfg) -> dict[str, np.ndarray]:
     return transitions(episodes, tok)
 
 
-def sample_batch(data: dict[str, np.ndarray], cfg, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+def sample_batch(
+    data: dict[str, np.ndarray], cfg, rng: np.random.Generator
+) -> dict[str, torch.Tensor]:
     """B transitions drawn uniformly (with replacement) from the whole dataset."""
     idx = rng.integers(0, len(data["rewards"]), cfg.batch_size)
     return {key: torch.from_numpy(values[idx]) for key, values in data.items()}
@@ -141,15 +143,17 @@ class StateEncoder(nn.Module):
         self.cell = nn.Embedding(3 * GRID_VOCAB, embed_dim)
         self.direction = nn.Embedding(4, embed_dim)
         self.word = nn.Embedding(len(MISSION_VOCAB), embed_dim)
-        self.register_buffer("channel_offset", torch.arange(GRID_CELLS) % 3 * GRID_VOCAB, persistent=False)
+        self.register_buffer(
+            "channel_offset", torch.arange(GRID_CELLS) % 3 * GRID_VOCAB, persistent=False
+        )
         self.out_dim = tok.state_size * embed_dim
 
     def forward(self, states: torch.Tensor) -> torch.Tensor:
         if not self.discrete:
             return states  # (B, S) float
         cells = self.cell(states[:, :GRID_CELLS] + self.channel_offset)  # (B, 147, E)
-        direction = self.direction(states[:, GRID_CELLS:GRID_CELLS + 1])  # (B, 1, E)
-        words = self.word(states[:, GRID_CELLS + 1:])  # (B, 24, E)
+        direction = self.direction(states[:, GRID_CELLS : GRID_CELLS + 1])  # (B, 1, E)
+        words = self.word(states[:, GRID_CELLS + 1 :])  # (B, 24, E)
         return torch.cat([cells, direction, words], 1).flatten(1)  # (B, 172 E)
 
 

@@ -118,14 +118,20 @@ class Model(nn.Module):
         self.cfg, self.discrete, self.act_dim = cfg, tok.discrete, tok.act_dim
         if tok.discrete:
             encoder = StateEncoder(tok, cfg.embed_dim)
-            self.q = nn.Sequential(encoder, mlp(encoder.out_dim, tok.act_dim, cfg.hidden, cfg.n_hidden))
+            self.q = nn.Sequential(
+                encoder, mlp(encoder.out_dim, tok.act_dim, cfg.hidden, cfg.n_hidden)
+            )
             self.targets = [(self.q, self._target(self.q, "q_target"))]
             return
         S, A = tok.state_size, tok.act_dim
         self.actor = Actor(S, A, cfg.hidden)  # a = tanh(mu + sigma eps), actions in [-1, 1]^A
         self.q1, self.q2 = Critic(S, A, cfg.hidden), Critic(S, A, cfg.hidden)
-        self.targets = [(self.q1, self._target(self.q1, "q1_target")), (self.q2, self._target(self.q2, "q2_target"))]
-        self.log_alpha = nn.Parameter(torch.zeros(()))  # SAC's entropy temperature, α = exp(log_alpha)
+        self.targets = [
+            (self.q1, self._target(self.q1, "q1_target")),
+            (self.q2, self._target(self.q2, "q2_target")),
+        ]
+        # SAC's entropy temperature, α = exp(log_alpha)
+        self.log_alpha = nn.Parameter(torch.zeros(()))
         self.target_entropy = -float(A)
 
     def _target(self, net: nn.Module, name: str) -> nn.Module:
@@ -145,16 +151,24 @@ class Model(nn.Module):
 
         with torch.no_grad():  # y = r + gamma (1 - done) min_i Q_i'(s', a'),  a' ~ pi(.|s')
             a_next, _, _ = self.actor.sample(s_next)
-            q_next = torch.min(self.q1_target(s_next, a_next), self.q2_target(s_next, a_next))  # (B,)
+            # (B,)
+            q_next = torch.min(self.q1_target(s_next, a_next), self.q2_target(s_next, a_next))
             y = r + cfg.gamma * (1 - done) * q_next
 
             # the penalty's samples: n uniform actions, n from pi(.|s), n from pi(.|s'), all scored at s
             uniform = torch.rand(B, n, A, device=s.device) * 2 - 1  # (B, n, A), density 0.5^A
             a_pi, logp_pi, _ = self.actor.sample(s.repeat_interleave(n, 0))  # (B n, A), (B n,)
             a_pi_next, logp_pi_next, _ = self.actor.sample(s_next.repeat_interleave(n, 0))
-            sampled = torch.cat([uniform, a_pi.view(B, n, A), a_pi_next.view(B, n, A)], 1)  # (B, 3n, A)
-            log_density = torch.cat([torch.full((B, n), A * math.log(0.5), device=s.device),
-                                     logp_pi.view(B, n), logp_pi_next.view(B, n)], 1)  # (B, 3n)
+            # (B, 3n, A)
+            sampled = torch.cat([uniform, a_pi.view(B, n, A), a_pi_next.view(B, n, A)], 1)
+            log_density = torch.cat(
+                [
+                    torch.full((B, n), A * math.log(0.5), device=s.device),
+                    logp_pi.view(B, n),
+                    logp_pi_next.view(B, n),
+                ],
+                1,
+            )  # (B, 3n)
             s_sampled = s.repeat_interleave(3 * n, 0)  # (B 3n, S), row b*3n + j is state b
 
         bellman, penalty = 0.0, 0.0
@@ -165,13 +179,19 @@ class Model(nn.Module):
             penalty = penalty + cql_penalty(q_sampled, q_data)
         critic_loss = bellman + cfg.cql_alpha * penalty
 
-        a_new, logp, _ = self.actor.sample(s)  # (B, A), (B,): reparameterised, so gradients reach the actor
+        # (B, A), (B,): reparameterised, so gradients reach the actor
+        a_new, logp, _ = self.actor.sample(s)
         q_new = torch.min(frozen(self.q1, s, a_new), frozen(self.q2, s, a_new))  # (B,)
         actor_loss = (self.log_alpha.exp().detach() * logp - q_new).mean()
         alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
         # the separate terms, kept (with their graphs) for logging and for the test that checks where each one's
         # gradient goes; the optimizer only ever sees their sum
-        self.losses = {"bellman": bellman, "cql_penalty": penalty, "actor": actor_loss, "alpha": alpha_loss}
+        self.losses = {
+            "bellman": bellman,
+            "cql_penalty": penalty,
+            "actor": actor_loss,
+            "alpha": alpha_loss,
+        }
         return critic_loss + actor_loss + alpha_loss
 
     def _discrete_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -57,8 +57,10 @@ class Config:
     embed_dim: Annotated[int, "[1, 1024]"] = 8  # BabyAI only (bc.StateEncoder)
     gamma: Annotated[float, "[0, 1]"] = 0.99
     target_update_rate: Annotated[float, "(0, 1]"] = 0.005  # Polyak factor of the target critics
-    expectile: Annotated[float, "(0, 1)"] = 0.7  # τ: 0.5 = mean (SARSA), -> 1 = max over the data's actions
-    beta: Annotated[float, "[0, 1e6]"] = 3.0  # β: inverse temperature of the advantage weights (0 = plain BC)
+    # τ: 0.5 = mean (SARSA), -> 1 = max over the data's actions
+    expectile: Annotated[float, "(0, 1)"] = 0.7
+    # β: inverse temperature of the advantage weights (0 = plain BC)
+    beta: Annotated[float, "[0, 1e6]"] = 3.0
     exp_adv_max: Annotated[float, "(0, 1e12]"] = 100.0  # clip on exp(β A)
     log_std_min: Annotated[float, "[-100, 100]"] = -20.0
     log_std_max: Annotated[float, "[-100, 100]"] = 2.0
@@ -88,7 +90,8 @@ def expectile_loss(diff: torch.Tensor, tau: float) -> torch.Tensor:
     """mean of |tau - 1(diff < 0)| diff², diff (B,) -> scalar. With diff = x - v, the v minimising it is the
     tau-expectile of x; here diff = Q(s, a) - V(s) and tau > 0.5 punishes V for falling short of Q more than for
     overshooting it, so V rises towards the better actions in the data."""
-    weight = torch.abs(tau - (diff < 0).to(diff.dtype))  # in diff's precision (float64 stays float64)
+    # in diff's precision (float64 stays float64)
+    weight = torch.abs(tau - (diff < 0).to(diff.dtype))
     return (weight * diff**2).mean()
 
 
@@ -141,27 +144,35 @@ class Model(nn.Module):
         super().__init__()
         self.cfg, self.discrete = cfg, tok.discrete
         encoder = StateEncoder(tok, cfg.embed_dim)
-        self.value = nn.Sequential(encoder, mlp(encoder.out_dim, 1, cfg.hidden, cfg.n_hidden))  # V(s)
+        # V(s)
+        self.value = nn.Sequential(encoder, mlp(encoder.out_dim, 1, cfg.hidden, cfg.n_hidden))
         self.q1, self.q2 = QNetwork(tok, cfg), QNetwork(tok, cfg)
-        self.q1_target = copy.deepcopy(self.q1).requires_grad_(False)  # saved, never given to the optimizer
+        # saved, never given to the optimizer
+        self.q1_target = copy.deepcopy(self.q1).requires_grad_(False)
         self.q2_target = copy.deepcopy(self.q2).requires_grad_(False)
         self.policy = Policy(tok, cfg)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         cfg = self.cfg
-        s, a, r = batch["states"], batch["actions"], batch["rewards"]  # (B, S), (B, A) or (B,), (B,)
+        # (B, S), (B, A) or (B,), (B,)
+        s, a, r = batch["states"], batch["actions"], batch["rewards"]
         s_next, done = batch["next_states"], batch["dones"]  # (B, S), (B,)
 
         with torch.no_grad():
-            q_target = torch.min(self.q1_target(s, a), self.q2_target(s, a))  # (B,) Q'(s, a), no gradient
-            y = r + cfg.gamma * (1 - done) * self.value(s_next).squeeze(-1)  # (B,) the backup through V(s')
+            # (B,) Q'(s, a), no gradient
+            q_target = torch.min(self.q1_target(s, a), self.q2_target(s, a))
+            # (B,) the backup through V(s')
+            y = r + cfg.gamma * (1 - done) * self.value(s_next).squeeze(-1)
 
-        advantage = q_target - self.value(s).squeeze(-1)  # (B,) Q'(s, a) - V(s); its gradient reaches only V
+        # (B,) Q'(s, a) - V(s); its gradient reaches only V
+        advantage = q_target - self.value(s).squeeze(-1)
         value_loss = expectile_loss(advantage, cfg.expectile)
         q_loss = (F.mse_loss(self.q1(s, a), y) + F.mse_loss(self.q2(s, a), y)) / 2
-        weights = torch.exp(cfg.beta * advantage.detach()).clamp(max=cfg.exp_adv_max)  # (B,) exp(β A), no gradient
+        # (B,) exp(β A), no gradient
+        weights = torch.exp(cfg.beta * advantage.detach()).clamp(max=cfg.exp_adv_max)
         policy_loss = -(weights * self.policy.log_prob(s, a)).mean()
-        self.losses = {"value": value_loss, "q": q_loss, "policy": policy_loss}  # the separate terms (logs, tests)
+        # the separate terms (logs, tests)
+        self.losses = {"value": value_loss, "q": q_loss, "policy": policy_loss}
         return value_loss + q_loss + policy_loss
 
     @torch.no_grad()

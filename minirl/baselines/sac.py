@@ -40,7 +40,8 @@ from minirl.runs import truncate_metrics
 @dataclass
 class Config:
     env_id: str = "HalfCheetah-v5"
-    max_episode_steps: int | None = None  # None: the env's own (1000 for HalfCheetah); tests use short episodes
+    # None: the env's own (1000 for HalfCheetah); tests use short episodes
+    max_episode_steps: int | None = None
     total_steps: int = 300_000  # environment steps
     learning_starts: int = 5_000  # uniform-random actions before the first update
     buffer_size: int = 1_000_000
@@ -61,8 +62,13 @@ HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 
 def mlp(inp: int, out: int, hidden: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(inp, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-                         nn.Linear(hidden, out))
+    return nn.Sequential(
+        nn.Linear(inp, hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, out),
+    )
 
 
 class Critic(nn.Module):
@@ -81,10 +87,15 @@ class Actor(nn.Module):
 
     def __init__(self, obs_dim: int, act_dim: int, hidden: int = 256, act_low=-1.0, act_high=1.0):
         super().__init__()
-        self.trunk = nn.Sequential(nn.Linear(obs_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+        self.trunk = nn.Sequential(
+            nn.Linear(obs_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
+        )
         self.mu = nn.Linear(hidden, act_dim)
         self.log_std = nn.Linear(hidden, act_dim)
-        low, high = torch.as_tensor(act_low, dtype=torch.float32), torch.as_tensor(act_high, dtype=torch.float32)
+        low, high = (
+            torch.as_tensor(act_low, dtype=torch.float32),
+            torch.as_tensor(act_high, dtype=torch.float32),
+        )
         self.register_buffer("act_scale", ((high - low) / 2).expand(act_dim).clone())
         self.register_buffer("act_bias", ((high + low) / 2).expand(act_dim).clone())
 
@@ -100,7 +111,12 @@ class Actor(nn.Module):
         u = mu + log_std.exp() * eps  # reparameterised: gradients reach mu and log_std
         y = torch.tanh(u)
         # log N(u; mu, sigma) written out, then the tanh squash's change of variables: - sum log(scale (1 - tanh^2))
-        log_prob = -0.5 * eps.pow(2) - log_std - HALF_LOG_2PI - torch.log(self.act_scale * (1 - y.pow(2)) + 1e-6)
+        log_prob = (
+            -0.5 * eps.pow(2)
+            - log_std
+            - HALF_LOG_2PI
+            - torch.log(self.act_scale * (1 - y.pow(2)) + 1e-6)
+        )
         action = y * self.act_scale + self.act_bias
         return action, log_prob.sum(-1), torch.tanh(mu) * self.act_scale + self.act_bias
 
@@ -133,7 +149,9 @@ class ReplayBuffer:
 
     def add(self, obs, action, reward, next_obs, terminated, truncated, env_index):
         k = (self.n + np.arange(len(obs))) % len(self.obs)
-        for name, value in zip(self.FIELDS, (obs, action, reward, next_obs, terminated, truncated, env_index)):
+        for name, value in zip(
+            self.FIELDS, (obs, action, reward, next_obs, terminated, truncated, env_index)
+        ):
             getattr(self, name)[k] = value
         self.n += len(obs)
 
@@ -148,7 +166,9 @@ class ReplayBuffer:
         return {name: getattr(self, name)[:n] for name in self.FIELDS}
 
 
-def critic_loss(batch, next_a, next_logp, critics: nn.ModuleList, targets: nn.ModuleList, alpha, gamma: float):
+def critic_loss(
+    batch, next_a, next_logp, critics: nn.ModuleList, targets: nn.ModuleList, alpha, gamma: float
+):
     """The soft Bellman backup: both critics regress onto y = r + gamma (1 - done) (min Q'(s', a') - alpha log pi).
 
     batch: obs (B, O), actions (B, A), rewards (B,), next_obs (B, O), dones (B,) (terminations only: a time-limit
@@ -168,7 +188,8 @@ class SAC:
     def __init__(self, cfg: Config, obs_dim: int, act_dim: int, low, high):
         self.cfg = cfg
         self.actor = Actor(obs_dim, act_dim, cfg.hidden, low, high)
-        self.critic = nn.ModuleList([Critic(obs_dim, act_dim, cfg.hidden) for _ in range(2)])  # Q1, Q2
+        # Q1, Q2
+        self.critic = nn.ModuleList([Critic(obs_dim, act_dim, cfg.hidden) for _ in range(2)])
         self.critic_target = nn.ModuleList([Critic(obs_dim, act_dim, cfg.hidden) for _ in range(2)])
         self.critic_target.load_state_dict(self.critic.state_dict())
         self.critic_target.requires_grad_(False)
@@ -184,15 +205,21 @@ class SAC:
         obs, next_obs = batch[0], batch[3]
         alpha = self.log_alpha.exp().detach()
         with torch.no_grad():
-            next_a, next_logp, _ = self.actor.sample(next_obs)  # a' ~ pi(.|s') for the Bellman target
-        q_loss = critic_loss(batch, next_a, next_logp, self.critic, self.critic_target, alpha, self.cfg.gamma)
+            # a' ~ pi(.|s') for the Bellman target
+            next_a, next_logp, _ = self.actor.sample(next_obs)
+        q_loss = critic_loss(
+            batch, next_a, next_logp, self.critic, self.critic_target, alpha, self.cfg.gamma
+        )
         self.q_opt.zero_grad(set_to_none=True)
         q_loss.backward()
         self.q_opt.step()
 
-        self.critic.requires_grad_(False)  # the actor loss moves only the actor: no weight gradients for Q
+        # the actor loss moves only the actor: no weight gradients for Q
+        self.critic.requires_grad_(False)
         a_pi, logp_pi, _ = self.actor.sample(obs)  # reparameterised, so gradients reach the actor
-        actor_loss = (alpha * logp_pi - torch.min(self.critic[0](obs, a_pi), self.critic[1](obs, a_pi))).mean()
+        actor_loss = (
+            alpha * logp_pi - torch.min(self.critic[0](obs, a_pi), self.critic[1](obs, a_pi))
+        ).mean()
         self.pi_opt.zero_grad(set_to_none=True)
         actor_loss.backward()
         self.pi_opt.step()
@@ -204,13 +231,21 @@ class SAC:
         self.a_opt.step()
 
         with torch.no_grad():  # Polyak: target <- target + tau (online - target)
-            torch._foreach_lerp_(list(self.critic_target.parameters()), list(self.critic.parameters()), self.cfg.tau)
+            torch._foreach_lerp_(
+                list(self.critic_target.parameters()), list(self.critic.parameters()), self.cfg.tau
+            )
         return dict(critic_loss=q_loss, actor_loss=actor_loss, alpha=alpha)
 
     def state_dict(self) -> dict:
-        return dict(actor=self.actor.state_dict(), critic=self.critic.state_dict(),
-                    critic_target=self.critic_target.state_dict(), log_alpha=self.log_alpha.detach().clone(),
-                    q_opt=self.q_opt.state_dict(), pi_opt=self.pi_opt.state_dict(), a_opt=self.a_opt.state_dict())
+        return dict(
+            actor=self.actor.state_dict(),
+            critic=self.critic.state_dict(),
+            critic_target=self.critic_target.state_dict(),
+            log_alpha=self.log_alpha.detach().clone(),
+            q_opt=self.q_opt.state_dict(),
+            pi_opt=self.pi_opt.state_dict(),
+            a_opt=self.a_opt.state_dict(),
+        )
 
     def load_state_dict(self, state: dict):
         self.actor.load_state_dict(state["actor"])
@@ -223,8 +258,14 @@ class SAC:
 
 
 @torch.no_grad()
-def evaluate_policy(actor: Actor, env_id: str, episodes: int, seed: int, deterministic: bool = True,
-                    max_episode_steps: int | None = None):
+def evaluate_policy(
+    actor: Actor,
+    env_id: str,
+    episodes: int,
+    seed: int,
+    deterministic: bool = True,
+    max_episode_steps: int | None = None,
+):
     """Runs `episodes` episodes side by side (env i resets with seed + i; evaluate.EnvLoop) and returns the list of
     undiscounted returns. Every step asks the actor for all envs' actions, finished ones included, so a stochastic
     evaluation draws the same random numbers from torch's generator whichever envs are still running."""
@@ -246,6 +287,7 @@ def save_buffer(buffer: ReplayBuffer, path: Path, compressed: bool = True, **ext
 
 # ---- exact resume: every piece of state the next step depends on ----------------------------------------------
 
+
 def _rng_state(generator: np.random.Generator) -> dict:
     return generator.bit_generator.state  # plain dict of ints and strings
 
@@ -258,8 +300,13 @@ def env_states(envs: gym.vector.SyncVectorEnv) -> list[dict]:
         base = env.unwrapped
         sim = np.empty(mujoco.mj_stateSize(base.model, spec))
         mujoco.mj_getState(base.model, base.data, sim, spec)
-        states.append(dict(sim=torch.from_numpy(sim), np_random=_rng_state(base.np_random),
-                           elapsed=getattr(env, "_elapsed_steps", None)))
+        states.append(
+            dict(
+                sim=torch.from_numpy(sim),
+                np_random=_rng_state(base.np_random),
+                elapsed=getattr(env, "_elapsed_steps", None),
+            )
+        )
     return states
 
 
@@ -274,20 +321,31 @@ def set_env_states(envs: gym.vector.SyncVectorEnv, states: list[dict]):
             env._elapsed_steps = state["elapsed"]
 
 
-def save_checkpoint(ckpt: Path, learner: SAC, buffer: ReplayBuffer, envs, loop: dict, rng: np.random.Generator):
+def save_checkpoint(
+    ckpt: Path, learner: SAC, buffer: ReplayBuffer, envs, loop: dict, rng: np.random.Generator
+):
     """Buffer first, then state.pt (each atomically): a crash between the two leaves a buffer with extra rows,
     which resume cuts back to the state's row count."""
     ckpt.mkdir(exist_ok=True)
     save_buffer(buffer, ckpt / "buffer.npz", compressed=False, n=np.array(buffer.n))
-    state = dict(learner=learner.state_dict(), torch_rng=torch.get_rng_state(), numpy_rng=_rng_state(rng),
-                 action_space_rng=_rng_state(envs.action_space.np_random), envs=env_states(envs),
-                 autoreset=torch.from_numpy(np.array(envs._autoreset_envs)), buffer_n=buffer.n, **loop)
+    state = dict(
+        learner=learner.state_dict(),
+        torch_rng=torch.get_rng_state(),
+        numpy_rng=_rng_state(rng),
+        action_space_rng=_rng_state(envs.action_space.np_random),
+        envs=env_states(envs),
+        autoreset=torch.from_numpy(np.array(envs._autoreset_envs)),
+        buffer_n=buffer.n,
+        **loop,
+    )
     tmp = ckpt / "state.tmp.pt"
     torch.save(state, tmp)
     tmp.replace(ckpt / "state.pt")
 
 
-def load_checkpoint(ckpt: Path, learner: SAC, buffer: ReplayBuffer, envs, rng: np.random.Generator) -> dict:
+def load_checkpoint(
+    ckpt: Path, learner: SAC, buffer: ReplayBuffer, envs, rng: np.random.Generator
+) -> dict:
     state = torch.load(ckpt / "state.pt", weights_only=True)
     learner.load_state_dict(state.pop("learner"))
     torch.set_rng_state(state.pop("torch_rng"))
@@ -299,7 +357,9 @@ def load_checkpoint(ckpt: Path, learner: SAC, buffer: ReplayBuffer, envs, rng: n
     with np.load(ckpt / "buffer.npz") as saved:
         stored, rows = int(saved["n"]), len(saved["obs"])
         if stored < n or (stored > n and stored > len(buffer.obs)):
-            raise ValueError(f"{ckpt}: the replay buffer ({stored} rows) does not match the state ({n} rows)")
+            raise ValueError(
+                f"{ckpt}: the replay buffer ({stored} rows) does not match the state ({n} rows)"
+            )
         keep = min(n, len(buffer.obs))
         if rows < keep:
             raise ValueError(f"{ckpt}/buffer.npz holds {rows} rows, the state needs {keep}")
@@ -309,8 +369,16 @@ def load_checkpoint(ckpt: Path, learner: SAC, buffer: ReplayBuffer, envs, rng: n
     return state
 
 
-def train(cfg: Config, out_dir: str | Path, snapshot_every: int = 10_000, buffer_every: int = 50_000,
-          checkpoint_every: int = 10_000, resume: bool = False, progress=None, stop_after: int | None = None):
+def train(
+    cfg: Config,
+    out_dir: str | Path,
+    snapshot_every: int = 10_000,
+    buffer_every: int = 50_000,
+    checkpoint_every: int = 10_000,
+    resume: bool = False,
+    progress=None,
+    stop_after: int | None = None,
+):
     """Trains SAC; writes metrics.jsonl, policy snapshots policy_<step>.pt, the replay buffer and checkpoint/.
 
     resume=True continues the run in out_dir from checkpoint/ exactly (the same numbers as never stopping).
@@ -322,25 +390,42 @@ def train(cfg: Config, out_dir: str | Path, snapshot_every: int = 10_000, buffer
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     with quiet():
-        envs = gym.vector.SyncVectorEnv([lambda: gym.make(cfg.env_id, max_episode_steps=cfg.max_episode_steps)
-                                         for _ in range(cfg.num_envs)])
+        envs = gym.vector.SyncVectorEnv(
+            [
+                lambda: gym.make(cfg.env_id, max_episode_steps=cfg.max_episode_steps)
+                for _ in range(cfg.num_envs)
+            ]
+        )
     envs.action_space.seed(cfg.seed)
     obs_dim = envs.single_observation_space.shape[0]
     act_dim = envs.single_action_space.shape[0]
-    learner = SAC(cfg, obs_dim, act_dim, envs.single_action_space.low, envs.single_action_space.high)
+    learner = SAC(
+        cfg, obs_dim, act_dim, envs.single_action_space.low, envs.single_action_space.high
+    )
     buffer = ReplayBuffer(min(cfg.buffer_size, cfg.total_steps), obs_dim, act_dim)
 
     obs, _ = envs.reset(seed=cfg.seed)
-    loop = dict(step=0, obs=torch.from_numpy(obs), just_reset=torch.zeros(cfg.num_envs, dtype=torch.bool),
-                ep_return=torch.zeros(cfg.num_envs, dtype=torch.float64), last={}, wall_s=0.0)
+    loop = dict(
+        step=0,
+        obs=torch.from_numpy(obs),
+        just_reset=torch.zeros(cfg.num_envs, dtype=torch.bool),
+        ep_return=torch.zeros(cfg.num_envs, dtype=torch.float64),
+        last={},
+        wall_s=0.0,
+    )
     if resume:
         loop = load_checkpoint(out / "checkpoint", learner, buffer, envs, rng)
-        truncate_metrics(out / "metrics.jsonl", loop["step"])  # rows past the checkpoint are written again
+        # rows past the checkpoint are written again
+        truncate_metrics(out / "metrics.jsonl", loop["step"])
     else:
         (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
         (out / "metrics.jsonl").write_text("")
     step, last, wall0 = loop["step"], loop["last"], loop["wall_s"]
-    obs, just_reset, ep_return = loop["obs"].numpy(), loop["just_reset"].numpy(), loop["ep_return"].numpy()
+    obs, just_reset, ep_return = (
+        loop["obs"].numpy(),
+        loop["just_reset"].numpy(),
+        loop["ep_return"].numpy(),
+    )
     start = time.time()
     metrics = open(out / "metrics.jsonl", "a")
     actor = learner.actor
@@ -353,8 +438,15 @@ def train(cfg: Config, out_dir: str | Path, snapshot_every: int = 10_000, buffer
         # Gymnasium's vector env resets an env on the step AFTER its episode ended (that step ignores the action and
         # returns the first observation of the next episode): such rows are not transitions, so they are skipped.
         real = ~just_reset
-        buffer.add(obs[real], actions[real], rewards[real], next_obs[real], term[real], trunc[real],
-                   np.flatnonzero(real))
+        buffer.add(
+            obs[real],
+            actions[real],
+            rewards[real],
+            next_obs[real],
+            term[real],
+            trunc[real],
+            np.flatnonzero(real),
+        )
         ep_return += rewards
         for i in np.flatnonzero(term | trunc):
             last["episode_return"] = float(ep_return[i])
@@ -370,10 +462,20 @@ def train(cfg: Config, out_dir: str | Path, snapshot_every: int = 10_000, buffer
         if step % snapshot_every == 0:
             torch.save(actor.state_dict(), out / f"policy_{step}.pt")
         if step % cfg.eval_every == 0:
-            rets = evaluate_policy(actor, cfg.env_id, cfg.eval_episodes, seed=10_000 + step,
-                                   max_episode_steps=cfg.max_episode_steps)
-            row = dict(step=step, eval_return_mean=float(np.mean(rets)), eval_return_std=float(np.std(rets)),
-                       wall_s=wall0 + time.time() - start, **last)
+            rets = evaluate_policy(
+                actor,
+                cfg.env_id,
+                cfg.eval_episodes,
+                seed=10_000 + step,
+                max_episode_steps=cfg.max_episode_steps,
+            )
+            row = dict(
+                step=step,
+                eval_return_mean=float(np.mean(rets)),
+                eval_return_std=float(np.std(rets)),
+                wall_s=wall0 + time.time() - start,
+                **last,
+            )
             metrics.write(json.dumps(row) + "\n")
             metrics.flush()
             if progress:
@@ -381,9 +483,14 @@ def train(cfg: Config, out_dir: str | Path, snapshot_every: int = 10_000, buffer
         if step % buffer_every == 0:
             save_buffer(buffer, out / "replay_buffer.npz")
         if step % checkpoint_every == 0 or step == stop_after:
-            loop = dict(step=step, obs=torch.from_numpy(obs.copy()), just_reset=torch.from_numpy(just_reset.copy()),
-                        ep_return=torch.from_numpy(ep_return.copy()), last=dict(last),
-                        wall_s=wall0 + time.time() - start)
+            loop = dict(
+                step=step,
+                obs=torch.from_numpy(obs.copy()),
+                just_reset=torch.from_numpy(just_reset.copy()),
+                ep_return=torch.from_numpy(ep_return.copy()),
+                last=dict(last),
+                wall_s=wall0 + time.time() - start,
+            )
             save_checkpoint(out / "checkpoint", learner, buffer, envs, loop, rng)
     metrics.close()
     if step >= cfg.total_steps:

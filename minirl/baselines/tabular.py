@@ -43,8 +43,10 @@ class Config:
     env_id: str = "MiniGrid-Empty-5x5-v0"
     gamma: float = 0.9  # discount
     alpha: float = 0.5  # Q-learning step size (the env is deterministic, so large steps are fine)
-    epsilon: float = 0.5  # epsilon-greedy exploration (off-policy: Q-learning still learns the greedy policy)
-    episodes: int = 500  # Q-learning episodes, each from a uniformly random start state (exploring starts)
+    # epsilon-greedy exploration (off-policy: Q-learning still learns the greedy policy)
+    epsilon: float = 0.5
+    # Q-learning episodes, each from a uniformly random start state (exploring starts)
+    episodes: int = 500
     max_steps: int = 50  # per Q-learning episode
     seed: int = 0
 
@@ -71,7 +73,11 @@ def make_env(env_id: str) -> gym.Env:
 def set_state(env: gym.Env, state: tuple[int, int, int]) -> None:
     """Puts the agent at (x, y) facing dir, the way Minigrid stores it (used for the model and exploring starts)."""
     x, y, direction = state
-    env.unwrapped.agent_pos, env.unwrapped.agent_dir, env.unwrapped.step_count = (x, y), direction, 0
+    env.unwrapped.agent_pos, env.unwrapped.agent_dir, env.unwrapped.step_count = (
+        (x, y),
+        direction,
+        0,
+    )
 
 
 def agent_state(env: gym.Env) -> tuple[int, int, int]:
@@ -84,8 +90,13 @@ def build_mdp(env_id: str = Config.env_id) -> TabularMDP:
     env = make_env(env_id)
     env.reset(seed=0)
     grid = env.unwrapped.grid
-    cells = [(x, y) for y in range(grid.height) for x in range(grid.width)
-             if grid.get(x, y) is None or grid.get(x, y).type == "floor"]  # where the agent can stand (not the goal)
+    cells = [
+        (x, y)
+        for y in range(grid.height)
+        for x in range(grid.width)
+        # where the agent can stand (not the goal)
+        if grid.get(x, y) is None or grid.get(x, y).type == "floor"
+    ]
     states = [(x, y, d) for x, y in cells for d in range(4)]
     index = {s: i for i, s in enumerate(states)}
     next_state = np.zeros((len(states), N_ACTIONS), np.int64)
@@ -97,7 +108,8 @@ def build_mdp(env_id: str = Config.env_id) -> TabularMDP:
             _, r, terminated, _, _ = env.unwrapped.step(a)
             done[i, a] = terminated
             reward[i, a] = float(r > 0)  # success indicator (see the module docstring)
-            next_state[i, a] = i if terminated else index[agent_state(env)]  # s' of a terminal step is never read
+            # s' of a terminal step is never read
+            next_state[i, a] = i if terminated else index[agent_state(env)]
     env.close()
     return TabularMDP(states, next_state, reward, done)
 
@@ -105,8 +117,9 @@ def build_mdp(env_id: str = Config.env_id) -> TabularMDP:
 # ---------------------------------------------------------------------------------------------- the two updates
 
 
-def bellman_backup(Q: np.ndarray, next_state: np.ndarray, reward: np.ndarray, done: np.ndarray,
-                   gamma: float) -> np.ndarray:
+def bellman_backup(
+    Q: np.ndarray, next_state: np.ndarray, reward: np.ndarray, done: np.ndarray, gamma: float
+) -> np.ndarray:
     """One synchronous Bellman optimality backup of every (s, a) in a deterministic MDP.
 
     (T Q)(s, a) = r(s, a) + gamma * (1 - done(s, a)) * max_a' Q(s'(s, a), a')
@@ -116,8 +129,9 @@ def bellman_backup(Q: np.ndarray, next_state: np.ndarray, reward: np.ndarray, do
     return reward + gamma * (1.0 - done) * v_next
 
 
-def q_learning_step(Q: np.ndarray, s: int, a: int, r: float, s_next: int, done: bool, gamma: float,
-                    alpha: float) -> float:
+def q_learning_step(
+    Q: np.ndarray, s: int, a: int, r: float, s_next: int, done: bool, gamma: float, alpha: float
+) -> float:
     """One Q-learning update from one transition (s, a, r, s', done); updates Q (S, A) in place.
 
     Returns the TD error  delta = r + gamma * (1 - done) * max_a' Q(s', a') - Q(s, a)  (before the update).
@@ -131,8 +145,9 @@ def q_learning_step(Q: np.ndarray, s: int, a: int, r: float, s_next: int, done: 
 # ---------------------------------------------------------------------------------------------- the two learners
 
 
-def value_iteration(mdp: TabularMDP, gamma: float = Config.gamma, tol: float = 1e-8,
-                    max_iters: int = 1000) -> tuple[np.ndarray, list[float]]:
+def value_iteration(
+    mdp: TabularMDP, gamma: float = Config.gamma, tol: float = 1e-8, max_iters: int = 1000
+) -> tuple[np.ndarray, list[float]]:
     """Repeats the backup until Q stops changing. Returns Q* (S, A) and the max-norm change after each sweep.
 
     The backup is a gamma-contraction in the max norm, so the change shrinks at least by gamma per sweep.
@@ -148,7 +163,9 @@ def value_iteration(mdp: TabularMDP, gamma: float = Config.gamma, tol: float = 1
     return Q, residuals
 
 
-def q_learning(cfg: Config, mdp: TabularMDP, Q_star: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+def q_learning(
+    cfg: Config, mdp: TabularMDP, Q_star: np.ndarray | None = None
+) -> tuple[np.ndarray, dict]:
     """Model-free: epsilon-greedy episodes in the real env, one `q_learning_step` per transition.
 
     Returns Q (S, A) and a log: per episode its length, and (if Q_star is given) max |Q - Q*| after it.
@@ -163,8 +180,13 @@ def q_learning(cfg: Config, mdp: TabularMDP, Q_star: np.ndarray | None = None) -
         s = int(rng.integers(len(mdp.states)))  # exploring starts: every (s, a) keeps being tried
         set_state(env, mdp.states[s])
         for t in range(cfg.max_steps):
-            explore = t == 0 or rng.random() < cfg.epsilon  # exploring start: a random first action too
-            a = int(rng.integers(N_ACTIONS)) if explore else int(rng.choice(np.flatnonzero(Q[s] == Q[s].max())))
+            # exploring start: a random first action too
+            explore = t == 0 or rng.random() < cfg.epsilon
+            a = (
+                int(rng.integers(N_ACTIONS))
+                if explore
+                else int(rng.choice(np.flatnonzero(Q[s] == Q[s].max())))
+            )
             _, r, terminated, _, _ = env.unwrapped.step(a)
             s_next = s if terminated else mdp.index(agent_state(env))
             q_learning_step(Q, s, a, float(r > 0), s_next, terminated, cfg.gamma, cfg.alpha)
@@ -178,8 +200,9 @@ def q_learning(cfg: Config, mdp: TabularMDP, Q_star: np.ndarray | None = None) -
     return Q, log
 
 
-def greedy_episode(Q: np.ndarray, mdp: TabularMDP, env_id: str = Config.env_id, seed: int = 0,
-                   max_steps: int = 50) -> tuple[float, int]:
+def greedy_episode(
+    Q: np.ndarray, mdp: TabularMDP, env_id: str = Config.env_id, seed: int = 0, max_steps: int = 50
+) -> tuple[float, int]:
     """Acts greedily w.r.t. Q from the env's own start state; returns (Minigrid's return, steps taken)."""
     env = make_env(env_id)
     env.reset(seed=seed)
@@ -196,8 +219,14 @@ def greedy_episode(Q: np.ndarray, mdp: TabularMDP, env_id: str = Config.env_id, 
 # ---------------------------------------------------------------------------------------------- offline (lesson 02)
 
 
-def offline_value_iteration(mdp: TabularMDP, in_data: np.ndarray, Q_init: np.ndarray, gamma: float = Config.gamma,
-                            in_sample: bool = False, sweeps: int = 50) -> list[np.ndarray]:
+def offline_value_iteration(
+    mdp: TabularMDP,
+    in_data: np.ndarray,
+    Q_init: np.ndarray,
+    gamma: float = Config.gamma,
+    in_sample: bool = False,
+    sweeps: int = 50,
+) -> list[np.ndarray]:
     """Value iteration from a fixed dataset: only the (s, a) pairs the data holds (in_data (S, A) bool) are ever
     backed up; every other pair keeps its Q_init value, the arbitrary number an untrained network would output.
 
@@ -229,13 +258,20 @@ def plot_offline(curves: dict, success: dict, path: Path, env_id: str, what: str
         for i, curve in enumerate(runs):
             axes[0].plot(curve, color=colors[name], alpha=0.7, label=name if i == 0 else None)
     axes[0].axhline(0, color="k", lw=0.8)
-    axes[0].set(xlabel="sweep over the dataset", ylabel="max over data pairs of Q - Q_data*",
-                title=f"offline value iteration, {len(next(iter(curves.values())))} random initial Q")
+    axes[0].set(
+        xlabel="sweep over the dataset",
+        ylabel="max over data pairs of Q - Q_data*",
+        title=f"offline value iteration, {len(next(iter(curves.values())))} random initial Q",
+    )
     axes[0].legend(loc="center right")
     names = list(success)
     axes[1].bar(range(len(names)), [success[n] for n in names], color=[colors[n] for n in names])
     axes[1].set_xticks(range(len(names)), [n.replace("max over ", "") for n in names])
-    axes[1].set(ylabel="greedy episodes reaching the goal (fraction)", ylim=(0, 1.05), title="acting in the real env")
+    axes[1].set(
+        ylabel="greedy episodes reaching the goal (fraction)",
+        ylim=(0, 1.05),
+        title="acting in the real env",
+    )
     fig.suptitle(f"Extrapolation error on {env_id}: the data never holds {what}")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -249,7 +285,10 @@ def offline_demo(cfg: Config, out: Path, inits: int = 5, sweeps: int = 50) -> Pa
     mdp = build_mdp(cfg.env_id)
     in_data = np.ones(mdp.next_state.shape, bool)
     in_data[:, 0] = False  # action 0 (turn left) never appears in the data
-    Q_data = offline_value_iteration(mdp, in_data, np.zeros(in_data.shape), cfg.gamma, True, 200)[-1]  # Q_data*
+    # Q_data*
+    Q_data = offline_value_iteration(mdp, in_data, np.zeros(in_data.shape), cfg.gamma, True, 200)[
+        -1
+    ]
     curves, success = {}, {}
     for in_sample, name in ((False, "max over all actions"), (True, "max over the data's actions")):
         curves[name], wins = [], 0
@@ -257,18 +296,23 @@ def offline_demo(cfg: Config, out: Path, inits: int = 5, sweeps: int = 50) -> Pa
             Q_init = np.random.default_rng(seed).normal(size=in_data.shape)
             history = offline_value_iteration(mdp, in_data, Q_init, cfg.gamma, in_sample, sweeps)
             curves[name].append([float((Q - Q_data)[in_data].max()) for Q in history])
-            ret, _ = greedy_episode(np.where(in_data, history[-1], -np.inf), mdp, cfg.env_id)  # acts in the data
+            # acts in the data
+            ret, _ = greedy_episode(np.where(in_data, history[-1], -np.inf), mdp, cfg.env_id)
             wins += ret > 0
         success[name] = wins / inits
-        print(f"{name}: overestimation after {sweeps} sweeps {np.mean([c[-1] for c in curves[name]]):.3f} "
-              f"(mean over {inits} inits), greedy policy reaches the goal in {wins}/{inits}")
+        print(
+            f"{name}: overestimation after {sweeps} sweeps {np.mean([c[-1] for c in curves[name]]):.3f} "
+            f"(mean over {inits} inits), greedy policy reaches the goal in {wins}/{inits}"
+        )
     return plot_offline(curves, success, out / "offline.png", cfg.env_id, "'turn left'")
 
 
 # ---------------------------------------------------------------------------------------------- figure
 
 
-def plot(mdp: TabularMDP, Q_star: np.ndarray, residuals: list[float], log: dict, path: Path, env_id: str) -> Path:
+def plot(
+    mdp: TabularMDP, Q_star: np.ndarray, residuals: list[float], log: dict, path: Path, env_id: str
+) -> Path:
     """Three panels: V*(x, y) = max over dir and a of Q*, value iteration's convergence, Q-learning's error."""
     import matplotlib
 
@@ -283,7 +327,8 @@ def plot(mdp: TabularMDP, Q_star: np.ndarray, residuals: list[float], log: dict,
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     im = axes[0].imshow(V, cmap="viridis")
     for y, x in zip(*np.nonzero(np.isnan(V[1:-1, 1:-1]))):
-        axes[0].text(x + 1, y + 1, "goal", ha="center", va="center")  # the one interior cell with no state
+        # the one interior cell with no state
+        axes[0].text(x + 1, y + 1, "goal", ha="center", va="center")
     axes[0].set(title="V*(x, y) = max over dir, a of Q*", xlabel="x (cell)", ylabel="y (cell)")
     fig.colorbar(im, ax=axes[0], label="value (discounted return)")
     axes[1].semilogy(range(1, len(residuals) + 1), np.maximum(residuals, 1e-12), marker=".")
@@ -299,12 +344,18 @@ def plot(mdp: TabularMDP, Q_star: np.ndarray, residuals: list[float], log: dict,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Value iteration and tabular Q-learning on a Minigrid room.")
+    parser = argparse.ArgumentParser(
+        description="Value iteration and tabular Q-learning on a Minigrid room."
+    )
     parser.add_argument("--env-id", default=Config.env_id)
     parser.add_argument("--episodes", type=int, default=Config.episodes)
     parser.add_argument("--seed", type=int, default=Config.seed)
     parser.add_argument("--out", type=Path, default=Path("docs/figures"))
-    parser.add_argument("--offline", action="store_true", help="lesson 02's demo: value iteration on a fixed dataset")
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="lesson 02's demo: value iteration on a fixed dataset",
+    )
     args = parser.parse_args(argv)
     cfg = Config(env_id=args.env_id, episodes=args.episodes, seed=args.seed)
     if args.offline:
@@ -313,11 +364,14 @@ def main(argv: list[str] | None = None) -> None:
     mdp = build_mdp(cfg.env_id)
     Q_star, residuals = value_iteration(mdp, cfg.gamma)
     Q, log = q_learning(cfg, mdp, Q_star)
-    optimal = np.isclose(Q_star[np.arange(len(Q)), Q.argmax(1)], Q_star.max(1)).mean()  # ties count as optimal
+    # ties count as optimal
+    optimal = np.isclose(Q_star[np.arange(len(Q)), Q.argmax(1)], Q_star.max(1)).mean()
     print(f"{cfg.env_id}: {len(mdp.states)} states x {N_ACTIONS} actions")
     print(f"value iteration: {len(residuals)} sweeps, last change {residuals[-1]:.1e}")
-    print(f"Q-learning: {cfg.episodes} episodes, max |Q - Q*| = {log['max_error'][-1]:.4f}, "
-          f"its greedy action is optimal in {100 * optimal:.0f}% of states")
+    print(
+        f"Q-learning: {cfg.episodes} episodes, max |Q - Q*| = {log['max_error'][-1]:.4f}, "
+        f"its greedy action is optimal in {100 * optimal:.0f}% of states"
+    )
     for name, table in (("value iteration", Q_star), ("Q-learning", Q)):
         ret, steps = greedy_episode(table, mdp, cfg.env_id, cfg.seed)
         print(f"greedy policy from {name}: return {ret:.3f} in {steps} steps")

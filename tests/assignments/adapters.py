@@ -17,7 +17,8 @@ from graders import GRADERS, grade_file, sandbox
 
 from minirl import course
 
-SCORES: list[tuple[str, str]] = []  # (exercise, score line) of every grade in this session, for the summary
+# (exercise, score line) of every grade in this session, for the summary
+SCORES: list[tuple[str, str]] = []
 _BOX: list = []  # the session's sandbox, started at the first student grade
 
 
@@ -42,7 +43,9 @@ def grade(lesson: int, name: str) -> str:
                 raise AssertionError(f"no exercise file at {path}")
             score = grade_file(lesson, name, path, the_sandbox())
         else:
-            score = GRADERS[(lesson, name)](course.reference(lesson, name), course.reference(lesson, name))
+            score = GRADERS[(lesson, name)](
+                course.reference(lesson, name), course.reference(lesson, name)
+            )
     except NotImplementedError:
         SCORES.append((label, "not started"))
         raise

@@ -6,8 +6,12 @@ from adapters import SCORES
 
 
 def pytest_addoption(parser):
-    parser.addoption("--student", action="store_true", default=False,
-                     help="grade the learner's lessons/*/exercise.py (same as MINIRL_STUDENT=1)")
+    parser.addoption(
+        "--student",
+        action="store_true",
+        default=False,
+        help="grade the learner's lessons/*/exercise.py (same as MINIRL_STUDENT=1)",
+    )
 
 
 def pytest_configure(config):
@@ -18,7 +22,11 @@ def pytest_configure(config):
 def pytest_terminal_summary(terminalreporter):
     if not SCORES:
         return
-    who = "your exercise.py files" if os.environ.get("MINIRL_STUDENT", "") not in ("", "0") else "the references"
+    who = (
+        "your exercise.py files"
+        if os.environ.get("MINIRL_STUDENT", "") not in ("", "0")
+        else "the references"
+    )
     terminalreporter.section(f"minirl course scores ({who})")
     for label, score in SCORES:
         terminalreporter.write_line(f"{label:<40} {score}")

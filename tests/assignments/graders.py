@@ -37,7 +37,9 @@ import torch
 def _load_sandbox():
     """sandbox.py next to this file, imported by path (graders.py itself may be loaded by path, by minirl.course)."""
     if "minirl_sandbox" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("minirl_sandbox", Path(__file__).with_name("sandbox.py"))
+        spec = importlib.util.spec_from_file_location(
+            "minirl_sandbox", Path(__file__).with_name("sandbox.py")
+        )
         module = importlib.util.module_from_spec(spec)
         sys.modules["minirl_sandbox"] = module
         spec.loader.exec_module(module)
@@ -102,8 +104,11 @@ def tolerance(*inputs, k32: float = 128, k64: float = 4096) -> float:
 
 def magnitude(*inputs) -> float:
     """max(1, the largest finite |value| among the inputs): the scale of the rounding a sum of them carries."""
-    biggest = [np.abs(a[np.isfinite(a)]).max() for a in (as_numpy(x).astype(np.float64) for x in inputs) if a.size
-               and np.isfinite(a).any()]
+    biggest = [
+        np.abs(a[np.isfinite(a)]).max()
+        for a in (as_numpy(x).astype(np.float64) for x in inputs)
+        if a.size and np.isfinite(a).any()
+    ]
     return max([1.0, *map(float, biggest)])
 
 
@@ -131,10 +136,16 @@ def show(x, limit: int = 8) -> str:
 
 
 def scalar(x) -> str:
-    return np.format_float_positional(x, unique=True) if isinstance(x, (float, np.floating)) else repr(x)
+    return (
+        np.format_float_positional(x, unique=True)
+        if isinstance(x, (float, np.floating))
+        else repr(x)
+    )
 
 
-def difference(got, want, rtol: float = 1e-5, atol: float | None = None, dtype: bool = False) -> str | None:
+def difference(
+    got, want, rtol: float = 1e-5, atol: float | None = None, dtype: bool = False
+) -> str | None:
     """None when got matches want, else why not. Shapes must match; ints and bools exactly, floats to rtol (and
     atol, default rtol · max(1, max |want|)); torch must come back as torch and numpy as numpy; with dtype=True the
     dtype must be want's (where the exercise's docstring promises one)."""
@@ -145,8 +156,10 @@ def difference(got, want, rtol: float = 1e-5, atol: float | None = None, dtype: 
     if isinstance(got, sandbox.Unsendable):
         return f"returned {got!r}"
     if isinstance(want, torch.Tensor) != isinstance(got, torch.Tensor):
-        return (f"returned a {type(got).__name__}, expected a "
-                f"{'torch tensor' if isinstance(want, torch.Tensor) else 'numpy array or number'}")
+        return (
+            f"returned a {type(got).__name__}, expected a "
+            f"{'torch tensor' if isinstance(want, torch.Tensor) else 'numpy array or number'}"
+        )
     try:
         g, w = as_numpy(got), as_numpy(want)
     except (TypeError, ValueError) as e:
@@ -171,8 +184,10 @@ def difference(got, want, rtol: float = 1e-5, atol: float | None = None, dtype: 
     if w.ndim == 0:
         return f"expected {scalar(w.item())}, got {scalar(g.item())}{tol}"
     at = tuple(int(i) for i in np.argwhere(wrong)[0])
-    return (f"expected {show(w)}, got {show(g)}; first difference at index {at}: expected {scalar(w[at].item())}, "
-            f"got {scalar(g[at].item())}{tol} ({int(wrong.sum())} of {wrong.size} entries differ)")
+    return (
+        f"expected {show(w)}, got {show(g)}; first difference at index {at}: expected {scalar(w[at].item())}, "
+        f"got {scalar(g[at].item())}{tol} ({int(wrong.sum())} of {wrong.size} entries differ)"
+    )
 
 
 class Grade:
@@ -186,18 +201,33 @@ class Grade:
     def call(self, case: str, fn, *args, shown: str | None = None, **kwargs):
         """fn(*args) -> (ok, output). An exception is a wrong case, except NotImplementedError, which propagates:
         the exercise is not started. `shown`: the inputs to print with a failure (default: args and kwargs)."""
-        self.inputs = shown if shown is not None else ", ".join(
-            [show(a) for a in args] + [f"{k}={show(v)}" for k, v in kwargs.items()])
+        self.inputs = (
+            shown
+            if shown is not None
+            else ", ".join([show(a) for a in args] + [f"{k}={show(v)}" for k, v in kwargs.items()])
+        )
         try:
             return True, fn(*args, **kwargs)
         except NotImplementedError:
             raise
         except Exception as e:  # noqa: BLE001
-            self.fail(case, f"raised {type(e).__name__}: {e}" if not isinstance(e, sandbox.RemoteError)
-                      else f"raised {e}")
+            self.fail(
+                case,
+                f"raised {type(e).__name__}: {e}"
+                if not isinstance(e, sandbox.RemoteError)
+                else f"raised {e}",
+            )
             return False, None
 
-    def check(self, case: str, got, want, rtol: float = 1e-5, atol: float | None = None, dtype: bool = False) -> bool:
+    def check(
+        self,
+        case: str,
+        got,
+        want,
+        rtol: float = 1e-5,
+        atol: float | None = None,
+        dtype: bool = False,
+    ) -> bool:
         return self.require(case, difference(got, want, rtol, atol, dtype))
 
     def require(self, case: str, problem: str | None) -> bool:
@@ -206,7 +236,9 @@ class Grade:
         if problem is None:
             self.passed += 1
             return True
-        self.failures.append(f"{case}: {problem}" + (f"\n  inputs: {self.inputs}" if self.inputs else ""))
+        self.failures.append(
+            f"{case}: {problem}" + (f"\n  inputs: {self.inputs}" if self.inputs else "")
+        )
         return False
 
     def fail(self, case: str, problem: str) -> None:
@@ -216,16 +248,23 @@ class Grade:
         head = f"Lesson {self.lesson:02d} · {self.name}: {self.passed}/{self.total} cases correct"
         if self.failures:
             more = f" (and {len(self.failures) - 1} more wrong)" if len(self.failures) > 1 else ""
-            fresh = (f"\n  fresh cases came from run seed {RUN_SEED}: MINIRL_GRADER_SEED={RUN_SEED} repeats them"
-                     if FRESH_CASES else "")
-            raise GradeError(f"{head}, score {self.passed / self.total:.2f}.\n  first wrong case: "
-                             f"{self.failures[0]}{more}{fresh}")
+            fresh = (
+                f"\n  fresh cases came from run seed {RUN_SEED}: MINIRL_GRADER_SEED={RUN_SEED} repeats them"
+                if FRESH_CASES
+                else ""
+            )
+            raise GradeError(
+                f"{head}, score {self.passed / self.total:.2f}.\n  first wrong case: "
+                f"{self.failures[0]}{more}{fresh}"
+            )
         return f"{self.passed}/{self.total} cases"
 
 
 def rejected(lesson: int, name: str, problem: str) -> GradeError:
-    return GradeError(f"Lesson {lesson:02d} · {name}: 0/1 cases correct, score 0.00 (not graded).\n"
-                      f"  first wrong case: the static check: {problem}")
+    return GradeError(
+        f"Lesson {lesson:02d} · {name}: 0/1 cases correct, score 0.00 (not graded).\n"
+        f"  first wrong case: the static check: {problem}"
+    )
 
 
 def grade_file(lesson: int, name: str, path: Path, box, static: bool = True) -> str:
@@ -281,7 +320,11 @@ def check_loss(g: Grade, case: str, fn, ref, *inputs, rtol=None, **kwargs) -> No
 
 
 def random_mdp(rng, S: int, A: int, p_done: float = 0.2, dtype=np.float64):
-    return (rng.integers(S, size=(S, A)), rng.normal(size=(S, A)).round(2).astype(dtype), rng.random((S, A)) < p_done)
+    return (
+        rng.integers(S, size=(S, A)),
+        rng.normal(size=(S, A)).round(2).astype(dtype),
+        rng.random((S, A)) < p_done,
+    )
 
 
 @grader(1, "bellman_backup")
@@ -292,36 +335,99 @@ def grade_bellman_backup(fn, ref) -> str:
         S, A = int(rng.integers(1, 12)), int(rng.integers(1, 5))
         gamma, dt = float(rng.choice([0.0, 0.5, 0.9, 0.99, 1.0])), float_dtype(rng)
         ns, r, done = random_mdp(rng, S, A, dtype=dt)
-        cases.append((f"{label}: S={S}, A={A}, gamma={gamma}, {dt.__name__}", rng.normal(size=(S, A)).astype(dt),
-                      ns.astype(rng.choice([np.int64, np.int32])), r, done, gamma))
+        cases.append(
+            (
+                f"{label}: S={S}, A={A}, gamma={gamma}, {dt.__name__}",
+                rng.normal(size=(S, A)).astype(dt),
+                ns.astype(rng.choice([np.int64, np.int32])),
+                r,
+                done,
+                gamma,
+            )
+        )
     rng = np.random.default_rng(100)
     ns, r, _ = random_mdp(rng, 5, 3)
-    cases.append(("every step ends the episode (no bootstrapping at all)", rng.normal(size=(5, 3)), ns, r,
-                   np.ones((5, 3), bool), 0.9))
-    cases.append(("no step ends the episode", rng.normal(size=(5, 3)), ns, r, np.zeros((5, 3), bool), 0.9))
-    cases.append(("one state looping to itself", np.array([[1.0, 3.0]]), np.zeros((1, 2), int),
-                  np.array([[0.5, -1.0]]), np.zeros((1, 2), bool), 0.5))
+    cases.append(
+        (
+            "every step ends the episode (no bootstrapping at all)",
+            rng.normal(size=(5, 3)),
+            ns,
+            r,
+            np.ones((5, 3), bool),
+            0.9,
+        )
+    )
+    cases.append(
+        ("no step ends the episode", rng.normal(size=(5, 3)), ns, r, np.zeros((5, 3), bool), 0.9)
+    )
+    cases.append(
+        (
+            "one state looping to itself",
+            np.array([[1.0, 3.0]]),
+            np.zeros((1, 2), int),
+            np.array([[0.5, -1.0]]),
+            np.zeros((1, 2), bool),
+            0.5,
+        )
+    )
     for label, r2 in (("fixed", rng), ("fresh", fresh_rng(1))):
         if r2 is None:
             continue
-        ns, r, done = random_mdp(r2, 6, 3, p_done=0.5)  # huge Q at terminal steps: r must come back exactly
-        cases.append((f"{label}: Q of order 1e17, half the steps terminal (no cancellation allowed)",
-                      r2.normal(size=(6, 3)) * 1e17, ns, r, done, 0.99))
-        cases.append((f"{label}: every Q equal (ties in the max)", np.full((6, 3), float(r2.normal())), ns, r, done,
-                      0.9))
+        # huge Q at terminal steps: r must come back exactly
+        ns, r, done = random_mdp(r2, 6, 3, p_done=0.5)
+        cases.append(
+            (
+                f"{label}: Q of order 1e17, half the steps terminal (no cancellation allowed)",
+                r2.normal(size=(6, 3)) * 1e17,
+                ns,
+                r,
+                done,
+                0.99,
+            )
+        )
+        cases.append(
+            (
+                f"{label}: every Q equal (ties in the max)",
+                np.full((6, 3), float(r2.normal())),
+                ns,
+                r,
+                done,
+                0.9,
+            )
+        )
     from minirl.baselines.tabular import build_mdp
 
     mdp = build_mdp()
-    cases.append(("the Minigrid room of lesson 01, Q = 0", np.zeros(mdp.next_state.shape), mdp.next_state,
-                  mdp.reward, mdp.done, 0.9))
-    cases.append(("the Minigrid room of lesson 01, random Q", rng.random(mdp.next_state.shape), mdp.next_state,
-                  mdp.reward, mdp.done, 0.9))
+    cases.append(
+        (
+            "the Minigrid room of lesson 01, Q = 0",
+            np.zeros(mdp.next_state.shape),
+            mdp.next_state,
+            mdp.reward,
+            mdp.done,
+            0.9,
+        )
+    )
+    cases.append(
+        (
+            "the Minigrid room of lesson 01, random Q",
+            rng.random(mdp.next_state.shape),
+            mdp.next_state,
+            mdp.reward,
+            mdp.done,
+            0.9,
+        )
+    )
     for case, Q, ns, r, done, gamma in cases:
         Q_before = Q.copy()
         ok, got = g.call(case, fn, Q, ns, r, done, gamma)
         if ok and g.check(case, got, ref(Q_before, ns, r, done, gamma), tolerance(Q, r)):
-            g.require(f"{case} (input Q unchanged)", None if np.array_equal(Q, Q_before) else
-                      "the input Q was modified: return a new array")
+            g.require(
+                f"{case} (input Q unchanged)",
+                None
+                if np.array_equal(Q, Q_before)
+                else "the input Q was modified: return a new array",
+            )
     return g.result()
 
 
@@ -338,21 +444,71 @@ def grade_q_learning_step(fn, ref) -> str:
         r, done = float(rng.normal()), bool(rng.random() < 0.3)
         numpy_scalars = rng.random() < 0.5
         if numpy_scalars:
-            s, a, s_next, r, done = np.int64(s), np.int64(a), np.int64(s_next), dt(r), np.bool_(done)
+            s, a, s_next, r, done = (
+                np.int64(s),
+                np.int64(a),
+                np.int64(s_next),
+                dt(r),
+                np.bool_(done),
+            )
         kind = "numpy scalars" if numpy_scalars else "Python scalars"
-        cases.append((f"{label}: S={S}, A={A}, {dt.__name__} table, {kind}, done={bool(done)}",
-                      rng.normal(size=(S, A)).astype(dt), s, a, r, s_next, done, float(rng.choice([0.5, 0.9, 0.99])),
-                      float(rng.choice([0.1, 0.5, 1.0]))))
+        cases.append(
+            (
+                f"{label}: S={S}, A={A}, {dt.__name__} table, {kind}, done={bool(done)}",
+                rng.normal(size=(S, A)).astype(dt),
+                s,
+                a,
+                r,
+                s_next,
+                done,
+                float(rng.choice([0.5, 0.9, 0.99])),
+                float(rng.choice([0.1, 0.5, 1.0])),
+            )
+        )
     rng = np.random.default_rng(200)
     Q = rng.normal(size=(4, 3))
     cases.append(("terminal transition (done=True): no bootstrap", Q, 1, 2, 1.0, 3, True, 0.9, 0.5))
-    cases.append(("terminal transition given as np.bool_(True) (what an env returns)", Q, 1, 2, 1.0, 3,
-                  np.bool_(True), 0.9, 0.5))
+    cases.append(
+        (
+            "terminal transition given as np.bool_(True) (what an env returns)",
+            Q,
+            1,
+            2,
+            1.0,
+            3,
+            np.bool_(True),
+            0.9,
+            0.5,
+        )
+    )
     cases.append(("s' == s (a self-loop)", Q, 2, 0, 0.0, 2, False, 0.9, 0.5))
     cases.append(("alpha = 1 (Q(s, a) becomes the target)", Q, 0, 1, -1.0, 3, False, 0.9, 1.0))
-    cases.append(("alpha = 0 (nothing moves, the TD error is still returned)", Q, 0, 1, 2.0, 3, False, 0.9, 0.0))
-    cases.append(("Q of order 1e17 at a terminal step (delta = r - Q(s, a) exactly)", Q * 1e17, 1, 1, 0.5, 2, True,
-                  0.99, 0.5))
+    cases.append(
+        (
+            "alpha = 0 (nothing moves, the TD error is still returned)",
+            Q,
+            0,
+            1,
+            2.0,
+            3,
+            False,
+            0.9,
+            0.0,
+        )
+    )
+    cases.append(
+        (
+            "Q of order 1e17 at a terminal step (delta = r - Q(s, a) exactly)",
+            Q * 1e17,
+            1,
+            1,
+            0.5,
+            2,
+            True,
+            0.99,
+            0.5,
+        )
+    )
     for case, Q, s, a, r, s_next, done, gamma, alpha in cases:
         got_Q, want_Q = Q.copy(), Q.copy()
         ok, got = g.call(case, fn, got_Q, s, a, r, s_next, done, gamma, alpha)
@@ -360,7 +516,10 @@ def grade_q_learning_step(fn, ref) -> str:
         if not ok:
             continue
         if not isinstance(got, (float, int, np.floating, np.integer)) or isinstance(got, bool):
-            g.fail(f"{case} (returned TD error)", f"must return the TD error as a float, got {show(got)}")
+            g.fail(
+                f"{case} (returned TD error)",
+                f"must return the TD error as a float, got {show(got)}",
+            )
             continue
         if g.require(f"{case} (returned TD error)", difference(float(got), want, tolerance(Q))):
             g.check(f"{case} (Q after the in-place update)", got_Q, want_Q, tolerance(Q))
@@ -379,22 +538,55 @@ def grade_cql_penalty(fn, ref) -> str:
     g = Grade(2, "cql_penalty")
     for label, rng in seeds(25):
         B, M, dt = int(rng.integers(1, 9)), int(rng.integers(1, 12)), float_dtype(rng)
-        q_sampled, q_data = _tensor(rng.normal(0, 3, size=(B, M)), dt), _tensor(rng.normal(0, 3, size=B), dt)
+        q_sampled, q_data = (
+            _tensor(rng.normal(0, 3, size=(B, M)), dt),
+            _tensor(rng.normal(0, 3, size=B), dt),
+        )
         check_loss(g, f"{label}: B={B}, M={M}, {dt.__name__}", fn, ref, q_sampled, q_data)
     big = torch.tensor([[1000.0, 999.0, 1001.0], [-1000.0, -1002.0, -999.0]])
-    check_loss(g, "Q-values near ±1000 (log Σ exp must not overflow)", fn, ref, big, torch.tensor([1000.0, -1000.0]))
-    check_loss(g, "one sampled action (M = 1)", fn, ref, torch.tensor([[2.0], [-1.0]]), torch.tensor([0.5, 0.5]))
+    check_loss(
+        g,
+        "Q-values near ±1000 (log Σ exp must not overflow)",
+        fn,
+        ref,
+        big,
+        torch.tensor([1000.0, -1000.0]),
+    )
+    check_loss(
+        g,
+        "one sampled action (M = 1)",
+        fn,
+        ref,
+        torch.tensor([[2.0], [-1.0]]),
+        torch.tensor([0.5, 0.5]),
+    )
     check_loss(g, "all Q equal (the penalty is log M)", fn, ref, torch.zeros(3, 7), torch.zeros(3))
     for label, rng in (("fixed", np.random.default_rng(300)), ("fresh", fresh_rng(2))):
         if rng is None:
             continue
-        spread = _tensor(rng.uniform(-1000, 1000, size=(4, 6)), np.float64)  # one state: Q from -1000 to 1000
-        check_loss(g, f"{label}: Q spread over ±1000 within a state (any shift but the max overflows)", fn, ref,
-                   spread, spread[:, 0].clone())
+        # one state: Q from -1000 to 1000
+        spread = _tensor(rng.uniform(-1000, 1000, size=(4, 6)), np.float64)
+        check_loss(
+            g,
+            f"{label}: Q spread over ±1000 within a state (any shift but the max overflows)",
+            fn,
+            ref,
+            spread,
+            spread[:, 0].clone(),
+        )
         low = _tensor(rng.normal(-20000, 1, size=(3, 5)), np.float64)
-        check_loss(g, f"{label}: every Q near -20000 (exp underflows to 0 unshifted)", fn, ref, low, low[:, 1].clone())
+        check_loss(
+            g,
+            f"{label}: every Q near -20000 (exp underflows to 0 unshifted)",
+            fn,
+            ref,
+            low,
+            low[:, 1].clone(),
+        )
         same = _tensor(np.full((2, 9), rng.normal(0, 100)), np.float64)
-        check_loss(g, f"{label}: 9 identical Q-values (log 9 exactly)", fn, ref, same, same[:, 0].clone())
+        check_loss(
+            g, f"{label}: 9 identical Q-values (log 9 exactly)", fn, ref, same, same[:, 0].clone()
+        )
     return g.result()
 
 
@@ -404,16 +596,38 @@ def grade_expectile_loss(fn, ref) -> str:
     for label, rng in seeds(25):
         B, dt = int(rng.integers(1, 40)), float_dtype(rng)
         tau = float(rng.choice([0.5, 0.7, 0.9, 0.1, 0.99]))
-        check_loss(g, f"{label}: B={B}, tau={tau}, {dt.__name__}", fn, ref, _tensor(rng.normal(0, 2, size=B), dt),
-                   tau=tau)
+        check_loss(
+            g,
+            f"{label}: B={B}, tau={tau}, {dt.__name__}",
+            fn,
+            ref,
+            _tensor(rng.normal(0, 2, size=B), dt),
+            tau=tau,
+        )
     check_loss(g, "every diff positive, tau=0.9", fn, ref, torch.tensor([0.5, 1.0, 2.0]), tau=0.9)
-    check_loss(g, "every diff negative, tau=0.9", fn, ref, torch.tensor([-0.5, -1.0, -2.0]), tau=0.9)
-    check_loss(g, "diff exactly 0 among others, tau=0.7", fn, ref, torch.tensor([0.0, -1.0, 1.0]), tau=0.7)
+    check_loss(
+        g, "every diff negative, tau=0.9", fn, ref, torch.tensor([-0.5, -1.0, -2.0]), tau=0.9
+    )
+    check_loss(
+        g, "diff exactly 0 among others, tau=0.7", fn, ref, torch.tensor([0.0, -1.0, 1.0]), tau=0.7
+    )
     check_loss(g, "one element, tau=0.3", fn, ref, torch.tensor([-2.0]), tau=0.3)
-    check_loss(g, "diffs of ±1e-30 (the sign decides the weight), float64", fn, ref,
-               torch.tensor([1e-30, -1e-30, 2e-30], dtype=torch.float64), tau=0.9)
-    check_loss(g, "tau near 1 (0.999999), float64", fn, ref, torch.tensor([0.3, -0.2, 1.5], dtype=torch.float64),
-               tau=0.999999)
+    check_loss(
+        g,
+        "diffs of ±1e-30 (the sign decides the weight), float64",
+        fn,
+        ref,
+        torch.tensor([1e-30, -1e-30, 2e-30], dtype=torch.float64),
+        tau=0.9,
+    )
+    check_loss(
+        g,
+        "tau near 1 (0.999999), float64",
+        fn,
+        ref,
+        torch.tensor([0.3, -0.2, 1.5], dtype=torch.float64),
+        tau=0.999999,
+    )
     return g.result()
 
 
@@ -429,25 +643,54 @@ def grade_returns_to_go(fn, ref) -> str:
     for label, rng in seeds(25):
         T, dt = int(rng.integers(1, 60)), float_dtype(rng)
         gamma = float(rng.choice([1.0, 0.99, 0.9, 0.5]))
-        cases.append((f"{label}: T={T}, gamma={gamma}, {dt.__name__} rewards", rng.normal(size=T).astype(dt), gamma))
-    cases += [("a one-step episode", np.array([3.0], np.float32), 0.99),
-              ("a sparse reward at the very end (BabyAI)", np.r_[np.zeros(9), 0.8].astype(np.float32), 0.9),
-              ("a reward only at the first step", np.r_[1.0, np.zeros(5)].astype(np.float32), 1.0),
-              ("gamma = 0 (R̂_t = r_t)", np.arange(5, dtype=np.float32), 0.0)]
+        cases.append(
+            (
+                f"{label}: T={T}, gamma={gamma}, {dt.__name__} rewards",
+                rng.normal(size=T).astype(dt),
+                gamma,
+            )
+        )
+    cases += [
+        ("a one-step episode", np.array([3.0], np.float32), 0.99),
+        (
+            "a sparse reward at the very end (BabyAI)",
+            np.r_[np.zeros(9), 0.8].astype(np.float32),
+            0.9,
+        ),
+        ("a reward only at the first step", np.r_[1.0, np.zeros(5)].astype(np.float32), 1.0),
+        ("gamma = 0 (R̂_t = r_t)", np.arange(5, dtype=np.float32), 0.0),
+    ]
     for label, rng in (("fixed", np.random.default_rng(301)), ("fresh", fresh_rng(3))):
         if rng is None:
             continue
-        cases += [(f"{label}: a 2000-step episode, gamma 0.5 (gamma^-t overflows)", rng.normal(size=2000), 0.5),
-                  (f"{label}: a 1000-step HalfCheetah-like episode, gamma 1", rng.normal(5, 1, size=1000)
-                   .astype(np.float32), 1.0)]
+        cases += [
+            (
+                f"{label}: a 2000-step episode, gamma 0.5 (gamma^-t overflows)",
+                rng.normal(size=2000),
+                0.5,
+            ),
+            (
+                f"{label}: a 1000-step HalfCheetah-like episode, gamma 1",
+                rng.normal(5, 1, size=1000).astype(np.float32),
+                1.0,
+            ),
+        ]
     for case, rewards, gamma in cases:
         before = rewards.copy()
         ok, got = g.call(case, fn, rewards, gamma)
         want = ref(before, gamma)
-        if ok and g.check(case, got, want, 8 * tolerance(want), 8 * tolerance(want) * magnitude(np.cumsum(rewards)),
-                          dtype=True):
-            g.require(f"{case} (rewards unchanged)", None if np.array_equal(rewards, before) else
-                      "the input rewards were modified")
+        if ok and g.check(
+            case,
+            got,
+            want,
+            8 * tolerance(want),
+            8 * tolerance(want) * magnitude(np.cumsum(rewards)),
+            dtype=True,
+        ):
+            g.require(
+                f"{case} (rewards unchanged)",
+                None if np.array_equal(rewards, before) else "the input rewards were modified",
+            )
     return g.result()
 
 
@@ -460,23 +703,56 @@ def grade_return_conditioned_loss(fn, ref) -> str:
         real = rng.integers(1, K + 1, size=B)  # real steps per window, at the end (left padding)
         mask = torch.tensor(np.arange(K)[None] >= K - real[:, None])
         preds = _tensor(rng.normal(size=(B, K, A)), dt)
-        actions = torch.tensor(rng.integers(A, size=(B, K))) if discrete else _tensor(rng.uniform(-1, 1, (B, K, A)), dt)
+        actions = (
+            torch.tensor(rng.integers(A, size=(B, K)))
+            if discrete
+            else _tensor(rng.uniform(-1, 1, (B, K, A)), dt)
+        )
         kind = "discrete" if discrete else "continuous"
-        check_loss(g, f"{label}: {kind}, {dt.__name__}, B={B}, K={K}, A={A}, real steps {real.tolist()}", fn, ref,
-                   preds, actions, mask)
+        check_loss(
+            g,
+            f"{label}: {kind}, {dt.__name__}, B={B}, K={K}, A={A}, real steps {real.tolist()}",
+            fn,
+            ref,
+            preds,
+            actions,
+            mask,
+        )
     preds, actions = torch.ones(1, 4, 2), torch.zeros(1, 4, 2)
     actions[0, 0] = 100.0  # the padded step holds garbage: it must not count
     mask = torch.tensor([[False, True, True, True]])
-    check_loss(g, "left padding holding garbage actions (continuous)", fn, ref, preds, actions, mask)
+    check_loss(
+        g, "left padding holding garbage actions (continuous)", fn, ref, preds, actions, mask
+    )
     garbage = torch.zeros(2, 3, 2, dtype=torch.float64)
     garbage[:, 0] = float("nan")  # a padded step may hold anything, even NaN
-    check_loss(g, "left padding holding NaN actions (continuous, float64)", fn, ref,
-               torch.ones(2, 3, 2, dtype=torch.float64), garbage, torch.tensor([[False, True, True]] * 2))
-    check_loss(g, "a window with one real step (discrete)", fn, ref, torch.randn(2, 3, 7, generator=torch.Generator()
-               .manual_seed(0)), torch.tensor([[0, 0, 6], [1, 2, 3]]), torch.tensor([[False, False, True]] * 2))
-    check_loss(g, "no padding at all (discrete, float64 logits)", fn, ref,
-               torch.randn(3, 2, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float64),
-               torch.tensor([[0, 3], [2, 1], [3, 3]]), torch.ones(3, 2, dtype=torch.bool))
+    check_loss(
+        g,
+        "left padding holding NaN actions (continuous, float64)",
+        fn,
+        ref,
+        torch.ones(2, 3, 2, dtype=torch.float64),
+        garbage,
+        torch.tensor([[False, True, True]] * 2),
+    )
+    check_loss(
+        g,
+        "a window with one real step (discrete)",
+        fn,
+        ref,
+        torch.randn(2, 3, 7, generator=torch.Generator().manual_seed(0)),
+        torch.tensor([[0, 0, 6], [1, 2, 3]]),
+        torch.tensor([[False, False, True]] * 2),
+    )
+    check_loss(
+        g,
+        "no padding at all (discrete, float64 logits)",
+        fn,
+        ref,
+        torch.randn(3, 2, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float64),
+        torch.tensor([[0, 3], [2, 1], [3, 3]]),
+        torch.ones(3, 2, dtype=torch.bool),
+    )
     return g.result()
 
 
@@ -489,7 +765,12 @@ def grade_interleave_tokens(fn, ref) -> str:
     (the contract is any (B, K, D) tensor)."""
     g = Grade(4, "interleave_tokens")
     for label, rng in seeds(20):
-        B, K, D, dt = int(rng.integers(1, 4)), int(rng.integers(1, 7)), int(rng.integers(1, 6)), float_dtype(rng)
+        B, K, D, dt = (
+            int(rng.integers(1, 4)),
+            int(rng.integers(1, 7)),
+            int(rng.integers(1, 6)),
+            float_dtype(rng),
+        )
         R, s, a = (_tensor(rng.normal(size=(B, K, D)), dt) for _ in range(3))
         view = rng.random() < 0.4
         if view:  # the same values as (B, D, K) tensors transposed: not contiguous
@@ -499,18 +780,28 @@ def grade_interleave_tokens(fn, ref) -> str:
         if ok:
             g.check(case, got, ref(R, s, a), 0.0, 0.0, dtype=True)
     K = 3  # tokens that say who they are: R̂ = 100 + t, s = 200 + t, a = 300 + t
-    labelled = [torch.arange(K, dtype=torch.float32).view(1, K, 1) + base for base in (100.0, 200.0, 300.0)]
+    labelled = [
+        torch.arange(K, dtype=torch.float32).view(1, K, 1) + base for base in (100.0, 200.0, 300.0)
+    ]
     ok, got = g.call("labelled tokens", fn, *labelled)
     if ok:
-        g.check("labelled tokens R̂_t = 100+t, s_t = 200+t, a_t = 300+t (expect 100, 200, 300, 101, ...)",
-                got, ref(*labelled), 0.0, 0.0, dtype=True)
+        g.check(
+            "labelled tokens R̂_t = 100+t, s_t = 200+t, a_t = 300+t (expect 100, 200, 300, 101, ...)",
+            got,
+            ref(*labelled),
+            0.0,
+            0.0,
+            dtype=True,
+        )
     return g.result()
 
 
 @grader(4, "causal_mask")
 def grade_causal_mask(fn, ref) -> str:
     g = Grade(4, "causal_mask")
-    cases = [(T, 0) for T in (1, 2, 3, 5, 9, 16)] + [(T, P) for T, P in ((1, 1), (1, 7), (3, 2), (4, 5), (6, 6))]
+    cases = [(T, 0) for T in (1, 2, 3, 5, 9, 16)] + [
+        (T, P) for T, P in ((1, 1), (1, 7), (3, 2), (4, 5), (6, 6))
+    ]
     cases += [(int(rng.integers(1, 24)), int(rng.integers(0, 24))) for _, rng in seeds(10)]
     for T, P in cases:
         case = f"T={T} new tokens after P={P} cached ones"
@@ -520,8 +811,10 @@ def grade_causal_mask(fn, ref) -> str:
         want = ref(T, P)
         if g.check(case, got, want, dtype=True):
             got = as_numpy(got).astype(bool)
-            g.require(f"{case}: no query sees a later token", None if not (got & ~as_numpy(want)).any() else
-                      "the mask leaks the future")
+            g.require(
+                f"{case}: no query sees a later token",
+                None if not (got & ~as_numpy(want)).any() else "the mask leaks the future",
+            )
     return g.result()
 
 
@@ -533,22 +826,55 @@ def grade_update_return_to_go(fn, ref) -> str:
     for label, rng in seeds(20):
         N, dt = int(rng.integers(1, 9)), float_dtype(rng)
         scale = float(rng.choice([1.0, 1000.0, 0.5]))
-        cases.append((f"{label}: N={N}, rtg_scale={scale}, {dt.__name__} R̂", rng.normal(3, 2, size=N).astype(dt),
-                      rng.normal(size=N).astype(np.float32), rng.random(N) < 0.3, scale))
-    cases += [("every env already finished", np.array([1.0, 2.0], np.float32), np.array([5.0, 5.0], np.float32),
-               np.array([True, True]), 1.0),
-              ("a negative reward raises R̂", np.array([1.0], np.float32), np.array([-2.0], np.float32),
-               np.array([False]), 1.0),
-              ("HalfCheetah scale: R̂ 6 (= 6000 / 1000), reward 5", np.array([6.0], np.float32),
-               np.array([5.0], np.float32), np.array([False]), 1000.0),
-              ("finished envs report NaN and inf rewards (they were not stepped): their R̂ stays",
-               np.array([1.0, 2.0, 3.0], np.float32), np.array([np.nan, 0.5, np.inf], np.float32),
-               np.array([True, False, True]), 1.0)]
+        cases.append(
+            (
+                f"{label}: N={N}, rtg_scale={scale}, {dt.__name__} R̂",
+                rng.normal(3, 2, size=N).astype(dt),
+                rng.normal(size=N).astype(np.float32),
+                rng.random(N) < 0.3,
+                scale,
+            )
+        )
+    cases += [
+        (
+            "every env already finished",
+            np.array([1.0, 2.0], np.float32),
+            np.array([5.0, 5.0], np.float32),
+            np.array([True, True]),
+            1.0,
+        ),
+        (
+            "a negative reward raises R̂",
+            np.array([1.0], np.float32),
+            np.array([-2.0], np.float32),
+            np.array([False]),
+            1.0,
+        ),
+        (
+            "HalfCheetah scale: R̂ 6 (= 6000 / 1000), reward 5",
+            np.array([6.0], np.float32),
+            np.array([5.0], np.float32),
+            np.array([False]),
+            1000.0,
+        ),
+        (
+            "finished envs report NaN and inf rewards (they were not stepped): their R̂ stays",
+            np.array([1.0, 2.0, 3.0], np.float32),
+            np.array([np.nan, 0.5, np.inf], np.float32),
+            np.array([True, False, True]),
+            1.0,
+        ),
+    ]
     for case, rtg, rewards, finished, scale in cases:
         before = rtg.copy()
         ok, got = g.call(case, fn, rtg, rewards, finished, scale)
-        if ok and g.check(case, got, ref(before, rewards, finished, scale), tolerance(np.float32), dtype=True):
-            g.require(f"{case} (input unchanged)", None if np.array_equal(rtg, before) else "the input was modified")
+        if ok and g.check(
+            case, got, ref(before, rewards, finished, scale), tolerance(np.float32), dtype=True
+        ):
+            g.require(
+                f"{case} (input unchanged)",
+                None if np.array_equal(rtg, before) else "the input was modified",
+            )
     return g.result()
 
 
@@ -560,11 +886,14 @@ def _data(rng, kind: str, N: int, D: int) -> np.ndarray:
         return rng.normal(size=(N, D))
     if kind == "exponential":
         return rng.exponential(size=(N, D))
-    return rng.integers(0, 4, size=(N, D)).astype(np.float64)  # "ties": many repeated values, empty bins
+    # "ties": many repeated values, empty bins
+    return rng.integers(0, 4, size=(N, D)).astype(np.float64)
 
 
 def _leading(rng) -> tuple:
-    return [(), (int(rng.integers(0, 4)),), (2, int(rng.integers(1, 5))), (2, 1, 3)][int(rng.integers(4))]
+    return [(), (int(rng.integers(0, 4)),), (2, int(rng.integers(1, 5))), (2, 1, 3)][
+        int(rng.integers(4))
+    ]
 
 
 @grader(5, "fit_quantile_bins")
@@ -573,10 +902,19 @@ def grade_fit_quantile_bins(fn, ref) -> str:
     cases = []
     for label, rng in seeds(18):
         kind = ["normal", "exponential", "ties"][int(rng.integers(3))]
-        N, D, n_bins = int(rng.integers(20, 300)), int(rng.integers(1, 4)), int(rng.choice([1, 2, 5, 10, 32]))
+        N, D, n_bins = (
+            int(rng.integers(20, 300)),
+            int(rng.integers(1, 4)),
+            int(rng.choice([1, 2, 5, 10, 32])),
+        )
         dt = float_dtype(rng)
-        cases.append((f"{label}: {kind} data, N={N}, D={D}, n_bins={n_bins}, {dt.__name__}",
-                      _data(rng, kind, N, D).astype(dt), n_bins))
+        cases.append(
+            (
+                f"{label}: {kind} data, N={N}, D={D}, n_bins={n_bins}, {dt.__name__}",
+                _data(rng, kind, N, D).astype(dt),
+                n_bins,
+            )
+        )
     rng = np.random.default_rng(302)
     x = rng.normal(size=(50, 2))
     x[:, 1] = 3.25
@@ -605,10 +943,17 @@ def grade_discretize(fn, ref) -> str:
         kind = ["normal", "exponential", "ties"][int(rng.integers(3))]
         D, n_bins = int(rng.integers(1, 4)), int(rng.choice([1, 3, 8, 20]))
         edges, _ = fit_quantile_bins(_data(rng, kind, 200, D), n_bins)
-        on = np.take_along_axis(edges.T, rng.integers(0, n_bins + 1, size=(12, D)), 0)  # values ON edges
-        x = np.concatenate([_data(rng, kind, 30, D) * 1.5, on, np.nextafter(on, np.inf), np.nextafter(on, -np.inf)])
+        # values ON edges
+        on = np.take_along_axis(edges.T, rng.integers(0, n_bins + 1, size=(12, D)), 0)
+        x = np.concatenate(
+            [_data(rng, kind, 30, D) * 1.5, on, np.nextafter(on, np.inf), np.nextafter(on, -np.inf)]
+        )
         lead = _leading(rng)
-        x = rng.permutation(x)[: int(np.prod(lead)) if lead else 1].reshape(*lead, D) if rng.random() < 0.4 else x
+        x = (
+            rng.permutation(x)[: int(np.prod(lead)) if lead else 1].reshape(*lead, D)
+            if rng.random() < 0.4
+            else x
+        )
         case = f"{label}: {kind} data, D={D}, n_bins={n_bins}, x {x.shape}, on/one ulp off edges, out of range"
         ok, got = g.call(case, fn, x.copy(), edges.copy())
         if ok:
@@ -617,16 +962,26 @@ def grade_discretize(fn, ref) -> str:
     x = np.array([[-5.0], [0.0], [1.0], [1.5], [2.0], [3.0], [9.0]])
     ok, got = g.call("x on every edge of bins [0,1), [1,2), [2,3]", fn, x, edges)
     if ok:
-        g.check("x = -5, 0, 1, 1.5, 2, 3, 9 with edges 0, 1, 2, 3 (expect 0, 0, 1, 1, 2, 2, 2)", got, ref(x, edges))
+        g.check(
+            "x = -5, 0, 1, 1.5, 2, 3, 9 with edges 0, 1, 2, 3 (expect 0, 0, 1, 1, 2, 2, 2)",
+            got,
+            ref(x, edges),
+        )
     for shape in [(2, 5, 1), (1,), (0, 1), (2, 3, 4, 1)]:
         xs = np.random.default_rng(303).uniform(-1, 4, size=shape)
         ok, got = g.call(f"leading batch dimensions: x {shape}", fn, xs, edges)
         if ok:
             g.check(f"leading batch dimensions: x {shape}", got, ref(xs, edges), dtype=True)
-    x32 = np.array([[0.999999940395], [1.0], [1.00000011920929]], np.float32)  # float32 neighbours of the edge 1
+    # float32 neighbours of the edge 1
+    x32 = np.array([[0.999999940395], [1.0], [1.00000011920929]], np.float32)
     ok, got = g.call("float32 x next to an edge", fn, x32, edges)
     if ok:
-        g.check("float32 x next to an edge (the float32 neighbours of 1.0)", got, ref(x32, edges), dtype=True)
+        g.check(
+            "float32 x next to an edge (the float32 neighbours of 1.0)",
+            got,
+            ref(x32, edges),
+            dtype=True,
+        )
     return g.result()
 
 
@@ -646,13 +1001,22 @@ def grade_undiscretize(fn, ref) -> str:
     idx = np.array([[0, 2], [2, 0], [1, 1]])
     ok, got = g.call("two dimensions with different centers", fn, idx, centers)
     if ok:
-        g.check("centers [[10, 20, 30], [-1, -2, -3]], ids [[0, 2], [2, 0], [1, 1]] (expect 10, -3, 30, -1, 20, -2)",
-                got, ref(idx, centers), dtype=True)
+        g.check(
+            "centers [[10, 20, 30], [-1, -2, -3]], ids [[0, 2], [2, 0], [1, 1]] (expect 10, -3, 30, -1, 20, -2)",
+            got,
+            ref(idx, centers),
+            dtype=True,
+        )
     fine = np.array([[0.1, 1 / 3, 2.718281828459045]])  # centers float32 cannot hold
     ok, got = g.call("centers that float32 cannot represent", fn, np.array([[0], [1], [2]]), fine)
     if ok:
-        g.check("centers 0.1, 1/3, e (float64, kept exactly)", got, ref(np.array([[0], [1], [2]]), fine),
-                tolerance(fine), dtype=True)
+        g.check(
+            "centers 0.1, 1/3, e (float64, kept exactly)",
+            got,
+            ref(np.array([[0], [1], [2]]), fine),
+            tolerance(fine),
+            dtype=True,
+        )
     return g.result()
 
 
@@ -665,14 +1029,31 @@ def grade_beam_step(fn, ref) -> str:
     for label, rng in seeds(20):
         n, C, H = int(rng.integers(1, 4)), int(rng.integers(1, 9)), int(rng.integers(1, 6))
         K, dt = int(rng.integers(1, C + 1)), float_dtype(rng)
-        cases.append((f"{label}: n_envs={n}, {C} candidates each, keep {K}, H={H}, {dt.__name__}",
-                      _tensor(rng.normal(size=(n * C, H + 1)), dt), n, K, float(rng.choice([1.0, 0.99, 0.5]))))
+        cases.append(
+            (
+                f"{label}: n_envs={n}, {C} candidates each, keep {K}, H={H}, {dt.__name__}",
+                _tensor(rng.normal(size=(n * C, H + 1)), dt),
+                n,
+                K,
+                float(rng.choice([1.0, 0.99, 0.5])),
+            )
+        )
     ties = torch.tensor([[1.0, 0.0], [2.0, 0.0], [2.0, 0.0], [1.0, 0.0], [0.5, 0.0], [2.0, 0.0]])
     cases.append(("ties: one env, candidates scoring 1, 2, 2, 1, 0.5, 2, keep 2", ties, 1, 2, 1.0))
     cases.append(("ties: two envs of three, keep 1 each", ties, 2, 1, 1.0))
     cases.append(("keep every candidate (beam_width = candidates)", ties, 2, 3, 0.9))
-    near = torch.tensor([[1.0, 0.0], [1.0 + 3e-9, 0.0], [1.0 - 3e-9, 0.0], [1.0 + 6e-9, 0.0]], dtype=torch.float64)
-    cases.append(("near-ties 3e-9 apart in float64 (float32 cannot tell them apart), keep 2", near, 1, 2, 1.0))
+    near = torch.tensor(
+        [[1.0, 0.0], [1.0 + 3e-9, 0.0], [1.0 - 3e-9, 0.0], [1.0 + 6e-9, 0.0]], dtype=torch.float64
+    )
+    cases.append(
+        (
+            "near-ties 3e-9 apart in float64 (float32 cannot tell them apart), keep 2",
+            near,
+            1,
+            2,
+            1.0,
+        )
+    )
     for case, rewards, n, K, discount in cases:
         ok, got = g.call(case, fn, rewards.clone(), n, K, discount)
         if not ok:
@@ -681,15 +1062,25 @@ def grade_beam_step(fn, ref) -> str:
             g.fail(case, "must return a tuple (keep, scores)")
             continue
         if not all(isinstance(x, torch.Tensor) for x in got):
-            g.fail(case, f"keep and scores must be torch tensors, got {show(got[0])} and {show(got[1])}")
+            g.fail(
+                case,
+                f"keep and scores must be torch tensors, got {show(got[0])} and {show(got[1])}",
+            )
             continue
         keep, scores = got
         want_keep, want_scores = ref(rewards, n, K, discount)
-        if not g.check(f"{case} (scores, best first)", scores, want_scores, tolerance(rewards),
-                       tolerance(rewards) * magnitude(rewards)):
+        if not g.check(
+            f"{case} (scores, best first)",
+            scores,
+            want_scores,
+            tolerance(rewards),
+            tolerance(rewards) * magnitude(rewards),
+        ):
             continue
         C = len(rewards) // n
-        candidate = (rewards * discount ** torch.arange(rewards.shape[1], dtype=rewards.dtype)).sum(-1)
+        candidate = (rewards * discount ** torch.arange(rewards.shape[1], dtype=rewards.dtype)).sum(
+            -1
+        )
         problem = None
         if keep.shape != want_keep.shape or torch.is_floating_point(keep):
             problem = f"keep must be {tuple(want_keep.shape)} integer row indices, got {tuple(keep.shape)} {keep.dtype}"
@@ -699,8 +1090,12 @@ def grade_beam_step(fn, ref) -> str:
             problem = f"a kept row belongs to another env: {show(keep)} (env e owns rows e*{C} .. e*{C}+{C - 1})"
         elif len(set(keep.tolist())) != len(keep):
             problem = f"a candidate was kept twice: {show(keep)}"
-        elif not torch.allclose(candidate[keep].view(n, K), want_scores.to(candidate.dtype),
-                                rtol=tolerance(rewards), atol=tolerance(rewards)):
+        elif not torch.allclose(
+            candidate[keep].view(n, K),
+            want_scores.to(candidate.dtype),
+            rtol=tolerance(rewards),
+            atol=tolerance(rewards),
+        ):
             problem = f"the kept rows {show(keep)} do not have the best scores {show(want_scores)}"
         g.require(f"{case} (kept rows)", problem)
     return g.result()
@@ -727,18 +1122,43 @@ def grade_plan_energy(fn, ref) -> str:
     g = Grade(6, "plan_energy")
     cases = []
     for label, rng in seeds(20):
-        B, L, V, dt = int(rng.integers(1, 5)), int(rng.integers(1, 9)), int(rng.integers(2, 8)), float_dtype(rng)
-        cases.append((f"{label}: B={B}, L={L}, V={V}, {dt.__name__}", _conditionals(rng, B, L, V, dt=dt),
-                      torch.tensor(rng.integers(V, size=(B, L)))))
+        B, L, V, dt = (
+            int(rng.integers(1, 5)),
+            int(rng.integers(1, 9)),
+            int(rng.integers(2, 8)),
+            float_dtype(rng),
+        )
+        cases.append(
+            (
+                f"{label}: B={B}, L={L}, V={V}, {dt.__name__}",
+                _conditionals(rng, B, L, V, dt=dt),
+                torch.tensor(rng.integers(V, size=(B, L))),
+            )
+        )
     certain = torch.full((1, 3, 4), -30.0)
     certain[0, :, 2] = 0.0
-    cases.append(("the model is sure of every token of the plan (E = 0)", certain.log_softmax(-1),
-                  torch.tensor([[2, 2, 2]])))
-    cases.append(("a one-token plan", _conditionals(np.random.default_rng(7), 2, 1, 7), torch.tensor([[3], [0]])))
+    cases.append(
+        (
+            "the model is sure of every token of the plan (E = 0)",
+            certain.log_softmax(-1),
+            torch.tensor([[2, 2, 2]]),
+        )
+    )
+    cases.append(
+        (
+            "a one-token plan",
+            _conditionals(np.random.default_rng(7), 2, 1, 7),
+            torch.tensor([[3], [0]]),
+        )
+    )
     for label, rng in (("fixed", np.random.default_rng(306)), ("fresh", fresh_rng(6))):
         if rng is not None:
-            cases.append((f"{label}: impossible actions (log p = -inf) the plan does not take",
-                          *_impossible_actions(rng, 3, 5, 6)))
+            cases.append(
+                (
+                    f"{label}: impossible actions (log p = -inf) the plan does not take",
+                    *_impossible_actions(rng, 3, 5, 6),
+                )
+            )
     for case, log_p, plan in cases:
         ok, got = g.call(case, fn, log_p.clone(), plan.clone())
         if ok:
@@ -751,24 +1171,59 @@ def grade_refine_step(fn, ref) -> str:
     g = Grade(6, "refine_step")
     cases = []
     for label, rng in seeds(20):
-        B, L, V, dt = int(rng.integers(1, 5)), int(rng.integers(1, 9)), int(rng.integers(2, 8)), float_dtype(rng)
-        cases.append((f"{label}: B={B}, L={L}, V={V}, {dt.__name__}", _conditionals(rng, B, L, V, dt=dt),
-                      torch.tensor(rng.integers(V, size=(B, L)))))
-    log_p = torch.log(torch.tensor([[[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.6, 0.3, 0.1]]], dtype=torch.float64))
-    cases.append(("a plan already at its minimum (every token is its own argmax): unchanged", log_p,
-                  torch.tensor([[0, 1, 0]])))
+        B, L, V, dt = (
+            int(rng.integers(1, 5)),
+            int(rng.integers(1, 9)),
+            int(rng.integers(2, 8)),
+            float_dtype(rng),
+        )
+        cases.append(
+            (
+                f"{label}: B={B}, L={L}, V={V}, {dt.__name__}",
+                _conditionals(rng, B, L, V, dt=dt),
+                torch.tensor(rng.integers(V, size=(B, L))),
+            )
+        )
+    log_p = torch.log(
+        torch.tensor([[[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.6, 0.3, 0.1]]], dtype=torch.float64)
+    )
+    cases.append(
+        (
+            "a plan already at its minimum (every token is its own argmax): unchanged",
+            log_p,
+            torch.tensor([[0, 1, 0]]),
+        )
+    )
     cases.append(("the worst token is the last one", log_p, torch.tensor([[0, 1, 2]])))
     tied = torch.log(torch.full((1, 3, 2), 0.5, dtype=torch.float64))
-    cases.append(("every token ties (the first highest-energy token, the first likeliest action)", tied,
-                  torch.tensor([[1, 1, 1]])))
-    near = torch.log(torch.tensor([[[0.5, 0.5 - 1e-9, 1e-9], [0.5 - 2e-9, 0.5 + 2e-9, 0.0], [0.6, 0.4, 0.0]]],
-                                  dtype=torch.float64).clamp_min(1e-300))
-    cases.append(("near-ties 1e-9 apart in float64 (token 1's energy is the highest; its best action is 1)", near,
-                  torch.tensor([[1, 0, 0]])))
+    cases.append(
+        (
+            "every token ties (the first highest-energy token, the first likeliest action)",
+            tied,
+            torch.tensor([[1, 1, 1]]),
+        )
+    )
+    near = torch.log(
+        torch.tensor(
+            [[[0.5, 0.5 - 1e-9, 1e-9], [0.5 - 2e-9, 0.5 + 2e-9, 0.0], [0.6, 0.4, 0.0]]],
+            dtype=torch.float64,
+        ).clamp_min(1e-300)
+    )
+    cases.append(
+        (
+            "near-ties 1e-9 apart in float64 (token 1's energy is the highest; its best action is 1)",
+            near,
+            torch.tensor([[1, 0, 0]]),
+        )
+    )
     for label, rng in (("fixed", np.random.default_rng(307)), ("fresh", fresh_rng(7))):
         if rng is not None:
-            cases.append((f"{label}: impossible actions (log p = -inf) the plan does not take",
-                          *_impossible_actions(rng, 3, 5, 6)))
+            cases.append(
+                (
+                    f"{label}: impossible actions (log p = -inf) the plan does not take",
+                    *_impossible_actions(rng, 3, 5, 6),
+                )
+            )
     for case, log_p, plan in cases:
         before = plan.clone()
         ok, got = g.call(case, fn, log_p.clone(), plan)
@@ -778,10 +1233,15 @@ def grade_refine_step(fn, ref) -> str:
             g.fail(case, "must return a tuple (new_plan, energy)")
             continue
         want = ref(log_p, before)
-        if g.check(f"{case} (new plan)", got[0], want[0]) and g.check(f"{case} (energy before the step)", got[1],
-                                                                      want[1], tolerance(log_p), dtype=True):
-            g.require(f"{case} (input plan unchanged)", None if torch.equal(plan, before) else
-                      "the input plan was modified in place: clone it first")
+        if g.check(f"{case} (new plan)", got[0], want[0]) and g.check(
+            f"{case} (energy before the step)", got[1], want[1], tolerance(log_p), dtype=True
+        ):
+            g.require(
+                f"{case} (input plan unchanged)",
+                None
+                if torch.equal(plan, before)
+                else "the input plan was modified in place: clone it first",
+            )
     return g.result()
 
 
@@ -795,28 +1255,46 @@ def _attention_maps(rng, shape, allowed, sharp: float, dt=np.float64):
     return (p / p.sum(-1, keepdims=True)).astype(dt)
 
 
-def _attention_cases(n: int):  # the reference gets a numpy copy: analysis casts torch input to float32
+# the reference gets a numpy copy: analysis casts torch input to float32
+def _attention_cases(n: int):
     """Square causal and bidirectional maps, rectangular ones (Tq new queries after P cached keys: Tq < Tk), numpy
     and torch, float32 and float64."""
     cases = []
     for label, rng in seeds(n):
         T, P = int(rng.integers(1, 9)), int(rng.integers(1, 6)) if rng.random() < 0.35 else 0
         shape = (int(rng.integers(1, 3)), int(rng.integers(1, 4)), T, P + T)
-        causal = rng.random() < 0.5  # with P > 0 and not causal: Tq queries over P + T keys, all visible
+        # with P > 0 and not causal: Tq queries over P + T keys, all visible
+        causal = rng.random() < 0.5
         sharp, dt = float(rng.choice([0.1, 1.0, 5.0])), float_dtype(rng)
-        allowed = np.arange(P + T)[None, :] <= np.arange(P, P + T)[:, None] if causal else np.ones((T, P + T), bool)
+        allowed = (
+            np.arange(P + T)[None, :] <= np.arange(P, P + T)[:, None]
+            if causal
+            else np.ones((T, P + T), bool)
+        )
         attn = _attention_maps(rng, shape, allowed, sharp, dt)
-        as_torch = rng.random() < 0.3  # torch maps in float32, as the models make them (analysis reads them so)
+        # torch maps in float32, as the models make them (analysis reads them so)
+        as_torch = rng.random() < 0.3
         attn = attn.astype(np.float32) if as_torch else attn
         kind = ("rectangular " if P else "") + ("causal" if causal else "bidirectional")
-        cases.append((f"{label}: {kind}, shape {shape}, sharpness {sharp}, {attn.dtype}"
-                      f"{', torch' if as_torch else ''}", torch.tensor(attn) if as_torch else attn,
-                      allowed if causal else None))
+        cases.append(
+            (
+                f"{label}: {kind}, shape {shape}, sharpness {sharp}, {attn.dtype}"
+                f"{', torch' if as_torch else ''}",
+                torch.tensor(attn) if as_torch else attn,
+                allowed if causal else None,
+            )
+        )
     T = 4
     cases.append(("one-hot rows (entropy 0, one key holds everything)", np.eye(T)[None], None))
     cases.append(("uniform rows over all keys", np.full((T, T), 1 / T), None))
     uniform_causal = np.tril(np.ones((T, T))) / np.arange(1, T + 1)[:, None]
-    cases.append(("uniform over the visible keys of a causal map", uniform_causal, np.tril(np.ones((T, T), bool))))
+    cases.append(
+        (
+            "uniform over the visible keys of a causal map",
+            uniform_causal,
+            np.tril(np.ones((T, T), bool)),
+        )
+    )
     wide = np.array([[0.4, 0.3, 0.1, 0.1, 0.05, 0.05, 0.0], [0.9, 0.0, 0.0, 0.0, 0.0, 0.0, 0.1]])
     cases.append(("2 queries over 7 keys (Tq != Tk)", wide, None))
     return cases
@@ -843,16 +1321,26 @@ def grade_keys_for_mass(fn, ref) -> str:
         mass = [0.9, 0.5, 0.99][i % 3]
         ok, got = g.call(case, fn, _copy(attn), mass, allowed)
         if ok:
-            g.check(f"{case}, mass {mass}", got, ref(as_numpy(attn), mass, allowed), tolerance(attn))
+            g.check(
+                f"{case}, mass {mass}", got, ref(as_numpy(attn), mass, allowed), tolerance(attn)
+            )
     exact = np.array([[0.5, 0.4, 0.1, 0.0]])
     ok, got = g.call("mass reached exactly by two keys", fn, exact, 0.9, None)
     if ok:
-        g.check("weights 0.5, 0.4, 0.1, 0 and mass 0.9 (two of four keys: 0.5)", got, ref(exact, 0.9, None))
+        g.check(
+            "weights 0.5, 0.4, 0.1, 0 and mass 0.9 (two of four keys: 0.5)",
+            got,
+            ref(exact, 0.9, None),
+        )
     rounding = np.array([[0.57, 0.23, 0.2]])  # 0.57 + 0.23 = 0.7999999999999999 in float64
     ok, got = g.call("mass reached up to rounding", fn, rounding, 0.8, None)
     if ok:
-        g.check("weights 0.57, 0.23, 0.2 and mass 0.8: 0.57 + 0.23 is 0.7999999999999999 in float64, which reaches "
-                "0.8 up to 1e-9 (two of three keys)", got, ref(rounding, 0.8, None))
+        g.check(
+            "weights 0.57, 0.23, 0.2 and mass 0.8: 0.57 + 0.23 is 0.7999999999999999 in float64, which reaches "
+            "0.8 up to 1e-9 (two of three keys)",
+            got,
+            ref(rounding, 0.8, None),
+        )
     return g.result()
 
 
@@ -876,46 +1364,86 @@ def grade_normalized_score(fn, ref) -> str:
     from minirl.envs import ENVS
 
     cheetah = ENVS["halfcheetah"]
-    cases = [("HalfCheetah's random return (score 0)", cheetah.ref_min_score, cheetah),
-             ("HalfCheetah's expert return (score 100)", cheetah.ref_max_score, cheetah),
-             ("a return of 0", 0.0, cheetah), ("a medium-level return 4800", 4800.0, cheetah),
-             ("an array of returns", np.array([-500.0, 1000.0, 13000.0]), cheetah),
-             ("an integer array of returns", np.array([-500, 1000, 13000]), cheetah),
-             ("a 2-D array (seeds × episodes)", np.array([[4770.5, 4771.25], [12135.0, -280.178953]]), cheetah),
-             ("one return 1 above the random return", cheetah.ref_min_score + 1.0, cheetah)]
+    cases = [
+        ("HalfCheetah's random return (score 0)", cheetah.ref_min_score, cheetah),
+        ("HalfCheetah's expert return (score 100)", cheetah.ref_max_score, cheetah),
+        ("a return of 0", 0.0, cheetah),
+        ("a medium-level return 4800", 4800.0, cheetah),
+        ("an array of returns", np.array([-500.0, 1000.0, 13000.0]), cheetah),
+        ("an integer array of returns", np.array([-500, 1000, 13000]), cheetah),
+        (
+            "a 2-D array (seeds × episodes)",
+            np.array([[4770.5, 4771.25], [12135.0, -280.178953]]),
+            cheetah,
+        ),
+        ("one return 1 above the random return", cheetah.ref_min_score + 1.0, cheetah),
+    ]
     for case, ret, spec in cases:
         before = copy.deepcopy(ret)
         ok, got = g.call(case, fn, ret, spec.ref_min_score, spec.ref_max_score)
-        if ok and g.check(case, got, ref(before, spec.ref_min_score, spec.ref_max_score), tolerance(np.float64),
-                          dtype=True):
-            g.require(f"{case} (input unchanged)", None if np.array_equal(ret, before) else "the input was modified")
+        if ok and g.check(
+            case,
+            got,
+            ref(before, spec.ref_min_score, spec.ref_max_score),
+            tolerance(np.float64),
+            dtype=True,
+        ):
+            g.require(
+                f"{case} (input unchanged)",
+                None if np.array_equal(ret, before) else "the input was modified",
+            )
     for label, rng in seeds(10):
         lo, hi = float(rng.normal(-100, 50)), float(rng.normal(1000, 300))
         ret = rng.normal(500, 500, size=int(rng.integers(1, 6)))
         ok, got = g.call(label, fn, ret.copy(), lo, hi)
         if ok:
-            g.check(f"{label}: random {lo!r}, expert {hi!r}", got, ref(ret, lo, hi), tolerance(np.float64), dtype=True)
+            g.check(
+                f"{label}: random {lo!r}, expert {hi!r}",
+                got,
+                ref(ret, lo, hi),
+                tolerance(np.float64),
+                dtype=True,
+            )
     return g.result()
 
 
 @grader(8, "mean_and_std")
 def grade_mean_and_std(fn, ref) -> str:
     g = Grade(8, "mean_and_std")
-    cases = [(f"{label}: {n} seeds' scores", rng.normal(50, 20, size=n)) for label, rng in seeds(15)
-             for n in [int(rng.integers(2, 10))]]
-    cases += [("three equal scores (no spread)", np.array([40.0, 40.0, 40.0])),
-              ("one seed only (std 0)", np.array([42.0])),
-              ("two seeds", np.array([10.0, 20.0])),
-              ("three equal large scores 1e8 + 0.1 (E[x²] - E[x]² cancels to noise)", np.full(3, 1e8 + 0.1)),
-              ("scores 1e9 + 1, 1e9 + 2, 1e9 + 3 (std sqrt(2/3))", 1e9 + np.array([1.0, 2.0, 3.0])),
-              ("integer scores", np.array([40, 45, 47]))]
+    cases = [
+        (f"{label}: {n} seeds' scores", rng.normal(50, 20, size=n))
+        for label, rng in seeds(15)
+        for n in [int(rng.integers(2, 10))]
+    ]
+    cases += [
+        ("three equal scores (no spread)", np.array([40.0, 40.0, 40.0])),
+        ("one seed only (std 0)", np.array([42.0])),
+        ("two seeds", np.array([10.0, 20.0])),
+        (
+            "three equal large scores 1e8 + 0.1 (E[x²] - E[x]² cancels to noise)",
+            np.full(3, 1e8 + 0.1),
+        ),
+        ("scores 1e9 + 1, 1e9 + 2, 1e9 + 3 (std sqrt(2/3))", 1e9 + np.array([1.0, 2.0, 3.0])),
+        ("integer scores", np.array([40, 45, 47])),
+    ]
     for case, values in cases:
         ok, got = g.call(case, fn, values.copy())
         if not ok:
             continue
-        if not isinstance(got, tuple) or len(got) != 2 or not all(isinstance(v, float) for v in got):
+        if (
+            not isinstance(got, tuple)
+            or len(got) != 2
+            or not all(isinstance(v, float) for v in got)
+        ):
             g.fail(case, f"must return a tuple (mean, std) of two floats, got {show(got)}")
             continue
-        g.require(case, difference(np.asarray(got, np.float64), np.asarray(ref(values)), tolerance(np.float64),
-                                   tolerance(np.float64) * magnitude(values)))
+        g.require(
+            case,
+            difference(
+                np.asarray(got, np.float64),
+                np.asarray(ref(values)),
+                tolerance(np.float64),
+                tolerance(np.float64) * magnitude(values),
+            ),
+        )
     return g.result()

@@ -32,13 +32,61 @@ import sys
 from pathlib import Path
 
 # What exercise.py may import: the standard library's maths helpers, numpy and torch. Nothing from minirl.
-ALLOWED_IMPORTS = {"__future__", "math", "cmath", "numbers", "functools", "itertools", "operator", "typing",
-                   "collections", "dataclasses", "heapq", "bisect", "statistics", "numpy", "torch"}
-FORBIDDEN_CALLS = {"exec", "eval", "compile", "__import__", "open", "breakpoint", "input", "globals", "vars"}
-FORBIDDEN_ATTRIBUTES = {"_getframe", "f_back", "f_globals", "f_locals", "f_code", "gi_frame", "tb_frame",
-                        "__globals__", "__builtins__", "__subclasses__", "__code__", "__closure__", "modules"}
-CLEAN_EXIT = 17  # how a file's process ends after "close"; any other end is a crash (os._exit, a segfault, a kill)
-BLOCKED_MODULES = ("minirl", "graders", "minirl_graders", "adapters", "conftest", "sandbox", "tests", "test_")
+ALLOWED_IMPORTS = {
+    "__future__",
+    "math",
+    "cmath",
+    "numbers",
+    "functools",
+    "itertools",
+    "operator",
+    "typing",
+    "collections",
+    "dataclasses",
+    "heapq",
+    "bisect",
+    "statistics",
+    "numpy",
+    "torch",
+}
+FORBIDDEN_CALLS = {
+    "exec",
+    "eval",
+    "compile",
+    "__import__",
+    "open",
+    "breakpoint",
+    "input",
+    "globals",
+    "vars",
+}
+FORBIDDEN_ATTRIBUTES = {
+    "_getframe",
+    "f_back",
+    "f_globals",
+    "f_locals",
+    "f_code",
+    "gi_frame",
+    "tb_frame",
+    "__globals__",
+    "__builtins__",
+    "__subclasses__",
+    "__code__",
+    "__closure__",
+    "modules",
+}
+# how a file's process ends after "close"; any other end is a crash (os._exit, a segfault, a kill)
+CLEAN_EXIT = 17
+BLOCKED_MODULES = (
+    "minirl",
+    "graders",
+    "minirl_graders",
+    "adapters",
+    "conftest",
+    "sandbox",
+    "tests",
+    "test_",
+)
 
 
 # ---------------------------------------------------------------------------------------------- static check
@@ -53,9 +101,16 @@ def static_check(path: Path, name: str | None = None) -> str | None:
         tree = ast.parse(Path(path).read_text(), str(path))
     except SyntaxError as e:
         return f"exercise.py does not parse: line {e.lineno}: {e.msg}"
-    nodes = [n for n in tree.body if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
-    nodes += [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == name]
-    nodes += [n for n in tree.body if isinstance(n, ast.ClassDef)]  # a helper class is checked with every function
+    nodes = [
+        n
+        for n in tree.body
+        if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    ]
+    nodes += [
+        n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == name
+    ]
+    # a helper class is checked with every function
+    nodes += [n for n in tree.body if isinstance(n, ast.ClassDef)]
     for top in nodes:
         for node in ast.walk(top):
             problem = _forbidden(node)
@@ -73,7 +128,9 @@ def defines(path: Path, name: str) -> bool:
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
             return True
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == name for t in node.targets
+        ):
             return True
     return False
 
@@ -86,7 +143,11 @@ def _forbidden(node: ast.AST) -> str | None:
     if isinstance(node, ast.ImportFrom):
         if node.level or (node.module or "").split(".")[0] not in ALLOWED_IMPORTS:
             return _import_problem("." * node.level + (node.module or ""))
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FORBIDDEN_CALLS:
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in FORBIDDEN_CALLS
+    ):
         return f"calls {node.func.id}(), which no exercise needs"
     if isinstance(node, ast.Attribute) and node.attr in FORBIDDEN_ATTRIBUTES:
         return f"uses .{node.attr} (frame, global or module introspection)"
@@ -97,8 +158,12 @@ def _forbidden(node: ast.AST) -> str | None:
 
 def _import_problem(module: str) -> str:
     if module.split(".")[0] == "minirl":
-        return f"imports {module}: minirl holds the reference solutions; write the function yourself"
-    return f"imports {module}, which exercise.py may not use (allowed: numpy, torch, math and similar)"
+        return (
+            f"imports {module}: minirl holds the reference solutions; write the function yourself"
+        )
+    return (
+        f"imports {module}, which exercise.py may not use (allowed: numpy, torch, math and similar)"
+    )
 
 
 # ---------------------------------------------------------------------------------------------- the wire
@@ -109,7 +174,7 @@ def send(fd: int, obj) -> None:
     os.write(fd, struct.pack("<Q", len(data)))
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def recv_bytes(fd: int, timeout: float | None = None) -> bytes:
@@ -130,9 +195,16 @@ def _read_exactly(fd: int, n: int) -> bytes:
     return b"".join(chunks)
 
 
-SAFE_GLOBALS = {("numpy._core.numeric", "_frombuffer"), ("numpy.core.numeric", "_frombuffer"), ("numpy", "dtype"),
-                ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "_reconstruct"),
-                ("numpy", "ndarray"), ("numpy._core.multiarray", "scalar"), ("numpy.core.multiarray", "scalar")}
+SAFE_GLOBALS = {
+    ("numpy._core.numeric", "_frombuffer"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy", "dtype"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.multiarray", "scalar"),
+}
 
 
 class SafeUnpickler(pickle.Unpickler):
@@ -160,11 +232,19 @@ def encode(x):
 
     if type(x) is torch.Tensor or type(x) is torch.nn.Parameter:
         t = x.detach().cpu()
-        return (TENSOR, str(t.dtype).removeprefix("torch."), (t.float() if t.dtype == torch.bfloat16 else t).numpy(),
-                bool(x.requires_grad))
+        return (
+            TENSOR,
+            str(t.dtype).removeprefix("torch."),
+            (t.float() if t.dtype == torch.bfloat16 else t).numpy(),
+            bool(x.requires_grad),
+        )
     if type(x) is np.ndarray and x.dtype != object:
         return (ARRAY, x.copy())
-    if isinstance(x, np.generic) and type(x).__module__ == "numpy" and not isinstance(x, np.object_):
+    if (
+        isinstance(x, np.generic)
+        and type(x).__module__ == "numpy"
+        and not isinstance(x, np.object_)
+    ):
         return (ARRAY, np.asarray(x), "scalar")
     if type(x) in (tuple, list):
         return type(x)(encode(v) for v in x)
@@ -212,13 +292,19 @@ class Sandbox:
 
     def __init__(self, timeout: float = 30.0):
         self.timeout, self.proc, self.path, self.child = timeout, None, None, None
-        self.unloadable: dict[Path, str] = {}  # files whose import failed, and why (not retried for every case)
+        # files whose import failed, and why (not retried for every case)
+        self.unloadable: dict[Path, str] = {}
 
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "MINIRL"))}
         env.setdefault("OMP_NUM_THREADS", "1")
-        self.proc = subprocess.Popen([sys.executable, "-I", str(Path(__file__).resolve()), "--serve"],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd="/")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", str(Path(__file__).resolve()), "--serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            cwd="/",
+        )
         self.to_child, self.from_child = self.proc.stdin.fileno(), self.proc.stdout.fileno()
         self._reply(timeout=120)  # "ready" once numpy and torch are imported
 
@@ -240,7 +326,9 @@ class Sandbox:
                 pass
             self.path = None
             safe_loads(recv_bytes(self.from_child, 30))  # the fork server reports the killed child
-            raise RemoteError(f"TimeoutError: no answer within {timeout:.0f} s (an endless loop?)") from None
+            raise RemoteError(
+                f"TimeoutError: no answer within {timeout:.0f} s (an endless loop?)"
+            ) from None
         except pickle.UnpicklingError as e:
             self._reset()
             raise RemoteError(f"UnpicklingError: {e}") from None
@@ -312,7 +400,11 @@ def _copy_back(before, now) -> None:
 
     if isinstance(before, np.ndarray) and isinstance(now, np.ndarray) and before.shape == now.shape:
         np.copyto(before, now, casting="unsafe")
-    elif isinstance(before, torch.Tensor) and isinstance(now, torch.Tensor) and before.shape == now.shape:
+    elif (
+        isinstance(before, torch.Tensor)
+        and isinstance(now, torch.Tensor)
+        and before.shape == now.shape
+    ):
         with torch.no_grad():
             before.copy_(now)
 
@@ -328,10 +420,14 @@ def loss_and_grads(fn, *inputs, **kwargs):
     leaves = [x.detach().clone().requires_grad_(torch.is_floating_point(x)) for x in inputs]
     out = fn(*leaves, **kwargs)
     if not isinstance(out, torch.Tensor) or out.dim() != 0:
-        raise TypeError(f"must return a scalar torch tensor, got {type(out).__name__} "
-                        f"{tuple(out.shape) if isinstance(out, torch.Tensor) else ''}")
+        raise TypeError(
+            f"must return a scalar torch tensor, got {type(out).__name__} "
+            f"{tuple(out.shape) if isinstance(out, torch.Tensor) else ''}"
+        )
     if not out.requires_grad:
-        raise TypeError("the returned loss carries no gradient (was it detached or built with numpy?)")
+        raise TypeError(
+            "the returned loss carries no gradient (was it detached or built with numpy?)"
+        )
     floats = [x for x in leaves if x.requires_grad]
     grads = torch.autograd.grad(out, floats, allow_unused=True)
     return out.detach(), [torch.zeros_like(x) if g is None else g for x, g in zip(floats, grads)]
@@ -342,7 +438,9 @@ class _Blocker:
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname.split(".")[0].startswith(BLOCKED_MODULES):
-            raise ImportError(f"{fullname} cannot be imported while grading (exercise.py may use numpy and torch)")
+            raise ImportError(
+                f"{fullname} cannot be imported while grading (exercise.py may use numpy and torch)"
+            )
         return None
 
 
@@ -359,7 +457,10 @@ def _serve_file(requests: int, answers: int, path: str) -> None:
         sys.modules["exercise"] = module
         spec.loader.exec_module(module)
     except BaseException as e:  # noqa: BLE001
-        send(answers, ("error", f"cannot import exercise.py: {type(e).__name__}: {e}".splitlines()[0]))
+        send(
+            answers,
+            ("error", f"cannot import exercise.py: {type(e).__name__}: {e}".splitlines()[0]),
+        )
         os._exit(CLEAN_EXIT)
     send(answers, ("opened", os.getpid()))
     while True:
@@ -395,7 +496,8 @@ def serve() -> None:
     """The fork server: import numpy and torch, then fork one child per opened file and wait for it."""
     requests, answers = os.dup(0), os.dup(1)
     devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)  # the learner's code can neither read requests nor write answers by accident
+    # the learner's code can neither read requests nor write answers by accident
+    os.dup2(devnull, 0)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     sys.path[:] = [p for p in sys.path if "site-packages" in p or "lib/python" in p]
@@ -420,7 +522,11 @@ def serve() -> None:
             _serve_file(requests, answers, request[1])
         _, status = os.waitpid(pid, 0)
         if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == CLEAN_EXIT):
-            how = f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"exit {os.WEXITSTATUS(status)}"
+            how = (
+                f"signal {os.WTERMSIG(status)}"
+                if os.WIFSIGNALED(status)
+                else f"exit {os.WEXITSTATUS(status)}"
+            )
             send(answers, ("crashed", how))
 
 

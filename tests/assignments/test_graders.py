@@ -21,7 +21,15 @@ HERE = Path(__file__).parent
 BROKEN = sorted((HERE / "broken").glob("lesson*.py"))
 CORRECT = sorted((HERE / "correct").glob("lesson*.py"))
 EXERCISES = [(lesson.number, name) for lesson in LESSONS for name in lesson.exercises]
-CLASSES = {"contract", "numerics", "memorised", "imports-reference", "stack-inspection", "grader-patching", "dtype"}
+CLASSES = {
+    "contract",
+    "numerics",
+    "memorised",
+    "imports-reference",
+    "stack-inspection",
+    "grader-patching",
+    "dtype",
+}
 CHEATS = {"imports-reference", "stack-inspection", "grader-patching"}
 
 
@@ -40,7 +48,9 @@ def solved(path: Path) -> list[tuple[int, str]]:
 def bug_class(path: Path) -> str | None:
     """The module-level CLASS = "..." of a broken solution, read without importing it (cheats patch at import)."""
     for node in ast.parse(path.read_text()).body:
-        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["CLASS"]:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [
+            "CLASS"
+        ]:
             return node.value.value
     return None
 
@@ -66,22 +76,30 @@ def test_every_lesson_has_five_classified_broken_solutions(lesson):
     assert "memorised" in classes and CHEATS & set(classes), classes
 
 
-@pytest.mark.parametrize("lesson, name", EXERCISES, ids=[f"lesson{n:02d}-{e}" for n, e in EXERCISES])
+@pytest.mark.parametrize(
+    "lesson, name", EXERCISES, ids=[f"lesson{n:02d}-{e}" for n, e in EXERCISES]
+)
 def test_the_reference_passes_its_grader(lesson, name):
     assert "cases" in GRADERS[(lesson, name)](reference(lesson, name), reference(lesson, name))
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # broken numerics may warn (a std of one value, ...)
+# broken numerics may warn (a std of one value, ...)
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @pytest.mark.parametrize("path", BROKEN, ids=[p.stem for p in BROKEN])
 def test_the_grader_catches_a_broken_solution(path, box):
     lesson, name = exercise_of(path)
-    with pytest.raises(GradeError, match=f"Lesson {lesson:02d} · {name}: .* cases correct") as caught:
+    with pytest.raises(
+        GradeError, match=f"Lesson {lesson:02d} · {name}: .* cases correct"
+    ) as caught:
         grade_file(lesson, name, path, box)
     assert "first wrong case" in str(caught.value)
 
 
-@pytest.mark.parametrize("path", [p for p in BROKEN if bug_class(p) in CHEATS],
-                         ids=[p.stem for p in BROKEN if bug_class(p) in CHEATS])
+@pytest.mark.parametrize(
+    "path",
+    [p for p in BROKEN if bug_class(p) in CHEATS],
+    ids=[p.stem for p in BROKEN if bug_class(p) in CHEATS],
+)
 def test_the_sandbox_alone_stops_a_cheat(path, box):
     """Even without the static check, a cheat finds neither the reference nor the grader in the sandbox."""
     lesson, name = exercise_of(path)
@@ -89,12 +107,17 @@ def test_the_sandbox_alone_stops_a_cheat(path, box):
         grade_file(lesson, name, path, box, static=False)
 
 
-@pytest.mark.parametrize("path", [p for p in BROKEN if bug_class(p) == "memorised"],
-                         ids=[p.stem for p in BROKEN if bug_class(p) == "memorised"])
+@pytest.mark.parametrize(
+    "path",
+    [p for p in BROKEN if bug_class(p) == "memorised"],
+    ids=[p.stem for p in BROKEN if bug_class(p) == "memorised"],
+)
 def test_a_memorised_solution_passes_the_fixed_cases_and_fails_fresh_ones(path, box, monkeypatch):
     lesson, name = exercise_of(path)
     monkeypatch.setattr(graders, "FRESH_CASES", False)
-    assert "cases" in grade_file(lesson, name, path, box), "regenerate it: python tests/assignments/memorise.py"
+    assert "cases" in grade_file(lesson, name, path, box), (
+        "regenerate it: python tests/assignments/memorise.py"
+    )
     monkeypatch.setattr(graders, "FRESH_CASES", True)
     with pytest.raises(GradeError, match="fresh case"):
         grade_file(lesson, name, path, box)
@@ -108,7 +131,9 @@ def test_a_correct_solution_passes(path, box):
 
 def test_a_failure_names_the_run_seed_and_shows_full_precision(box):
     with pytest.raises(GradeError) as caught:
-        grade_file(1, "bellman_backup", HERE / "broken" / "lesson01_bellman_backup__ignores_done.py", box)
+        grade_file(
+            1, "bellman_backup", HERE / "broken" / "lesson01_bellman_backup__ignores_done.py", box
+        )
     text = str(caught.value)
     assert f"MINIRL_GRADER_SEED={graders.RUN_SEED}" in text and "inputs: " in text
     assert "0.4099999964237213" in text  # float32 0.41 at full precision, not "0.41"

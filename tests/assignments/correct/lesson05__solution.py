@@ -21,12 +21,16 @@ def discretize(x, edges):
     x = np.asarray(x)
     out = np.empty(x.shape, np.int64)
     for d in range(edges.shape[0]):
-        out[..., d] = np.clip(np.digitize(x[..., d], edges[d, 1:-1], right=False), 0, edges.shape[1] - 2)
+        out[..., d] = np.clip(
+            np.digitize(x[..., d], edges[d, 1:-1], right=False), 0, edges.shape[1] - 2
+        )
     return out
 
 
 def undiscretize(idx, centers):
-    return np.stack([centers[d][idx[..., d]] for d in range(centers.shape[0])], axis=-1).astype(np.float64)
+    return np.stack([centers[d][idx[..., d]] for d in range(centers.shape[0])], axis=-1).astype(
+        np.float64
+    )
 
 
 def beam_step(rewards, n_envs, beam_width, discount):

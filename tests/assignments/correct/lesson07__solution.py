@@ -5,7 +5,11 @@ import numpy as np
 
 def _p(attn, allowed):
     p = np.asarray(attn.detach().cpu().numpy() if hasattr(attn, "detach") else attn)
-    mask = np.ones(p.shape, bool) if allowed is None else np.broadcast_to(np.asarray(allowed, bool), p.shape)
+    mask = (
+        np.ones(p.shape, bool)
+        if allowed is None
+        else np.broadcast_to(np.asarray(allowed, bool), p.shape)
+    )
     return np.where(mask, p, 0.0), mask
 
 

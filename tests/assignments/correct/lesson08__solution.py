@@ -6,7 +6,11 @@ import numpy as np
 
 
 def normalized_score(ret, random_return, expert_return):
-    return 100.0 * (np.asarray(ret, dtype=np.float64) - random_return) / (expert_return - random_return)
+    return (
+        100.0
+        * (np.asarray(ret, dtype=np.float64) - random_return)
+        / (expert_return - random_return)
+    )
 
 
 def mean_and_std(values):
