@@ -1,10 +1,10 @@
 """The one training loop every model shares (DT, TT, LEAP and the offline baselines).
 
 AdamW (weight decay on weight matrices only), linear warmup then constant or cosine learning rate, gradient-norm
-clipping, a rich progress bar with loss and throughput, metrics appended to `metrics.jsonl`, and atomic checkpoints
-in `runs/<name>/` (written to a temporary file, then renamed, so a crash never leaves half a checkpoint). A
-checkpoint holds the model, the optimizer, the step and every random-number state, so `--resume` continues a killed
-run to exactly the numbers an uninterrupted run reaches on the same machine.
+clipping, a progress bar (loss, samples/s, time left: minirl/progress.py), metrics appended to `metrics.jsonl`, and
+atomic checkpoints in `runs/<name>/` (written to a temporary file, then renamed, so a crash never leaves half a
+checkpoint). A checkpoint holds the model, the optimizer, the step and every random-number state, so `--resume`
+continues a killed run to exactly the numbers an uninterrupted run reaches on the same machine.
 
 What an algorithm module provides (Config, make_tokenizer, prepare, sample_batch, Model, Agent, EVAL_OPTIONS and the
 optional hooks) is written down once, in `minirl.runs.Algorithm`.
@@ -27,6 +27,7 @@ import torch
 from minirl import data, validate
 from minirl.envs import get_spec
 from minirl.evaluate import rollout
+from minirl.progress import TrainBar, closing_line, print_line
 from minirl.runs import (
     CHECKPOINT_VERSION,
     RunError,
@@ -107,11 +108,14 @@ def fit(
     ckpt_every: int | None = None,
     eval_fn=None,
     eval_every: int = 0,
+    clock=time.monotonic,
 ) -> dict:
     """Trains `model` for cfg.steps updates on batches from `sample(rng)`; returns the final metrics row.
 
     meta: what the checkpoint records besides weights (algo, dataset, env, config, tokenizer).
     Stops early (with a checkpoint) when budget_minutes run out; KeyboardInterrupt also checkpoints, then re-raises.
+    progress: the bar (minirl.progress.TrainBar) and its closing line, which says whether the steps or the budget
+    ended the run. clock: seconds for the budget and the bar (a test passes its own to make the budget exact).
     """
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path, metrics_path = run_dir / "checkpoint.pt", run_dir / "metrics.jsonl"
@@ -151,18 +155,19 @@ def fit(
 
     log_every = log_every or max(1, cfg.steps // 100)
     ckpt_every = ckpt_every or max(1, cfg.steps // 10)
-    deadline = time.time() + 60 * budget_minutes if budget_minutes else None
+    started = clock()
+    deadline = started + 60 * budget_minutes if budget_minutes else None
     row: dict = {}
-    bar = _progress(progress)
-    task = bar.add_task(
-        f"train {meta['algo']}", total=cfg.steps, completed=step, loss=float("nan"), sps=0.0
+    start_step = step
+    bar = TrainBar(
+        f"train {meta['algo']}", cfg.steps, cfg.batch_size, step, deadline, clock, progress
     )
     model.train()
     window_start, window_steps = time.time(), 0
     try:
         with bar:
             while step < cfg.steps:
-                t0 = time.time()
+                t0 = clock()
                 for group in opt.param_groups:
                     group["lr"] = cfg.lr * lr_factor(
                         step, cfg.warmup_steps, cfg.steps, cfg.lr_schedule
@@ -177,10 +182,11 @@ def fit(
                     )
                     raise RunError(f"loss became {loss.item()} at step {step}; {kept}")
                 step += 1
-                elapsed += time.time() - t0
+                elapsed += clock() - t0
                 window_steps += 1
-                # the run's final step
-                last = step == cfg.steps or bool(deadline and time.time() > deadline)
+                bar.update(step, loss.detach())
+                # the run's final step: all steps done, or the budget spent
+                last = step == cfg.steps or bool(deadline and clock() >= deadline)
                 evaluate = bool(eval_fn and eval_every and (step % eval_every == 0 or last))
                 if step % log_every == 0 or last or evaluate:
                     sps = window_steps * cfg.batch_size / max(1e-9, time.time() - window_start)
@@ -197,7 +203,6 @@ def fit(
                         model.train()
                     with open(metrics_path, "a") as f:
                         f.write(json.dumps(row) + "\n")
-                    bar.update(task, completed=step, loss=row["loss"], sps=sps)
                     window_start, window_steps = time.time(), 0
                 if step % ckpt_every == 0 and step < cfg.steps:
                     checkpoint(False)
@@ -207,29 +212,12 @@ def fit(
         checkpoint(False)
         raise
     checkpoint(True)  # finished: all steps done, or the time budget spent
+    print_line(
+        closing_line(step, cfg.steps, clock() - started, ckpt_path, budget_minutes, start_step),
+        progress,
+    )
     model.eval()
     return dict(row, step=step)
-
-
-def _progress(enabled: bool):
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]:.4f}"),
-        TextColumn("{task.fields[sps]:.0f} samples/s"),
-        TimeRemainingColumn(),
-        disable=not enabled,
-        transient=False,
-    )
 
 
 # ---------------------------------------------------------------------------------------------- checks before training
