@@ -9,11 +9,14 @@ so that Minari's own tools can read them too:
     halfcheetah-medium-replay  the replay buffer of the SAC run that trained the medium policy, cut into episodes
     halfcheetah-medium-expert  medium's episodes followed by expert's
     babyai-<level>             demonstrations of Minigrid's BabyAI bot; `noise` = fraction of random actions
+    pointmaze-<maze>           D4RL's maze2d recipe (planner + waypoint controller, noisy): minirl/pointmaze.py
 
 `load(name)` returns a list of episodes, each a dict of numpy arrays (T steps, T+1 observations):
 
     HalfCheetah: observations float32 (T+1, 17), actions float32 (T, 6)  (stored as the env emits them: float64)
     BabyAI:      image uint8 (T+1, 7, 7, 3), direction int64 (T+1,), mission str, actions int64 (T,)
+    PointMaze:   observations float32 (T+1, 6) = [x, y, vx, vy, goal_x, goal_y], actions float32 (T, 2)
+                 (stored in Minari's layout: observation / achieved_goal / desired_goal, see pointmaze.py)
     both:        rewards float32 (T,), terminations bool (T,), truncations bool (T,)
 
 Datasets are written atomically (built in a hidden staging folder, renamed into place when complete), so an
@@ -53,6 +56,9 @@ HALFCHEETAH_LEVELS = ["random", "medium", "expert", "medium-replay", "medium-exp
 DATASETS: list[str] = [f"halfcheetah-{level}" for level in HALFCHEETAH_LEVELS] + [
     name for name in envs.ENVS if name.startswith("babyai-")
 ]
+# D4RL's maze2d recipe on Gymnasium-Robotics' PointMaze (minirl/pointmaze.py), 1M steps per maze as in D4RL
+DATASETS += [name for name in envs.ENVS if name.startswith("pointmaze-")]
+DEFAULT_POINTMAZE_STEPS = 1_000_000
 NAMESPACE = "minirl"
 # + pid + random: a dataset being built, hidden from Minari's listing
 STAGING_PREFIX = ".minirl-staging-"
@@ -438,6 +444,10 @@ def _to_buffer(episode: Episode, episode_id: int, seed: int | None) -> EpisodeBu
             direction=episode["direction"],
             mission=[episode["mission"]] * T1,
         )
+    elif "desired_goal" in episode:  # PointMaze: Minari's goal-aware layout, one dataset per key
+        observations = {
+            key: episode[key] for key in ("observation", "achieved_goal", "desired_goal")
+        }
     else:
         # the space's dtype (a SAC buffer holds float32)
         observations = episode["observations"].astype(np.float64)
@@ -453,13 +463,13 @@ def _to_buffer(episode: Episode, episode_id: int, seed: int | None) -> EpisodeBu
     )
 
 
-def _requirements(discrete: bool) -> list[str]:
+def _requirements(discrete: bool, more: tuple[str, ...] = ()) -> list[str]:
     """The packages (pinned to the versions that wrote the dataset) Minari needs to recover its environments."""
     from importlib.metadata import PackageNotFoundError, version
 
     packages = (
         ["minirl", "gymnasium", "minigrid"] if discrete else ["minirl", "gymnasium", "mujoco"]
-    )
+    ) + list(more)
     pinned = []
     for package in packages:
         with contextlib.suppress(PackageNotFoundError):
@@ -509,6 +519,20 @@ def _write(
         # stored so minari.get_normalized_score works on HalfCheetah datasets
         if spec.ref_min_score is not None:
             scores = dict(ref_min_score=spec.ref_min_score, ref_max_score=spec.ref_max_score)
+        fields = dict(
+            env=spec.gym_id,
+            eval_env=spec.gym_id,
+            observation_space=BABYAI_OBSERVATION_SPACE
+            if spec.discrete
+            else HALFCHEETAH_OBSERVATION_SPACE,
+            requirements=_requirements(spec.discrete),
+            **scores,
+        )
+        if name.startswith("pointmaze-"):  # env specs with the maze2d task's kwargs, the dict space
+            from minirl import pointmaze
+
+            fields.update(pointmaze.minari_fields(name))
+            fields["requirements"] = _requirements(False, ("gymnasium_robotics",))
         with datasets_root(staging), envs.quiet(), warnings.catch_warnings():
             # no stable URL or e-mail to record; Minari warns about each missing field
             warnings.filterwarnings("ignore", message=r"`author_email` is set to None")
@@ -516,18 +540,12 @@ def _write(
             dataset = minari.create_dataset_from_buffers(
                 _minari_id(name),
                 buffers,
-                env=spec.gym_id,
-                eval_env=spec.gym_id,
                 algorithm_name=algorithm_name,
                 author="minirl",
                 description=description,
-                observation_space=BABYAI_OBSERVATION_SPACE
-                if spec.discrete
-                else HALFCHEETAH_OBSERVATION_SPACE,
-                requirements=_requirements(spec.discrete),
                 code_permalink=_code_permalink(),
                 jpeg_encoding=False,  # lossless: JPEG would alter observation arrays
-                **scores,
+                **fields,
             )
             dataset.storage.update_metadata({"minirl": extra})
         built = staging / _minari_id(name)
@@ -638,7 +656,25 @@ def collect(
     extra = dict(name=name, seed=seed, noise=noise, episodes=episodes, steps=steps)
     seeds = None
     with _progress_bar(progress) as bar:
-        if name.startswith("babyai-"):
+        if name.startswith("pointmaze-"):
+            from minirl import pointmaze
+
+            if episodes is not None:
+                steps = episodes * envs.get_spec(name).max_steps
+            steps = DEFAULT_POINTMAZE_STEPS if steps is None else steps
+            task = bar.add_task(f"collect {name}", total=steps)
+            episode_list = pointmaze.collect_episodes(
+                name, steps, seed, lambda n: bar.advance(task, n)
+            )
+            algorithm_name = "BFS planner + PD waypoint controller (D4RL maze2d), noisy"
+            # Gaussian, D4RL's (`noise` is not used here)
+            extra["action_noise_std"] = pointmaze.ACTION_NOISE
+            description = pointmaze.DESCRIPTION.format(
+                gym_id=envs.get_spec(name).gym_id,
+                noise=pointmaze.ACTION_NOISE,
+                horizon=envs.get_spec(name).max_steps,
+            )
+        elif name.startswith("babyai-"):
             if episodes is None and steps is None:
                 episodes = DEFAULT_BABYAI_EPISODES
             task = bar.add_task(f"collect {name}", total=steps if episodes is None else episodes)
@@ -701,7 +737,11 @@ def collect(
 
 def _from_minari(episode: minari.EpisodeData, obs_dtype=np.float32) -> Episode:
     """One Minari episode -> our numpy dict (BabyAI dict observations become image / direction / mission)."""
-    if isinstance(episode.observations, dict):
+    if isinstance(episode.observations, dict) and "desired_goal" in episode.observations:
+        from minirl.pointmaze import flat_observation  # PointMaze: the models' flat [state, goal]
+
+        out = dict(observations=flat_observation(episode.observations).astype(obs_dtype))
+    elif isinstance(episode.observations, dict):
         obs = episode.observations
         out = dict(
             image=np.asarray(obs["image"], np.uint8),

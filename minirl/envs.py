@@ -38,6 +38,19 @@ ENVS: dict[str, EnvSpec] = {
         "babyai-putnextlocal", "BabyAI-PutNextLocal-v0", True, 0, 7, 128
     ),
 }
+# PointMaze (Gymnasium-Robotics; minirl/pointmaze.py): observation [x, y, vx, vy, goal_x, goal_y], D4RL's horizons
+# and its maze2d-{umaze,medium,large}-v1 sparse reference returns (d4rl/infos.py REF_MIN_SCORE / REF_MAX_SCORE,
+# also in d4rl/pointmaze/__init__.py), so normalized scores read like the maze2d tables.
+ENVS.update(
+    {
+        f"pointmaze-{maze}": EnvSpec(f"pointmaze-{maze}", gym_id, False, 6, 2, steps, low, high)
+        for maze, gym_id, steps, low, high in [
+            ("umaze", "PointMaze_UMaze-v3", 300, 23.85, 161.86),
+            ("medium", "PointMaze_Medium-v3", 600, 13.13, 277.39),
+            ("large", "PointMaze_Large-v3", 800, 6.7, 273.99),
+        ]
+    }
+)
 
 
 class UnknownNameError(ValueError):
@@ -73,6 +86,11 @@ def make_env(name: str, **kwargs) -> gym.Env:
     spec = get_spec(name)
     if spec.discrete:
         import minigrid  # noqa: F401  (registers the BabyAI ids)
+    if spec.name.startswith("pointmaze-"):
+        from minirl.pointmaze import make_eval_env  # D4RL's fixed goal, flat observations
+
+        with quiet():
+            return make_eval_env(spec.name, **kwargs)
     with quiet():
         return gym.make(spec.gym_id, **kwargs)
 
