@@ -404,7 +404,7 @@ def analyze(
         str,
         typer.Argument(
             help="curve, attention, attention-by-type, horizon, entropy, sparsity, rtg, "
-            "error, cost, energy, or all."
+            "error, cost, energy, all, or stitching (PointMaze)."
         ),
     ],
     runs: Annotated[list[Path], typer.Argument(help="One or more run directories.")],
@@ -419,10 +419,22 @@ def analyze(
             "--data-dir DIR --seed N)."
         ),
     ] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(help="stitching: the PointMaze dataset (default: the first run's)."),
+    ] = None,
+    episodes: Annotated[
+        int,
+        typer.Option(
+            help="stitching: evaluation rollouts drawn per run.", callback=in_range("[1, 20]")
+        ),
+    ] = 3,
 ):
-    """Look inside trained models: attention maps, horizons, entropy, error propagation, cost, energy.
+    """Look inside trained models: attention maps, horizons, entropy, error propagation, cost, energy; on PointMaze,
+    the stitching share of a dataset and the runs' rollouts drawn over the maze.
 
     Example: minirl analyze attention runs/dt-halfcheetah-medium-s0
+    Example: minirl analyze stitching runs/iql-pointmaze-umaze-s0 runs/dt-pointmaze-umaze-s0
     """
     with user_errors():
         from minirl import analysis, data
@@ -431,7 +443,13 @@ def analyze(
         if data_dir is not None and not data_dir.is_dir():
             raise FileNotFoundError(f"--data-dir {data_dir} is not a folder")
         with data.datasets_root(data_dir):
-            for path in analysis.run(kind, [str(r) for r in runs], out):
+            if kind == "stitching":  # PointMaze (issue 15): minirl/pointmaze.py
+                from minirl import pointmaze
+
+                paths = pointmaze.analyze_stitching([str(r) for r in runs], dataset, out, episodes)
+            else:
+                paths = analysis.run(kind, [str(r) for r in runs], out)
+            for path in paths:
                 console.print(f"wrote {path}")
 
 
