@@ -18,7 +18,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from typer.core import TyperGroup
 
 from minirl import validate
@@ -207,22 +206,33 @@ def data_list():
     """List the minirl datasets on disk. Example: minirl data list"""
     with user_errors():
         from minirl import data
+        from minirl.display import table
 
-        table = Table("dataset", "episodes", "transitions", "path")
+        root = data.get_dataset_path()
+        rows = table(
+            "dataset", "episodes", "transitions", "folder", title=f"minirl datasets in {root}"
+        )
         for row in data.list_datasets():
-            table.add_row(
-                row["name"], str(row["episodes"]), str(row["transitions"]), str(row["path"])
+            folder = Path(row["path"])
+            rows.add_row(
+                row["name"],
+                f"{row['episodes']:,}",
+                f"{row['transitions']:,}",
+                str(folder.relative_to(root) if folder.is_relative_to(root) else folder),
             )
-        console.print(table)
+        console.print(rows)
 
 
 def _print_info(name: str):
     from minirl import data
+    from minirl.display import table
 
-    table = Table("field", "value", title=name)
+    rows = table("field", "value", title=name)
     for key, value in data.info(name).items():
-        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
-    console.print(table)
+        # a field that does not apply (BabyAI's normalized score, HalfCheetah's success rate) is left out
+        if value is not None:
+            rows.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+    console.print(rows)
 
 
 @data_app.command("info")
@@ -356,6 +366,13 @@ def evaluate(
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "cpu",
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="An evaluation option of the run's Config: --set execution=open_loop (LEAP).",
+        ),
+    ] = None,
 ):
     """Roll a trained run out in the real environment; writes RUN/eval.json.
 
@@ -373,26 +390,37 @@ def evaluate(
             device=device,
             progress=not quiet,
             sweep={"target_return": targets} if targets else None,
+            overrides=parse_overrides(set_),
             **options,
         )
-        table = Table(
-            "algo", "dataset", "setting", "return", "score", "latency ms/step", title=str(run)
+        console.print(eval_table(result, run))
+
+
+def eval_table(result: dict, run: Path):
+    """`minirl eval`'s table, readable at 80 columns: one row per setting; the algorithm, dataset and step in the
+    title, the run folder in the caption."""
+    from minirl.display import setting_text, table
+
+    first = result["runs"][0]
+    discrete = "success_rate" in first
+    rows = table(
+        "setting",
+        "return",
+        "success" if discrete else "normalized score",
+        "ms/step",
+        title=f"{first['algo']} on {first['dataset']} at step {first['train_step']:,}",
+        caption=f"{run}; ms/step: the agent's decision time per env step",
+    )
+    for r in result["runs"]:
+        rows.add_row(
+            setting_text(r["options"]),
+            f"{r['return_mean']:.1f} ± {r['return_std']:.1f}",
+            f"{100 * r['success_rate']:.1f}%"
+            if discrete
+            else f"{r['normalized_score']:.1f} ± {r['normalized_std']:.1f}",
+            f"{r['latency_ms_per_step']:.2f}",
         )
-        for r in result["runs"]:
-            setting = ", ".join(f"{k}={v}" for k, v in r["options"].items())
-            if "success_rate" in r:
-                score = f"success {100 * r['success_rate']:.1f}%"
-            else:
-                score = f"normalized {r['normalized_score']:.1f} ± {r['normalized_std']:.1f}"
-            table.add_row(
-                r["algo"],
-                r["dataset"],
-                setting,
-                f"{r['return_mean']:.1f} ± {r['return_std']:.1f}",
-                score,
-                f"{r['latency_ms_per_step']:.2f}",
-            )
-        console.print(table)
+    return rows
 
 
 # ---------------------------------------------------------------------------------------------- analysis etc.
@@ -518,7 +546,13 @@ def compare(
 def bench(
     kind: Annotated[str, typer.Argument(help="speed or quality.")],
     out: Annotated[Path, typer.Option(help="Folder for results (JSON, PNG).")] = Path("runs/bench"),
-    quick: Annotated[bool, typer.Option(help="A few-second version (for smoke tests).")] = False,
+    quick: Annotated[
+        bool,
+        typer.Option(
+            help="speed: small sizes, 3 repeats: a smoke test of the code paths, not a "
+            "measurement (about 35 CPU-seconds on a 2-core sandbox)."
+        ),
+    ] = False,
     datasets: Annotated[str | None, typer.Option(help="quality: comma-separated datasets.")] = None,
     algos: Annotated[str | None, typer.Option(help="quality: comma-separated algorithms.")] = None,
     seeds: Annotated[

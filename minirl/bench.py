@@ -1,7 +1,8 @@
 """Benchmarks behind `minirl bench`: how fast the models train and act on this machine, and how well they score.
 
 These are measurements, not tests: they take minutes, and their numbers go into docs/results.md with the command,
-machine and date. `--quick` shrinks every size so the code paths can be smoke-tested in seconds.
+machine and date. `--quick` shrinks every size and repeat so the code paths can be smoke-tested: it is not a
+measurement, and still takes about 35 CPU-seconds (35 s of user time in a 2-core sandbox, 2026-12-02).
 
 speed:
   - DT training samples/s (paper size: 3 layers, 1 head, 128 wide, K = 20, batch 64, HalfCheetah shapes) next to
@@ -214,9 +215,11 @@ def _planner_costs(quick: bool) -> dict:
 
 
 def _print_speed(result: dict, console) -> None:
-    from rich.table import Table
+    from rich.markup import escape
 
-    table = Table("measurement", "value", title="minirl bench speed")
+    from minirl.display import table as make_table
+
+    table = make_table("measurement", "value", title="minirl bench speed")
     table.add_row("matmul peak (float32)", f"{result['matmul_peak_flops'] / 1e9:.1f} GFLOP/s")
     d = result["dt_train"]
     table.add_row(
@@ -229,7 +232,8 @@ def _print_speed(result: dict, console) -> None:
     h = result["hf_dt_train"]
     table.add_row(
         "transformers DT train step",
-        "not installed (pip install minirl[bench])"
+        # escaped: rich would read "[bench]" as markup and print "pip install minirl"
+        escape("not installed (pip install 'minirl[bench]')")
         if h is None
         else f"{h['samples_per_s']:.0f} samples/s ({1000 * h['seconds_per_step']:.1f} ms/step)",
     )

@@ -25,6 +25,8 @@ from rich.console import Console
 from rich.table import Table
 
 from minirl import data, runs, train, validate
+from minirl.display import GridBar, fits, setting_text
+from minirl.display import table as make_table
 from minirl.envs import UnknownNameError, get_spec
 from minirl.evaluate import evaluate_run
 
@@ -275,65 +277,71 @@ def run(
 
     rows = []
     total, done = len(datasets) * len(modules) * seeds, 0
-    for dataset in datasets:
-        fingerprint = dataset_fingerprint(dataset, progress)
-        for algo, module in modules.items():
-            fields = dict(overrides.get(algo, {}), **({"steps": steps} if steps else {}))
-            config = dataclasses.asdict(
-                train.make_config(module, fields, envs[dataset], label=f"--set {algo}.")
-            )
-            for seed in range(seeds):
-                key = run_key(algo, dataset, seed, config, fingerprint, budget_minutes)
-                run_dir = run_dir_for(Path(runs_dir), algo, dataset, seed, key)
-                how = train_or_reuse(
-                    algo,
-                    dataset,
-                    seed,
-                    run_dir,
-                    steps,
-                    budget_minutes,
-                    device,
-                    progress,
-                    overrides.get(algo),
+    # one bar for the whole grid; each run's training and eval bars show below it
+    with GridBar(total, progress) as grid:
+        for dataset in datasets:
+            fingerprint = dataset_fingerprint(dataset, progress)
+            for algo, module in modules.items():
+                fields = dict(overrides.get(algo, {}), **({"steps": steps} if steps else {}))
+                config = dataclasses.asdict(
+                    train.make_config(module, fields, envs[dataset], label=f"--set {algo}.")
                 )
-                state = runs.load_checkpoint(run_dir)
-                results, eval_reused = evaluate_or_reuse(
-                    module, run_dir, envs[dataset], episodes, state["step"], progress
-                )
-                # one setting, or the best of a default sweep (DT's targets)
-                best = max(results, key=score_of)
-                done += 1
-                rows.append(
-                    {
-                        "algo": algo,
-                        "dataset": dataset,
-                        "seed": seed,
-                        "metric": metric_name(dataset),
-                        "score": score_of(best),
-                        "return_mean": best["return_mean"],
-                        "setting": ", ".join(f"{k}={v}" for k, v in best["options"].items()),
-                        "overrides": ", ".join(
-                            f"{k}={v}" for k, v in overrides.get(algo, {}).items()
-                        ),
-                        "train_steps": state["step"],
-                        "train_minutes": state.get("train_seconds", 0.0) / 60,
-                        "episodes": episodes,
-                        "run": str(run_dir),
-                        "trained": how,
-                        "eval_reused": eval_reused,
-                    }
-                )
-                console.print(
-                    f"[{done}/{total}] {algo} on {dataset}, seed {seed}: {how}, "
-                    f"{'eval reused' if eval_reused else 'evaluated'}: {rows[-1]['metric']} "
-                    f"{rows[-1]['score']:.1f}  ({run_dir})",
-                    markup=False,
-                    highlight=False,
-                    soft_wrap=True,
-                )
+                for seed in range(seeds):
+                    key = run_key(algo, dataset, seed, config, fingerprint, budget_minutes)
+                    run_dir = run_dir_for(Path(runs_dir), algo, dataset, seed, key)
+                    status = f"{algo} on {dataset}, seed {seed}"
+                    grid.status(f"{status}: training")
+                    how = train_or_reuse(
+                        algo,
+                        dataset,
+                        seed,
+                        run_dir,
+                        steps,
+                        budget_minutes,
+                        device,
+                        progress,
+                        overrides.get(algo),
+                    )
+                    state = runs.load_checkpoint(run_dir)
+                    grid.status(f"{status}: evaluating")
+                    results, eval_reused = evaluate_or_reuse(
+                        module, run_dir, envs[dataset], episodes, state["step"], progress
+                    )
+                    # one setting, or the best of a default sweep (DT's targets)
+                    best = max(results, key=score_of)
+                    done += 1
+                    grid.status(f"{status}: done", done)
+                    rows.append(
+                        {
+                            "algo": algo,
+                            "dataset": dataset,
+                            "seed": seed,
+                            "metric": metric_name(dataset),
+                            "score": score_of(best),
+                            "return_mean": best["return_mean"],
+                            "setting": setting_text(best["options"]),
+                            "overrides": ", ".join(
+                                f"{k}={v}" for k, v in overrides.get(algo, {}).items()
+                            ),
+                            "train_steps": state["step"],
+                            "train_minutes": state.get("train_seconds", 0.0) / 60,
+                            "episodes": episodes,
+                            "run": str(run_dir),
+                            "trained": how,
+                            "eval_reused": eval_reused,
+                        }
+                    )
+                    console.print(
+                        f"[{done}/{total}] {algo} on {dataset}, seed {seed}: {how}, "
+                        f"{'eval reused' if eval_reused else 'evaluated'}: {rows[-1]['metric']} "
+                        f"{rows[-1]['score']:.1f}  ({run_dir})",
+                        markup=False,
+                        highlight=False,
+                        soft_wrap=True,
+                    )
 
     summary = summarize(rows, list(modules), datasets)
-    console.print(results_table(summary, list(modules), datasets, seeds, episodes))
+    console.print(results_table(summary, list(modules), datasets, seeds, episodes, console.width))
     console.print(paper_table(list(modules)))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -381,23 +389,38 @@ def _header(dataset: str) -> str:
 
 
 def results_table(
-    summary: list[dict], algos: list[str], datasets: list[str], seeds: int, episodes: int
+    summary: list[dict],
+    algos: list[str],
+    datasets: list[str],
+    seeds: int,
+    episodes: int,
+    width: int = 80,
 ) -> Table:
-    table = Table(
-        "Method",
-        "Type",
-        *[_header(d) for d in datasets],
-        title=f"minirl: our runs on our datasets (mean ± std over {seeds} seed(s), {episodes} episodes each)",
-    )
+    """The blog's layout (a row per algorithm, a column per dataset) where it fits in `width` columns; else the same
+    numbers stacked, one row per algorithm and dataset, so nothing is cut."""
+    title = f"minirl: our runs on our datasets (mean ± std over {seeds} seed(s), {episodes} episodes each)"
+    wide = make_table("Method", "Type", *[_header(d) for d in datasets], title=title)
     for algo in algos:
-        table.add_row(
+        wide.add_row(
             NAMES.get(algo, algo), TYPES.get(algo, ""), *[_cell(summary, algo, d) for d in datasets]
         )
-    return table
+    if fits(wide, width):
+        return wide
+    stacked = make_table("Method", "dataset", "metric", "score", title=title)
+    for dataset in datasets:
+        for i, algo in enumerate(algos):
+            stacked.add_row(
+                NAMES.get(algo, algo),
+                dataset,
+                metric_name(dataset),
+                _cell(summary, algo, dataset),
+                end_section=i == len(algos) - 1,
+            )
+    return stacked
 
 
 def paper_table(algos: list[str]) -> Table:
-    table = Table(
+    table = make_table(
         "Method",
         *[d.removeprefix("halfcheetah-") for d in PAPER_DATASETS],
         title="The papers' figures on D4RL's HalfCheetah-v2 data, NOT ours (normalized score)",

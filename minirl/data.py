@@ -9,12 +9,16 @@ so that Minari's own tools can read them too:
     halfcheetah-medium-replay  the replay buffer of the SAC run that trained the medium policy, cut into episodes
     halfcheetah-medium-expert  medium's episodes followed by expert's
     babyai-<level>             demonstrations of Minigrid's BabyAI bot; `noise` = fraction of random actions
+    babyai-<level>-full        the same demonstrations in the `full` observation mode (`--obs full`): the LEAP
+                               paper's input, PRIVILEGED information (whole grid, agent cell, the bot's goal cell)
     pointmaze-<maze>           D4RL's maze2d recipe (planner + waypoint controller, noisy): minirl/pointmaze.py
 
 `load(name)` returns a list of episodes, each a dict of numpy arrays (T steps, T+1 observations):
 
     HalfCheetah: observations float32 (T+1, 17), actions float32 (T, 6)  (stored as the env emits them: float64)
     BabyAI:      image uint8 (T+1, 7, 7, 3), direction int64 (T+1,), mission str, actions int64 (T,)
+    BabyAI full: grid uint8 (T+1, W, H, 3) instead of image, plus agent_pos and goal_pos int64 (T+1, 2)
+                 (envs.FullObservation); the mode is also recorded in the Minari metadata (`minirl.obs`)
     PointMaze:   observations float32 (T+1, 6) = [x, y, vx, vy, goal_x, goal_y], actions float32 (T, 2)
                  (stored in Minari's layout: observation / achieved_goal / desired_goal, see pointmaze.py)
     both:        rewards float32 (T,), terminations bool (T,), truncations bool (T,)
@@ -30,6 +34,7 @@ inside the datasets root. Writing goes through
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -45,6 +50,7 @@ import gymnasium as gym
 import minari
 import numpy as np
 from gymnasium import spaces
+from gymnasium.envs.registration import WrapperSpec
 from minari.data_collector import EpisodeBuffer
 from minari.namespace import create_namespace
 from minari.storage import get_dataset_path
@@ -53,9 +59,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from minirl import envs
 
 HALFCHEETAH_LEVELS = ["random", "medium", "expert", "medium-replay", "medium-expert"]
-DATASETS: list[str] = [f"halfcheetah-{level}" for level in HALFCHEETAH_LEVELS] + [
-    name for name in envs.ENVS if name.startswith("babyai-")
-]
+BABYAI_LEVELS = [name for name in envs.ENVS if name.startswith("babyai-")]
+DATASETS: list[str] = [f"halfcheetah-{level}" for level in HALFCHEETAH_LEVELS] + BABYAI_LEVELS
+DATASETS += [level + envs.FULL_SUFFIX for level in BABYAI_LEVELS]  # the `full` observation mode
 # D4RL's maze2d recipe on Gymnasium-Robotics' PointMaze (minirl/pointmaze.py), 1M steps per maze as in D4RL
 DATASETS += [name for name in envs.ENVS if name.startswith("pointmaze-")]
 DEFAULT_POINTMAZE_STEPS = 1_000_000
@@ -71,8 +77,11 @@ DEFAULT_BABYAI_EPISODES = 1000  # Minari's HDF5 costs ~28 KB per BabyAI episode
 # HalfCheetah envs stepped together, so the policy runs one batched forward pass per step
 N_ENVS = 10
 
-# per-observation arrays: T+1 rows (the others have T)
-OBS_KEYS = ("observations", "image", "direction")
+# per-observation arrays: T+1 rows (the others have T), with the dtype load() gives BabyAI's
+OBS_KEYS = ("observations", "image", "direction", "grid", "agent_pos", "goal_pos")
+BABYAI_DTYPES = dict(
+    image=np.uint8, grid=np.uint8, direction=np.int64, agent_pos=np.int64, goal_pos=np.int64
+)
 
 # Minigrid's MissionSpace cannot be serialized, so BabyAI datasets declare the observation space themselves.
 MISSION_CHARSET = string.ascii_lowercase + string.digits + " ,"
@@ -92,6 +101,8 @@ DESCRIPTIONS = {
     "medium-replay": "HalfCheetah-v5, the replay buffer of the SAC run up to the medium policy, cut into episodes.",
     "medium-expert": "HalfCheetah-v5, the episodes of halfcheetah-medium followed by those of halfcheetah-expert.",
     "babyai": "{gym_id}, demonstrations of Minigrid's BabyAIBot; a fraction {noise} of steps take a random action.",
+    "babyai-full": " Observation mode 'full' (the LEAP paper's input), PRIVILEGED information: the whole grid, the "
+    "agent's cell and the cell of the goal the BabyAI bot computes (minirl.envs.FullObservation).",
 }
 
 
@@ -121,12 +132,38 @@ def env_of(name: str) -> str:
     Minari hub ids are matched by their env name (`mujoco/halfcheetah/medium-v0` -> `halfcheetah`,
     `minigrid/BabyAI-GoToLocal/optimal-v0` -> `babyai-gotolocal`)."""
     if name in DATASETS:
-        return "halfcheetah" if name.startswith("halfcheetah-") else name
+        return "halfcheetah" if name.startswith("halfcheetah-") else envs.get_spec(name).name
     if "/" in name:
         for short in envs.ENVS:
             if short in name.lower():
                 return short
     raise _unknown(name)
+
+
+def obs_of(name: str) -> str | None:
+    """The observation mode of a minirl BabyAI dataset name (`babyai-gotolocal-full` -> `full`); None otherwise."""
+    if not name.startswith("babyai-"):
+        return None
+    return "full" if name.endswith(envs.FULL_SUFFIX) else "egocentric"
+
+
+def dataset_name(name: str, obs: str | None) -> str:
+    """The dataset `minirl data collect NAME --obs OBS` makes: `babyai-gotolocal` + full -> `babyai-gotolocal-full`.
+
+    obs None keeps the name (its own mode); a mode that contradicts the name, or one given for a dataset that is
+    not BabyAI, raises ValueError."""
+    if obs is None:
+        return name
+    if obs not in envs.OBS_MODES:
+        raise ValueError(f"unknown observation mode '{obs}'; valid: {', '.join(envs.OBS_MODES)}")
+    if not name.startswith("babyai-"):
+        raise ValueError(f"--obs is for BabyAI datasets, not '{name}'")
+    level = name.removesuffix(envs.FULL_SUFFIX)
+    if obs == "egocentric" and name != level:
+        raise ValueError(
+            f"'{name}' is a full-observation dataset; for --obs egocentric name it {level}"
+        )
+    return level + envs.FULL_SUFFIX if obs == "full" else level
 
 
 def _minari_id(name: str) -> str:
@@ -367,7 +404,7 @@ def _rollout_babyai(
     from minigrid.utils.baby_ai_bot import BabyAIBot
 
     rng = np.random.default_rng(seed)
-    env = envs.make_env(name)
+    env = envs.make_env(name, obs=obs_of(name))
     n_actions = int(env.action_space.n)
     result, episode_seeds, total_steps = [], [], 0
     while len(result) < episodes if steps is None else total_steps < steps:
@@ -376,7 +413,8 @@ def _rollout_babyai(
             obs, _ = env.reset(seed=episode_seed)
         # the bot must be created after every reset
         bot, action_taken = BabyAIBot(env.unwrapped), None
-        images, directions = [obs["image"]], [obs["direction"]]
+        # every array of the observation, per step: image, direction (full mode: grid, agent_pos, goal_pos too)
+        frames = {key: [value] for key, value in obs.items() if key != "mission"}
         actions, rewards, terminations, truncations = [], [], [], []
         while True:
             bot, suggestion = _bot_suggestion(bot, env, action_taken)
@@ -386,8 +424,8 @@ def _rollout_babyai(
             else:
                 action, action_taken = int(suggestion), None
             obs, reward, terminated, truncated, _ = env.step(action)
-            images.append(obs["image"])
-            directions.append(obs["direction"])
+            for key in frames:
+                frames[key].append(obs[key])
             actions.append(action)
             rewards.append(reward)
             terminations.append(terminated)
@@ -396,8 +434,7 @@ def _rollout_babyai(
                 break
         result.append(
             dict(
-                image=np.stack(images).astype(np.uint8),
-                direction=np.array(directions, np.int64),
+                **{key: np.stack(v).astype(BABYAI_DTYPES[key]) for key, v in frames.items()},
                 mission=str(obs["mission"]),
                 actions=np.array(actions, np.int64),
                 rewards=np.array(rewards, np.float32),
@@ -437,13 +474,10 @@ def datasets_root(path: str | Path | None) -> Iterator[None]:
 
 
 def _to_buffer(episode: Episode, episode_id: int, seed: int | None) -> EpisodeBuffer:
-    if "image" in episode:  # BabyAI: Minari stores dict observations as one dataset per key
-        T1 = len(episode["image"])
-        observations = dict(
-            image=episode["image"],
-            direction=episode["direction"],
-            mission=[episode["mission"]] * T1,
-        )
+    if "mission" in episode:  # BabyAI: Minari stores dict observations as one dataset per key
+        T1 = len(episode["direction"])
+        observations = {key: episode[key] for key in BABYAI_DTYPES if key in episode}
+        observations["mission"] = [episode["mission"]] * T1
     elif "desired_goal" in episode:  # PointMaze: Minari's goal-aware layout, one dataset per key
         observations = {
             key: episode[key] for key in ("observation", "achieved_goal", "desired_goal")
@@ -528,6 +562,8 @@ def _write(
             requirements=_requirements(spec.discrete),
             **scores,
         )
+        if spec.discrete:
+            fields.update(_babyai_fields(name))
         if name.startswith("pointmaze-"):  # env specs with the maze2d task's kwargs, the dict space
             from minirl import pointmaze
 
@@ -556,15 +592,38 @@ def _write(
             os.replace(built.parent / "namespace_metadata.json", namespace_file)
         if final.exists():
             if not overwrite:
-                raise FileExistsError(
-                    f"dataset '{name}' already exists; remove it with: minirl data remove {name}"
-                )
+                raise _exists(name)
             _swap(built, final)  # the old dataset now sits in staging, deleted below
         else:
             os.replace(built, final)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return final
+
+
+def _babyai_fields(name: str) -> dict:
+    """Minari's env spec and observation space for a BabyAI dataset: the level's gym kwargs (the LEAP paper's
+    mazes open their doors) and, in full mode, the FullObservation wrapper, so recover_environment() makes the env
+    the data came from."""
+    spec = envs.get_spec(name)
+    registered = gym.spec(spec.gym_id)
+    env_spec = dataclasses.replace(registered, kwargs=dict(registered.kwargs, **spec.gym_kwargs))
+    if obs_of(name) != "full":
+        return dict(env=env_spec, eval_env=env_spec)
+    wrapper = WrapperSpec("FullObservation", "minirl.envs:FullObservation", {})
+    env_spec = dataclasses.replace(env_spec, additional_wrappers=(wrapper,))
+    space = envs.make_env(name, obs="full").observation_space
+    observation_space = spaces.Dict(
+        {**space.spaces, "mission": BABYAI_OBSERVATION_SPACE["mission"]}
+    )
+    return dict(env=env_spec, eval_env=env_spec, observation_space=observation_space)
+
+
+def _exists(name: str) -> FileExistsError:
+    return FileExistsError(
+        f"dataset '{name}' already exists; replace it with --overwrite, or delete it with: "
+        f"minirl data remove {name}"
+    )
 
 
 def _swap(new: Path, old: Path) -> None:
@@ -649,11 +708,11 @@ def collect(
     if (episodes is not None and episodes < 1) or (steps is not None and steps < 1):
         raise ValueError("episodes and steps must be positive")
     if _is_complete(dataset_path(name)) and not overwrite:
-        raise FileExistsError(
-            f"dataset '{name}' already exists; remove it with: minirl data remove {name}"
-        )
+        raise _exists(name)
     _remove_stale_staging(get_dataset_path())
     extra = dict(name=name, seed=seed, noise=noise, episodes=episodes, steps=steps)
+    if name.startswith("babyai-"):
+        extra["obs"] = obs_of(name)  # what training and evaluation must both see
     seeds = None
     with _progress_bar(progress) as bar:
         if name.startswith("pointmaze-"):
@@ -684,7 +743,7 @@ def collect(
             algorithm_name = f"BabyAIBot (noise={noise})"
             description = DESCRIPTIONS["babyai"].format(
                 gym_id=envs.get_spec(name).gym_id, noise=noise
-            )
+            ) + (DESCRIPTIONS["babyai-full"] if obs_of(name) == "full" else "")
         else:
             level = name.removeprefix("halfcheetah-")
             description = DESCRIPTIONS[level]
@@ -741,13 +800,12 @@ def _from_minari(episode: minari.EpisodeData, obs_dtype=np.float32) -> Episode:
         from minirl.pointmaze import flat_observation  # PointMaze: the models' flat [state, goal]
 
         out = dict(observations=flat_observation(episode.observations).astype(obs_dtype))
-    elif isinstance(episode.observations, dict):
+    elif isinstance(episode.observations, dict):  # BabyAI, either observation mode
         obs = episode.observations
-        out = dict(
-            image=np.asarray(obs["image"], np.uint8),
-            direction=np.asarray(obs["direction"], np.int64),
-            mission=str(obs["mission"][0]),
-        )
+        out = {
+            key: np.asarray(obs[key], dtype) for key, dtype in BABYAI_DTYPES.items() if key in obs
+        }
+        out["mission"] = str(obs["mission"][0])
     else:
         out = dict(observations=np.asarray(episode.observations, obs_dtype))
     actions = np.asarray(episode.actions)
@@ -886,6 +944,7 @@ def info(name: str) -> dict:
         normalized_score=envs.normalized_score(env, float(returns.mean())),
         success_rate=float((returns > 0).mean()) if discrete else None,
         episode_length_mean=float(lengths.mean()),
+        obs=obs_of(name) if discrete else None,
     )
 
 

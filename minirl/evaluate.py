@@ -13,6 +13,7 @@ path length (BabyAI: success = positive reward), per-step decision latency, and 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -20,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from minirl import validate
+from minirl.display import EpisodeBar
 from minirl.envs import get_spec, make_env, normalized_score, quiet
 from minirl.runs import atomic_write_text, hook, load_run
 
@@ -51,19 +54,23 @@ def rollout(
     spec = get_spec(env)
     returns, lengths, step_seconds, trace = [], [], [], {}
     chunk = chunk_size(episodes, options)
-    for start in range(0, episodes, chunk):
-        n = min(chunk, episodes - start)
-        part_returns, part_lengths, part_seconds, part_trace = _rollout_chunk(
-            module, model, tok, env, n, seed + start, progress, options
-        )
-        returns.append(part_returns)
-        lengths.append(part_lengths)
-        step_seconds += part_seconds
-        for key, value in part_trace.items():
-            if key in trace and isinstance(value, list):
-                trace[key] = trace[key] + value
-            else:
-                trace.setdefault(key, value)
+    target = options.get("target_return")
+    name = f"eval {module.__name__.split('.')[-1]}" + ("" if target is None else f" R̂={target:g}")
+    # one bar over every chunk: episodes finished, decisions per second
+    with EpisodeBar(name, episodes, progress) as bar:
+        for start in range(0, episodes, chunk):
+            n = min(chunk, episodes - start)
+            part_returns, part_lengths, part_seconds, part_trace = _rollout_chunk(
+                module, model, tok, env, n, seed + start, options, bar, start
+            )
+            returns.append(part_returns)
+            lengths.append(part_lengths)
+            step_seconds += part_seconds
+            for key, value in part_trace.items():
+                if key in trace and isinstance(value, list):
+                    trace[key] = trace[key] + value
+                else:
+                    trace.setdefault(key, value)
     returns, lengths = np.concatenate(returns), np.concatenate(lengths)
     result = {
         "env": env,
@@ -91,21 +98,24 @@ def rollout(
 
 
 def _rollout_chunk(
-    module, model, tok, env: str, episodes: int, seed: int, progress: bool, options: dict
+    module,
+    model,
+    tok,
+    env: str,
+    episodes: int,
+    seed: int,
+    options: dict,
+    bar: EpisodeBar,
+    done_before: int,
 ):
-    """One chunk of episodes side by side -> (returns, lengths, per-step decision seconds, the agent's trace)."""
-    from rich.progress import Progress
-
+    """One chunk of episodes side by side -> (returns, lengths, per-step decision seconds, the agent's trace).
+    bar: the rollout's bar, told after each step how many episodes are done (done_before: in earlier chunks)."""
     agent = module.Agent(model, tok, **options)
     loop = EnvLoop(agent, [make_env(env) for _ in range(episodes)], seed, tok.encode_obs)
     step_seconds = []
-    with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task(
-            f"eval {module.__name__.split('.')[-1]} on {env}", total=get_spec(env).max_steps
-        )
-        while not loop.done.all():
-            step_seconds.append(loop.step())
-            bar.advance(task)
+    while not loop.done.all():
+        step_seconds.append(loop.step())
+        bar.update(done_before + int(loop.done.sum()), int(loop.live.sum()))
     loop.close()
     return loop.returns, loop.lengths, step_seconds, getattr(agent, "trace", {})
 
@@ -171,6 +181,13 @@ class PolicyAgent:
         pass
 
 
+def eval_settable(module) -> list[str]:
+    """The evaluation options `minirl eval --set` may change: module.EVAL_OPTIONS that are also Config fields (so
+    they are converted and checked like `minirl train --set`)."""
+    fields = {f.name for f in dataclasses.fields(module.Config)}
+    return [k for k in module.EVAL_OPTIONS if k in fields]
+
+
 def evaluate_run(
     run_dir: str | Path,
     episodes: int = 10,
@@ -178,13 +195,24 @@ def evaluate_run(
     device: str = "cpu",
     progress: bool = True,
     sweep: dict | None = None,
+    overrides: dict | None = None,
     **options,
 ) -> dict:
     """`minirl eval RUN`: loads the run and rolls it out once per value of the swept option (e.g. target_return).
 
+    overrides: `--set name=value` pairs as typed, for evaluation options that are also Config fields (eval_settable).
     Writes `eval.json` in the run directory: {"runs": [result, ...]} with one result per setting.
     """
     module, cfg, tok, model, state = load_run(run_dir, device)
+    if overrides:
+        settable = eval_settable(module)
+        for key in overrides:
+            if key not in settable:
+                raise validate.BadValue(
+                    f"--set {key}: {state['algo']} takes at evaluation only "
+                    f"{', '.join(settable) or 'no --set'}"
+                )
+        options.update(validate.config_values(module.Config, overrides, state["algo"]))
     settings = [dict(options)]
     if not sweep and options.get("target_return") is None:
         # e.g. DT on HalfCheetah: the paper's two targets

@@ -1,7 +1,7 @@
 """The one training loop every model shares (DT, TT, LEAP and the offline baselines).
 
 AdamW (weight decay on weight matrices only), linear warmup then constant or cosine learning rate, gradient-norm
-clipping, a progress bar (loss, samples/s, time left: minirl/progress.py), metrics appended to `metrics.jsonl`, and
+clipping, a progress bar (loss, samples/s, time left: minirl/display.py), metrics appended to `metrics.jsonl`, and
 atomic checkpoints in `runs/<name>/` (written to a temporary file, then renamed, so a crash never leaves half a
 checkpoint). A checkpoint holds the model, the optimizer, the step and every random-number state, so `--resume`
 continues a killed run to exactly the numbers an uninterrupted run reaches on the same machine.
@@ -25,9 +25,9 @@ import numpy as np
 import torch
 
 from minirl import data, validate
+from minirl.display import TrainBar, closing_line, print_line
 from minirl.envs import get_spec
 from minirl.evaluate import rollout
-from minirl.progress import TrainBar, closing_line, print_line
 from minirl.runs import (
     CHECKPOINT_VERSION,
     RunError,
@@ -114,7 +114,7 @@ def fit(
 
     meta: what the checkpoint records besides weights (algo, dataset, env, config, tokenizer).
     Stops early (with a checkpoint) when budget_minutes run out; KeyboardInterrupt also checkpoints, then re-raises.
-    progress: the bar (minirl.progress.TrainBar) and its closing line, which says whether the steps or the budget
+    progress: the bar (minirl.display.TrainBar) and its closing line, which says whether the steps or the budget
     ended the run. clock: seconds for the budget and the bar (a test passes its own to make the budget exact).
     """
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -1,19 +1,24 @@
-"""What a user sees (minirl/progress.py, the tables of cli.py, compare.py and bench.py): bars whose totals are the
+"""What a user sees (minirl/display.py, the tables of cli.py, compare.py and bench.py): bars whose totals are the
 step a run really stops at, closing lines that say what ended it, and tables that fit an 80-column terminal.
 
 The budget is made exact with an injected clock: each batch drawn advances it by one second, so a 0.1-minute
 (6-second) budget ends the run after exactly 6 steps whatever the machine's speed.
 """
 
+import io
+from pathlib import Path
+
 import pytest
 import torch
+from rich.console import Console
+from rich.text import Text
 from typer.testing import CliRunner
 
 from cli import app
 from minirl import data
 from minirl.baselines import bc
+from minirl.display import REFRESH_SECONDS, TrainBar, closing_line, duration
 from minirl.envs import get_spec
-from minirl.progress import REFRESH_SECONDS, TrainBar, closing_line, duration
 from minirl.train import fit, make_config
 
 DATASET = "babyai-gotolocal"
@@ -153,3 +158,115 @@ def test_closing_line_of_a_resumed_run_names_where_it_resumed():
         "stopped by the 5-minute budget at step 2,375 of 3,000 (resumed at step 1,000) after 5 min 0 s; "
         "checkpoint runs/x/checkpoint.pt (continue with --resume)"
     )
+
+
+# ---------------------------------------------------------------------------------------------- 80-column tables
+
+
+def assert_fits_80(render) -> str:
+    """Renders on an 80-column console; every line fits and no cell was cut to `…`. Returns the text."""
+    console = Console(width=80, record=True, file=io.StringIO())
+    render(console)
+    text = console.export_text()
+    for line in text.splitlines():
+        assert len(line) <= 80, line
+        assert "…" not in line, line
+    return text
+
+
+def halfcheetah_result(target_return):
+    return {
+        "algo": "dt",
+        "dataset": "halfcheetah-medium-replay",
+        "train_step": 100_000,
+        "options": {"target_return": target_return, "context_len": 20},
+        "return_mean": 12345.6,
+        "return_std": 1234.5,
+        "normalized_score": 101.2,
+        "normalized_std": 10.3,
+        "latency_ms_per_step": 123.45,
+    }
+
+
+def test_eval_table_fits_80_columns_and_shows_no_none_setting():
+    from cli import eval_table
+
+    run = Path("runs/dt-halfcheetah-medium-replay-s0")
+    halfcheetah = {"runs": [halfcheetah_result(6000.0), halfcheetah_result(12000.0)]}
+    text = assert_fits_80(lambda c: c.print(eval_table(halfcheetah, run)))
+    assert "halfcheetah-medium-replay" in text.replace("\n", "")
+    babyai = {
+        "runs": [
+            {
+                "algo": "dt",
+                "dataset": "babyai-gotolocal",
+                "train_step": 2000,
+                "options": {"target_return": None},
+                "return_mean": 0.8,
+                "return_std": 0.1,
+                "success_rate": 0.9,
+                "latency_ms_per_step": 2.0,
+            }
+        ]
+    }
+    text = assert_fits_80(
+        lambda c: c.print(eval_table(babyai, Path("runs/dt-babyai-gotolocal-s0")))
+    )
+    assert "None" not in text and "90.0%" in text
+
+
+def test_compare_tables_fit_80_columns_for_three_datasets():
+    from minirl import compare
+
+    datasets = ["halfcheetah-medium", "halfcheetah-medium-replay", "babyai-gotolocal"]
+    algos = ["bc", "cql", "iql", "dt", "tt", "leap"]
+    rows = [
+        {"algo": a, "dataset": d, "score": 12.3 + i, "seed": s}
+        for i, a in enumerate(algos)
+        for d in datasets
+        for s in range(3)
+    ]
+    summary = compare.summarize(rows, algos, datasets)
+    text = assert_fits_80(
+        lambda c: (
+            c.print(compare.results_table(summary, algos, datasets, 3, 10, width=80)),
+            c.print(compare.paper_table(algos)),
+        )
+    )
+    assert "halfcheetah-medium-replay" in text and "not reported" in text
+
+
+def test_bench_speed_table_fits_80_columns_and_keeps_the_install_hint():
+    from minirl import bench
+
+    result = {
+        "matmul_peak_flops": 75e9,
+        "dt_train": {"samples_per_s": 20, "seconds_per_step": 3.2, "fraction_of_matmul_peak": 0.06},
+        "hf_dt_train": None,
+        "dt_act": [{"n_envs": 10, "env_steps_per_s": 32}],
+        "tt_plan": {"rows": [{"label": "cached K=16", "ms_per_step": 1325.8}]},
+        "tt_plan_floor": [
+            {
+                "n_envs": 10,
+                "beam_width": 128,
+                "horizon": 5,
+                "seconds": 12.34,
+                "floor_s": 3.21,
+                "flops": 190e9,
+                "ratio": 3.8,
+            }
+        ],
+    }
+    text = assert_fits_80(lambda c: bench._print_speed(result, c))
+    assert "'minirl[bench]'" in text  # not swallowed as rich markup
+
+
+def test_data_tables_fit_80_columns(monkeypatch):
+    import cli
+
+    console = Console(width=80, record=True, file=io.StringIO())
+    monkeypatch.setattr(cli, "console", console)
+    for command in (["data", "list"], ["data", "info", DATASET]):
+        assert CliRunner().invoke(app, command).exit_code == 0
+    text = assert_fits_80(lambda c: c.print(Text.from_ansi(console.export_text())))
+    assert "babyai-gotolocal" in text and "success_rate" in text and "None" not in text

@@ -1,9 +1,12 @@
-"""The progress bars of `minirl train`, `eval` and `compare`, and how a duration is written ("4 min 12 s").
+"""What a user sees: the progress bars of `minirl train`, `eval` and `compare`, tables that fit a terminal of 80
+columns, and how a duration is written ("4 min 12 s").
 
 Each bar says what it counts, refreshes at least once a second, and ends in one line that says how the work ended.
 The training bar's total is the step the run will really stop at: cfg.steps, or, when a time budget will end the
 run first, the step the budget reaches at the speed measured so far (shown as `~2,400`); its time left is the same
 whichever ends the run. Bars draw on rich's console; nested bars (compare's grid around a training run) share it.
+
+Tables (`table`) fold a cell that is too long for its column onto the next line instead of cutting it to `…`.
 """
 
 from __future__ import annotations
@@ -12,8 +15,29 @@ import time
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 REFRESH_SECONDS = 0.5  # a bar's numbers change at least this often while steps keep finishing
+
+
+def table(*headers: str, title: str | None = None, caption: str | None = None) -> Table:
+    """A rich Table whose cells wrap at spaces and fold long words (paths, dataset names) instead of ending in `…`,
+    so every table of minirl is read whole in an 80-column terminal."""
+    out = Table(title=title, caption=caption)
+    for header in headers:
+        out.add_column(header, overflow="fold")
+    return out
+
+
+def fits(renderable, width: int) -> bool:
+    """Whether `renderable` (a table) is at most `width` columns wide at its natural width."""
+    return Console(width=10_000).measure(renderable).maximum <= width
+
+
+def setting_text(options: dict) -> str:
+    """{"beam_width": 32, "target_return": None} -> "beam_width=32" (an option left at None is not a setting);
+    "-" when nothing is set."""
+    return ", ".join(f"{k}={v}" for k, v in options.items() if v is not None) or "-"
 
 
 def duration(seconds: float) -> str:
