@@ -270,3 +270,12 @@ def test_data_tables_fit_80_columns(monkeypatch):
         assert CliRunner().invoke(app, command).exit_code == 0
     text = assert_fits_80(lambda c: c.print(Text.from_ansi(console.export_text())))
     assert "babyai-gotolocal" in text and "success_rate" in text and "None" not in text
+
+
+def test_a_second_collect_suggests_overwrite_and_remove():
+    result = CliRunner().invoke(app, ["data", "collect", DATASET, "--episodes", "20"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"error: dataset '{DATASET}' already exists; replace it with --overwrite, or delete it "
+        f"with: minirl data remove {DATASET}"
+    ]
