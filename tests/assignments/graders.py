@@ -316,6 +316,326 @@ def check_loss(g: Grade, case: str, fn, ref, *inputs, rtol=None, **kwargs) -> No
             g.check(f"{case} (gradient w.r.t. float input {i})", gg, wg, rtol, rtol)
 
 
+# ---------------------------------------------------------------------------------------------- cases worked by hand
+
+# Every grader also checks these (last, after its own cases): inputs small enough to work out with pencil and paper,
+# the expected output written as a literal (the arithmetic in the comment), never computed by the reference. They make
+# a broken REFERENCE fail its own grader in the default run, where the function graded is the reference itself.
+# (label, args, kwargs, expected, kind); kind "value" (one output), "tuple" (several), "loss" (value and the
+# gradient w.r.t. every float input), "in_place" (returned value, then the first argument after the call),
+# "floats" (a tuple of Python floats).
+LN2, LN3, LN4, LN10 = (float(np.log(v)) for v in (2.0, 3.0, 4.0, 10.0))
+_P = np.log(
+    [[[0.5, 0.25, 0.25], [0.25, 0.5, 0.25], [0.1, 0.1, 0.8]]]
+)  # (1, 3, 3) LEAP conditionals
+
+
+def _f64(x) -> torch.Tensor:
+    return torch.tensor(x, dtype=torch.float64)
+
+
+HAND: dict[tuple[int, str], list[tuple]] = {
+    (1, "bellman_backup"): [
+        (
+            # max_a' Q = [2, 3]; (0,0): 0.5 + 0.5·3, (0,1): -1 + 0.5·2, (1,0): terminal 0, (1,1): 2 + 0.5·3
+            "S=2, A=2, one terminal step, gamma 0.5",
+            (
+                np.array([[1.0, 2.0], [3.0, 0.0]]),
+                np.array([[1, 0], [1, 1]]),
+                np.array([[0.5, -1.0], [0.0, 2.0]]),
+                np.array([[False, False], [True, False]]),
+                0.5,
+            ),
+            {},
+            np.array([[2.0, 0.0], [0.0, 3.5]]),
+            "value",
+        )
+    ],
+    (1, "q_learning_step"): [
+        (
+            # target 1 + 0.5·max(2, 4) = 3; delta = 3 - Q(0, 1) = 2; Q(0, 1) += 0.5·2
+            "Q = [[0, 1], [2, 4]], (s, a, r, s') = (0, 1, 1, 1), gamma 0.5, alpha 0.5",
+            (np.array([[0.0, 1.0], [2.0, 4.0]]), 0, 1, 1.0, 1, False, 0.5, 0.5),
+            {},
+            (2.0, np.array([[0.0, 2.0], [2.0, 4.0]])),
+            "in_place",
+        ),
+        (
+            # terminal: target = r = 2; delta = 2 - 1 = 1; Q(0, 1) += 0.5·1
+            "the same step, terminal, r = 2",
+            (np.array([[0.0, 1.0], [2.0, 4.0]]), 0, 1, 2.0, 1, True, 0.5, 0.5),
+            {},
+            (1.0, np.array([[0.0, 1.5], [2.0, 4.0]])),
+            "in_place",
+        ),
+    ],
+    (2, "cql_penalty"): [
+        (
+            # log Σ exp: ln(1 + 3) = 2 ln 2 and 1 + ln 2; minus q_data [0, 1]; mean (3 ln 2) / 2
+            # gradients: softmax rows / B = [[1/8, 3/8], [1/4, 1/4]], and -1/B for q_data
+            "q_sampled [[0, ln 3], [1, 1]], q_data [0, 1]",
+            (_f64([[0.0, LN3], [1.0, 1.0]]), _f64([0.0, 1.0])),
+            {},
+            (_f64(1.5 * LN2), [_f64([[0.125, 0.375], [0.25, 0.25]]), _f64([-0.5, -0.5])]),
+            "loss",
+        )
+    ],
+    (2, "expectile_loss"): [
+        (
+            # weights 0.7 (u >= 0) and 0.3 (u < 0): (0.7·4 + 0.3·1) / 2 = 1.55; gradient 2 w u / B = [1.4, -0.3]
+            "diff [2, -1], tau 0.7",
+            (_f64([2.0, -1.0]),),
+            {"tau": 0.7},
+            (_f64(1.55), [_f64([1.4, -0.3])]),
+            "loss",
+        )
+    ],
+    (3, "returns_to_go"): [
+        # 3; 2 + 0.5·3 = 3.5; 1 + 0.5·3.5 = 2.75
+        (
+            "rewards [1, 2, 3], gamma 0.5",
+            (np.array([1.0, 2.0, 3.0], np.float32), 0.5),
+            {},
+            np.array([2.75, 3.5, 3.0], np.float32),
+            "value",
+        ),
+        ("one step", (np.array([5.0], np.float32), 0.9), {}, np.array([5.0], np.float32), "value"),
+    ],
+    (3, "return_conditioned_loss"): [
+        (
+            # real steps 1, 2: ((2 - 1)² + (3 - 1)²) / 2 = 2.5; d/dpred = 2 (pred - a) / 2 = [0, 1, 2]
+            "continuous, the padded step holds action 100",
+            (
+                _f64([[[1.0], [2.0], [3.0]]]),
+                _f64([[[100.0], [1.0], [1.0]]]),
+                torch.tensor([[False, True, True]]),
+            ),
+            {},
+            (_f64(2.5), [_f64([[[0.0], [1.0], [2.0]]]), _f64([[[0.0], [-1.0], [-2.0]]])]),
+            "loss",
+        ),
+        (
+            # one real step, uniform logits over 2 actions: ln 2; gradient softmax - one-hot = [0.5, -0.5]
+            "discrete, uniform logits, one real step",
+            (
+                _f64([[[0.0, 0.0], [0.0, 0.0]]]),
+                torch.tensor([[0, 1]]),
+                torch.tensor([[False, True]]),
+            ),
+            {},
+            (_f64(LN2), [_f64([[[0.0, 0.0], [0.5, -0.5]]])]),
+            "loss",
+        ),
+    ],
+    (4, "interleave_tokens"): [
+        (
+            "R̂ = [1, 2], s = [10, 20], a = [100, 200]: R̂_1, s_1, a_1, R̂_2, s_2, a_2",
+            (_f64([[[1.0], [2.0]]]), _f64([[[10.0], [20.0]]]), _f64([[[100.0], [200.0]]])),
+            {},
+            _f64([[[1.0], [10.0], [100.0], [2.0], [20.0], [200.0]]]),
+            "value",
+        )
+    ],
+    (4, "causal_mask"): [
+        (
+            "T=3, P=0",
+            (3, 0),
+            {},
+            torch.tensor([[True, False, False], [True, True, False], [True, True, True]]),
+            "value",
+        ),
+        # queries at absolute positions 1 and 2 see keys 0..1 and 0..2
+        (
+            "T=2 after P=1",
+            (2, 1),
+            {},
+            torch.tensor([[True, True, False], [True, True, True]]),
+            "value",
+        ),
+    ],
+    (4, "update_return_to_go"): [
+        (
+            # env 0: 6 - 1000 / 1000 = 5; env 1 finished: stays 2
+            "R̂ [6, 2], rewards [1000, 5], env 1 finished, rtg_scale 1000",
+            (
+                np.array([6.0, 2.0], np.float32),
+                np.array([1000.0, 5.0], np.float32),
+                np.array([False, True]),
+                1000.0,
+            ),
+            {},
+            np.array([5.0, 2.0], np.float32),
+            "value",
+        )
+    ],
+    (5, "fit_quantile_bins"): [
+        (
+            # quantiles 0, 0.5, 1 of 0..3: 0, 1.5, 3; bin means {0, 1} 0.5 and {2, 3} 2.5
+            "x = 0, 1, 2, 3 in 2 bins",
+            (np.array([[0.0], [1.0], [2.0], [3.0]]), 2),
+            {},
+            (np.array([[0.0, 1.5, 3.0]]), np.array([[0.5, 2.5]])),
+            "tuple",
+        )
+    ],
+    (5, "discretize"): [
+        (
+            # an edge opens its bin; the top edge is in the last bin; outside values clip
+            "edges 0, 1, 2, 3",
+            (
+                np.array([[-1.0], [0.0], [0.5], [1.0], [2.999], [3.0], [5.0]]),
+                np.array([[0.0, 1.0, 2.0, 3.0]]),
+            ),
+            {},
+            np.array([[0], [0], [0], [1], [2], [2], [2]]),
+            "value",
+        ),
+        (
+            "two dimensions, each with its own edges",
+            (np.array([[1.0, 10.0], [0.5, 25.0]]), np.array([[0.0, 1.0, 2.0], [10.0, 20.0, 30.0]])),
+            {},
+            np.array([[1, 0], [0, 1]]),
+            "value",
+        ),
+    ],
+    (5, "undiscretize"): [
+        (
+            "two dimensions, each with its own centers",
+            (np.array([[1, 0], [0, 1]]), np.array([[0.5, 1.5], [15.0, 25.0]])),
+            {},
+            np.array([[1.5, 15.0], [0.5, 25.0]]),
+            "value",
+        )
+    ],
+    (5, "beam_step"): [
+        (
+            # scores r + 0.5 V: env 0 rows 6, 2, 3; env 1 rows 5, 1.5, 0 -> keep rows 0, 2 and 3, 4
+            "2 envs x 3 candidates, keep 2, gamma 0.5",
+            (
+                _f64([[1.0, 10.0], [2.0, 0.0], [0.0, 6.0], [5.0, 0.0], [1.0, 1.0], [0.0, 0.0]]),
+                2,
+                2,
+                0.5,
+            ),
+            {},
+            (torch.tensor([0, 2, 3, 4]), _f64([[6.0, 3.0], [5.0, 1.5]])),
+            "tuple",
+        )
+    ],
+    (6, "plan_energy"): [
+        # -(ln 0.5 + ln 0.5 + ln 0.8) = 2 ln 2 - ln 0.8
+        (
+            "plan [0, 1, 2]",
+            (_f64(_P), torch.tensor([[0, 1, 2]])),
+            {},
+            _f64([2 * LN2 - float(np.log(0.8))]),
+            "value",
+        ),
+    ],
+    (6, "refine_step"): [
+        (
+            # token energies ln 4, ln 4, ln 10: token 2 takes its likeliest action 2; E before = 4 ln 2 + ln 10
+            "plan [2, 0, 0]",
+            (_f64(_P), torch.tensor([[2, 0, 0]])),
+            {},
+            (torch.tensor([[2, 0, 2]]), _f64([2 * LN4 + LN10])),
+            "tuple",
+        )
+    ],
+    (7, "row_entropy"): [
+        (
+            "two of four keys, then uniform",
+            (np.array([[0.5, 0.5, 0, 0], [0.25] * 4]), None),
+            {},
+            np.array([LN2, LN4]),
+            "value",
+        ),
+    ],
+    (7, "keys_for_mass"): [
+        # 0.5 + 0.4 reaches 0.9 with 2 of 4 keys; uniform needs ceil(3.6) = 4 of 4; one-hot 1 of 4
+        (
+            "mass 0.9",
+            (np.array([[0.5, 0.4, 0.1, 0.0], [0.25] * 4, [0, 0, 1.0, 0]]), 0.9, None),
+            {},
+            np.array([0.5, 1.0, 0.25]),
+            "value",
+        ),
+    ],
+    (7, "gini"): [
+        # sorted ascending, weights 2i - n - 1 = -3, -1, 1, 3 over n = 4: (0.5 + 1.5) / 4, 0, 3 / 4
+        (
+            "two of four keys, uniform, one-hot",
+            (np.array([[0.5, 0.5, 0, 0], [0.25] * 4, [0, 0, 0, 1.0]]), None),
+            {},
+            np.array([0.5, 0.0, 0.75]),
+            "value",
+        ),
+        # causal: row 0 sees one key (0); row 1 sorted 0.2, 0.8 with weights -1, 1: 0.6 / 2
+        (
+            "causal 2 x 2",
+            (np.array([[1.0, 0.0], [0.2, 0.8]]), np.array([[True, False], [True, True]])),
+            {},
+            np.array([0.0, 0.3]),
+            "value",
+        ),
+    ],
+    (8, "normalized_score"): [
+        ("random 100, expert 200, return 150", (150.0, 100.0, 200.0), {}, np.array(50.0), "value"),
+        ("an array", (np.array([100.0, 300.0]), 100.0, 200.0), {}, np.array([0.0, 200.0]), "value"),
+        # D4RL's HalfCheetah: the midpoint of -280.178953 and 12135
+        (
+            "HalfCheetah's midpoint",
+            (5927.4105235, -280.178953, 12135.0),
+            {},
+            np.array(50.0),
+            "value",
+        ),
+    ],
+    (8, "mean_and_std"): [
+        # mean 2.5; population variance (2.25 + 0.25 + 0.25 + 2.25) / 4 = 1.25
+        (
+            "1, 2, 3, 4",
+            (np.array([1.0, 2.0, 3.0, 4.0]),),
+            {},
+            (2.5, float(np.sqrt(1.25))),
+            "floats",
+        ),
+        ("one seed", (np.array([42.0]),), {}, (42.0, 0.0), "floats"),
+    ],
+}
+
+
+def hand_cases(g: Grade, fn, rtol: float = 1e-6) -> None:
+    """Grades fn on the exercise's HAND cases: literal expected values, so the reference cannot grade itself."""
+    for label, args, kwargs, want, kind in HAND.get((g.lesson, g.name), []):
+        case, args = f"by hand: {label}", copy.deepcopy(args)
+        if kind == "loss":
+            ok, got = g.call(case, loss_and_grads, fn, *args, **kwargs)
+            if ok and g.check(f"{case} (value)", got[0], want[0], rtol):
+                for i, (gg, wg) in enumerate(zip(got[1], want[1])):
+                    g.check(f"{case} (gradient w.r.t. float input {i})", gg, wg, rtol)
+            continue
+        ok, got = g.call(case, fn, *args, **kwargs)
+        if not ok:
+            continue
+        if kind == "in_place":
+            if g.require(case, difference(float(got), want[0], rtol)):
+                g.check(f"{case} (the table after the update)", args[0], want[1], rtol)
+        elif kind == "floats":
+            if not isinstance(got, tuple) or not all(isinstance(v, float) for v in got):
+                g.fail(case, f"must return a tuple of floats, got {show(got)}")
+            else:
+                g.require(case, difference(np.asarray(got), np.asarray(want), rtol))
+        elif kind == "tuple":
+            if not isinstance(got, tuple) or len(got) != len(want):
+                g.fail(case, f"must return a tuple of {len(want)}, got {show(got)}")
+            else:
+                for i, (gg, ww) in enumerate(zip(got, want)):
+                    g.check(f"{case} (output {i})", gg, ww, rtol)
+        else:
+            g.check(case, got, want, rtol)
+
+
 # ---------------------------------------------------------------------------------------------- lesson 01
 
 
@@ -428,6 +748,7 @@ def grade_bellman_backup(fn, ref) -> str:
                 if np.array_equal(Q, Q_before)
                 else "the input Q was modified: return a new array",
             )
+    hand_cases(g, fn)
     return g.result()
 
 
@@ -523,6 +844,7 @@ def grade_q_learning_step(fn, ref) -> str:
             continue
         if g.require(f"{case} (returned TD error)", difference(float(got), want, tolerance(Q))):
             g.check(f"{case} (Q after the in-place update)", got_Q, want_Q, tolerance(Q))
+    hand_cases(g, fn)
     return g.result()
 
 
@@ -587,6 +909,7 @@ def grade_cql_penalty(fn, ref) -> str:
         check_loss(
             g, f"{label}: 9 identical Q-values (log 9 exactly)", fn, ref, same, same[:, 0].clone()
         )
+    hand_cases(g, fn)
     return g.result()
 
 
@@ -628,6 +951,7 @@ def grade_expectile_loss(fn, ref) -> str:
         torch.tensor([0.3, -0.2, 1.5], dtype=torch.float64),
         tau=0.999999,
     )
+    hand_cases(g, fn)
     return g.result()
 
 
@@ -691,6 +1015,7 @@ def grade_returns_to_go(fn, ref) -> str:
                 f"{case} (rewards unchanged)",
                 None if np.array_equal(rewards, before) else "the input rewards were modified",
             )
+    hand_cases(g, fn)
     return g.result()
 
 
@@ -753,6 +1078,7 @@ def grade_return_conditioned_loss(fn, ref) -> str:
         torch.tensor([[0, 3], [2, 1], [3, 3]]),
         torch.ones(3, 2, dtype=torch.bool),
     )
+    hand_cases(g, fn)
     return g.result()
 
 
@@ -793,6 +1119,7 @@ def grade_interleave_tokens(fn, ref) -> str:
             0.0,
             dtype=True,
         )
+    hand_cases(g, fn)
     return g.result()
 
 
@@ -815,6 +1142,7 @@ def grade_causal_mask(fn, ref) -> str:
                 f"{case}: no query sees a later token",
                 None if not (got & ~as_numpy(want)).any() else "the mask leaks the future",
             )
+    hand_cases(g, fn)
     return g.result()
 
 
@@ -875,6 +1203,7 @@ def grade_update_return_to_go(fn, ref) -> str:
                 f"{case} (input unchanged)",
                 None if np.array_equal(rtg, before) else "the input was modified",
             )
+    hand_cases(g, fn)
     return g.result()
 
 
@@ -930,6 +1259,7 @@ def grade_fit_quantile_bins(fn, ref) -> str:
         edges, centers = ref(x, n_bins)
         if g.check(f"{case} (edges)", got[0], edges, tolerance(x)):
             g.check(f"{case} (centers)", got[1], centers, tolerance(x), dtype=True)
+    hand_cases(g, fn)
     return g.result()
 
 
@@ -982,6 +1312,7 @@ def grade_discretize(fn, ref) -> str:
             ref(x32, edges),
             dtype=True,
         )
+    hand_cases(g, fn)
     return g.result()
 
 
@@ -1017,6 +1348,7 @@ def grade_undiscretize(fn, ref) -> str:
             tolerance(fine),
             dtype=True,
         )
+    hand_cases(g, fn)
     return g.result()
 
 
@@ -1098,6 +1430,7 @@ def grade_beam_step(fn, ref) -> str:
         ):
             problem = f"the kept rows {show(keep)} do not have the best scores {show(want_scores)}"
         g.require(f"{case} (kept rows)", problem)
+    hand_cases(g, fn)
     return g.result()
 
 
@@ -1163,6 +1496,7 @@ def grade_plan_energy(fn, ref) -> str:
         ok, got = g.call(case, fn, log_p.clone(), plan.clone())
         if ok:
             g.check(case, got, ref(log_p, plan), tolerance(log_p), dtype=True)
+    hand_cases(g, fn)
     return g.result()
 
 
@@ -1242,6 +1576,7 @@ def grade_refine_step(fn, ref) -> str:
                 if torch.equal(plan, before)
                 else "the input plan was modified in place: clone it first",
             )
+    hand_cases(g, fn)
     return g.result()
 
 
@@ -1311,6 +1646,7 @@ def grade_row_entropy(fn, ref) -> str:
         ok, got = g.call(case, fn, _copy(attn), allowed)
         if ok:
             g.check(case, got, ref(as_numpy(attn), allowed), tolerance(attn))
+    hand_cases(g, fn)
     return g.result()
 
 
@@ -1341,6 +1677,7 @@ def grade_keys_for_mass(fn, ref) -> str:
             got,
             ref(rounding, 0.8, None),
         )
+    hand_cases(g, fn)
     return g.result()
 
 
@@ -1351,6 +1688,7 @@ def grade_gini(fn, ref) -> str:
         ok, got = g.call(case, fn, _copy(attn), allowed)
         if ok:
             g.check(case, got, ref(as_numpy(attn), allowed), tolerance(attn))
+    hand_cases(g, fn)
     return g.result()
 
 
@@ -1404,6 +1742,7 @@ def grade_normalized_score(fn, ref) -> str:
                 tolerance(np.float64),
                 dtype=True,
             )
+    hand_cases(g, fn)
     return g.result()
 
 
@@ -1446,4 +1785,5 @@ def grade_mean_and_std(fn, ref) -> str:
                 tolerance(np.float64) * magnitude(values),
             ),
         )
+    hand_cases(g, fn)
     return g.result()
