@@ -122,9 +122,9 @@ REFERENCES = {
     (5, "beam_step"): "minirl.course:beam_step",  # twin of tt.expand_beams's selection
     (6, "plan_energy"): "minirl.course:plan_energy",  # twin of leap.Model.energy
     (6, "refine_step"): "minirl.course:refine_step",  # twin of leap.Model.refine_step
-    (7, "row_entropy"): "minirl.analysis:row_entropy",
-    (7, "keys_for_mass"): "minirl.analysis:keys_for_mass",
-    (7, "gini"): "minirl.analysis:gini",
+    (7, "row_entropy"): "minirl.analysis.metrics:row_entropy",
+    (7, "keys_for_mass"): "minirl.analysis.metrics:keys_for_mass",
+    (7, "gini"): "minirl.analysis.metrics:gini",
     # calls envs.normalized_score's formula
     (8, "normalized_score"): "minirl.course:normalized_score",
     (8, "mean_and_std"): "minirl.course:mean_and_std",  # twin of compare.summarize's mean ± std

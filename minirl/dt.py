@@ -39,7 +39,7 @@ from minirl.tokenizer import (
     Tokenizer,
     sample_windows,
 )
-from minirl.transformer import Transformer, TransformerConfig, init_weights
+from minirl.transformer import TokenLayout, Transformer, TransformerConfig, init_weights
 
 # ---------------------------------------------------------------------------------------------- config
 
@@ -209,14 +209,12 @@ class Model(nn.Module):
         )
         self.apply(init_weights)
 
-    def forward(self, rtg, states, actions, timesteps, mask=None, capture_attention: bool = False):
+    def forward(self, rtg, states, actions, timesteps, mask=None):
         """Action predictions for every step of the window (only the state tokens' outputs are read).
 
         rtg (B, K) scaled R̂; states (B, K, S); actions (B, K, A) float or (B, K) int; timesteps (B, K) int;
         mask (B, K) bool, True = real step (None: all real).
-        Returns (B, K, A) actions in [-1, 1] or (B, K, A) logits, and if capture_attention also the per-layer
-        attention maps, a list of L tensors (B, H, 3K, 3K). Token 3t is R̂_t, 3t+1 is s_t, 3t+2 is a_t (t within
-        the window); row = query token, column = key token, and causality makes every map lower-triangular.
+        Returns (B, K, A) actions in [-1, 1] or (B, K, A) logits. The 3K tokens are laid out as `token_layout` says.
         """
         B, K = rtg.shape
         time = self.embed_timestep(timesteps)  # (B, K, D), added to all three tokens of a step
@@ -231,13 +229,18 @@ class Model(nn.Module):
         # (B, 3K, D): R̂_1, s_1, a_1, R̂_2, ...
         tokens = self.embed_ln(tokens.reshape(B, 3 * K, -1))
         padding_mask = None if mask is None else mask.repeat_interleave(3, dim=1)  # (B, 3K)
-        out = self.transformer(
-            tokens, causal=True, padding_mask=padding_mask, capture_attention=capture_attention
-        )
-        hidden, maps = out if capture_attention else (out, None)
+        hidden = self.transformer(tokens, causal=True, padding_mask=padding_mask)
         # (B, K, A) from s_t's tokens
-        action_preds = self.predict_action(hidden.reshape(B, K, 3, -1)[:, :, 1])
-        return (action_preds, maps) if capture_attention else action_preds
+        return self.predict_action(hidden.reshape(B, K, 3, -1)[:, :, 1])
+
+    @staticmethod
+    def token_layout(K: int) -> TokenLayout:
+        """What forward's 3K tokens are: token 3t is R̂_t, 3t+1 is s_t (its output is a_t's prediction), 3t+2 a_t."""
+        return TokenLayout(
+            ["return", "state", "action"] * K,
+            [t for t in range(K) for _ in range(3)],
+            list(range(1, 3 * K, 3)),
+        )
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """MSE on the actions (HalfCheetah) or cross-entropy (BabyAI), over real steps only (padding is masked)."""

@@ -64,7 +64,7 @@ from minirl.tokenizer import (
     Discretizer,
     Tokenizer,
 )
-from minirl.transformer import Transformer, TransformerConfig, init_weights
+from minirl.transformer import TokenLayout, Transformer, TransformerConfig, init_weights
 
 # ---------------------------------------------------------------------------------------------- config
 
@@ -209,14 +209,12 @@ class Model(nn.Module):
         self.predict_action = nn.Linear(D, self.vocab)
         self.apply(init_weights)
 
-    def forward(self, states, plan, real=None, capture_attention: bool = False):
-        """Logits of every plan token given everything visible: (B, P, V) [, attention maps].
+    def forward(self, states, plan, real=None):
+        """Logits of every plan token given everything visible: (B, P, V).
 
         states (B, S); plan (B, P) ints in [0, V], V = [MASK], any P <= horizon × A; real (B, P) bool, False =
-        padding, hidden from every query (None: all real). With capture_attention also a list of n_layer maps
-        (B, n_head, 1+P, 1+P), row = query, column = key. Token layout: column 0 is the state token (the goal is in
-        it); column 1+i is plan token i = step i // A, action dimension i % A, holding an action id or [MASK]
-        (read `plan` to tell which). Nothing is causal: every token sees every other, the future included.
+        padding, hidden from every query (None: all real). The 1+P tokens are laid out as `token_layout` says.
+        Nothing is causal: every token sees every other, the future included.
         """
         P = plan.shape[1]
         # (B, 1+P, D)
@@ -224,12 +222,20 @@ class Model(nn.Module):
         x = self.drop(x + self.embed_position.weight[: 1 + P])
         # (B, 1+P); the state is real
         padding_mask = None if real is None else F.pad(real, (1, 0), value=True)
-        out = self.transformer(
-            x, causal=False, padding_mask=padding_mask, capture_attention=capture_attention
+        hidden = self.transformer(x, causal=False, padding_mask=padding_mask)
+        return self.predict_action(hidden[:, 1:])  # (B, P, V): one prediction per plan token
+
+    def token_layout(self, plan) -> TokenLayout:
+        """What forward's 1+P tokens are for one plan (P,): token 0 the state (the goal is in it), token 1+i plan
+        token i = step i // A, action dimension i % A, a [MASK] ("mask") or an action id ("plan"). The output at a
+        plan token predicts that token, so step t's action is read at tokens 1 + tA ... (t+1)A."""
+        A = self.tokens_per_step
+        types = ["mask" if int(v) == self.mask_id else "plan" for v in plan]
+        return TokenLayout(
+            ["state"] + types,
+            [0] + [i // A for i in range(len(plan))],
+            list(range(1, 1 + len(plan), A)),
         )
-        hidden, maps = out if capture_attention else (out, None)
-        logits = self.predict_action(hidden[:, 1:])  # (B, P, V): one prediction per plan token
-        return (logits, maps) if capture_attention else logits
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Masked-LM cross-entropy: hide k ~ Uniform{1..n} of a plan's n real tokens, predict them from the rest.

@@ -3,7 +3,7 @@
 A run directory (`runs/<name>/`) holds `config.json`, `checkpoint.pt`, `metrics.jsonl` and, after `minirl eval`,
 `eval.json`. This module writes them atomically (temporary file, then rename), reads checkpoints back with
 `torch.load(weights_only=True)` (tensors and plain values only, so a planted file cannot run code) and rebuilds a
-run's model (`load_run`). train.py, evaluate.py, compare.py, analysis.py, hf.py and the CLI import it; it imports
+run's model (`load_run`). train.py, evaluate.py, compare.py, analysis/, hf.py and the CLI import it; it imports
 no other minirl module but `envs` and `tokenizer`, so nothing imports in a circle.
 """
 
@@ -41,7 +41,7 @@ PLAIN = (torch.Tensor, str, int, float, bool, type(None))
 
 class Algorithm(Protocol):
     """What an algorithm module (`minirl.dt`, `minirl.tt`, `minirl.leap`, `minirl.baselines.{bc,cql,iql}`) provides:
-    train.py, evaluate.py, compare.py and analysis.py use these names and nothing else.
+    train.py, evaluate.py, compare.py and analysis/ use these names and nothing else.
 
         Config                                dataclass: the paper's hyperparameters, training ones included
         make_tokenizer(episodes, spec, cfg)   -> Tokenizer fitted on the training episodes

@@ -4,8 +4,11 @@ DT and TT run it causally (token t sees tokens <= t); LEAP runs it bidirectional
 Two extras the rest of minirl relies on:
 - a key/value cache (`KVCache`) so a causal model can decode one token at a time without recomputing the past
   (TT's beam search): feeding tokens one by one through the cache gives the same outputs as one full forward pass;
-- attention capture: `forward(..., capture_attention=True)` returns every layer's attention probabilities,
-  (B, H, T, T) per layer, which is what `minirl analyze` reads. Nothing outside this file recomputes attention.
+- attention capture: `capture_attention()` makes every layer keep its last attention probabilities (B, H, T, P+T)
+  and the keys its queries could see (as labml's annotated mha.py keeps `self.attn`); `attention_maps()` and
+  `attention_mask()` read them. It is off by default: training keeps the fused kernel and keeps nothing.
+  `minirl analyze` reads these maps, and each model's `token_layout` (a `TokenLayout`) says which token is which.
+  The analyses never recompute attention.
 
 Shapes: B batch, T tokens in this call, P tokens already in the cache, H heads, D width, Dh = D / H.
 """
@@ -53,7 +56,24 @@ class KVCache:
         return out
 
 
+@dataclass
+class TokenLayout:
+    """What each position of a model's token sequence holds, as the model's own `token_layout` exports it.
+
+    types: (T,) the kind of each token: "return", "state", "action", "reward", "value", "mask" (LEAP's [MASK]) or
+    "plan" (LEAP's plan tokens that hold an action); steps: (T,) the timestep each token belongs to, counted from
+    the sequence's first step; reads: the positions whose outputs give each step's action (its first token), in
+    step order."""
+
+    types: list[str]
+    steps: list[int]
+    reads: list[int]
+
+
 class SelfAttention(nn.Module):
+    """Multi-head self-attention. With `capture` on (off by default) it keeps its last call's attention
+    probabilities in `probs` (B, H, T, P+T) and the mask it used in `allowed`; with it off it keeps nothing."""
+
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
         assert cfg.d_model % cfg.n_head == 0, "d_model must be divisible by n_head"
@@ -62,11 +82,12 @@ class SelfAttention(nn.Module):
         self.proj = nn.Linear(cfg.d_model, cfg.d_model)
         self.attn_drop = nn.Dropout(cfg.dropout)
         self.resid_drop = nn.Dropout(cfg.dropout)
+        self.capture = False
+        self.probs: torch.Tensor | None = None
+        self.allowed: torch.Tensor | None = None
 
-    def forward(
-        self, x, allowed, cache: KVCache | None = None, layer: int = 0, capture: bool = False
-    ):
-        """x (B, T, D); allowed (B|1, 1, T, P+T) bool, True where query may attend key. Returns (y, attn|None)."""
+    def forward(self, x, allowed, cache: KVCache | None = None, layer: int = 0):
+        """x (B, T, D); allowed (B|1, 1, T, P+T) bool, True where query may attend key. Returns y (B, T, D)."""
         B, T, D = x.shape
         q, k, v = self.qkv(x).split(D, dim=2)
         # (B, H, T, Dh)
@@ -76,17 +97,17 @@ class SelfAttention(nn.Module):
                 k = torch.cat([cache.keys[layer], k], 2)  # (B, H, P+T, Dh)
                 v = torch.cat([cache.values[layer], v], 2)
             cache.keys[layer], cache.values[layer] = k, v
-        attn = None
-        if capture:  # explicit softmax so the probabilities can be returned
+        if self.capture:  # explicit softmax so the probabilities can be kept
             scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])  # (B, H, T, P+T)
             attn = scores.masked_fill(~allowed, float("-inf")).softmax(-1)
+            self.probs, self.allowed = attn.detach(), allowed
             y = self.attn_drop(attn) @ v
         else:
             y = F.scaled_dot_product_attention(
                 q, k, v, attn_mask=allowed, dropout_p=self.attn_drop.p if self.training else 0.0
             )
         y = y.transpose(1, 2).reshape(B, T, D)
-        return self.resid_drop(self.proj(y)), attn
+        return self.resid_drop(self.proj(y))
 
 
 class Block(nn.Module):
@@ -104,10 +125,9 @@ class Block(nn.Module):
             nn.Dropout(cfg.dropout),
         )
 
-    def forward(self, x, allowed, cache=None, layer=0, capture=False):
-        a, attn = self.attn(self.ln1(x), allowed, cache, layer, capture)
-        x = x + a
-        return x + self.mlp(self.ln2(x)), attn
+    def forward(self, x, allowed, cache=None, layer=0):
+        x = x + self.attn(self.ln1(x), allowed, cache, layer)
+        return x + self.mlp(self.ln2(x))
 
 
 class Transformer(nn.Module):
@@ -125,9 +145,8 @@ class Transformer(nn.Module):
         causal: bool,
         padding_mask: torch.Tensor | None = None,
         cache: KVCache | None = None,
-        capture_attention: bool = False,
     ):
-        """x (B, T, D) -> (B, T, D) [, list of (B, H, T, P+T) attention maps, one per layer].
+        """x (B, T, D) -> (B, T, D).
 
         causal: query i sees keys j <= P + i. padding_mask (B, P+T) bool, True = real token; padded keys are hidden.
         A query always sees itself, so a fully padded row stays finite (its output is ignored by every loss).
@@ -143,12 +162,33 @@ class Transformer(nn.Module):
         if padding_mask is not None:
             allowed = allowed & padding_mask[:, None, None, :]  # (B, 1, T, P+T)
         allowed = allowed | (k_pos == q_pos)[None, None]
-        maps = []
         for i, block in enumerate(self.blocks):
-            x, attn = block(x, allowed, cache, i, capture_attention)
-            maps.append(attn)
-        x = self.ln_f(x)
-        return (x, maps) if capture_attention else x
+            x = block(x, allowed, cache, i)
+        return self.ln_f(x)
+
+    def capture_attention(self, on: bool = True) -> None:
+        """Every layer keeps (on) or stops keeping and drops (off, the default) its last attention probabilities."""
+        for block in self.blocks:
+            block.attn.capture = on
+            if not on:
+                block.attn.probs = block.attn.allowed = None
+
+    def attention_maps(self) -> list[torch.Tensor]:
+        """The last forward's attention probabilities, one (B, H, T, P+T) map per layer (row = query, column = key;
+        a row sums to 1 over the keys it may see, the others are 0). Needs capture_attention() before that forward."""
+        if any(block.attn.probs is None for block in self.blocks):
+            raise RuntimeError(
+                "no attention kept: call capture_attention() before the forward pass"
+            )
+        return [block.attn.probs for block in self.blocks]
+
+    def attention_mask(self) -> torch.Tensor:
+        """(B|1, 1, T, P+T) bool of the last captured forward: True where a query could attend a key."""
+        if self.blocks[0].attn.allowed is None:
+            raise RuntimeError(
+                "no attention kept: call capture_attention() before the forward pass"
+            )
+        return self.blocks[0].attn.allowed
 
 
 def init_weights(module: nn.Module) -> None:

@@ -51,7 +51,7 @@ from minirl.tokenizer import (
     Tokenizer,
     returns_to_go,
 )
-from minirl.transformer import Transformer, TransformerConfig, init_weights
+from minirl.transformer import TokenLayout, Transformer, TransformerConfig, init_weights
 
 # BabyAI state-slot tokens: "embed the real state here" / "a future, unseen state"
 OBSERVED, UNOBSERVED = 0, 1
@@ -239,6 +239,17 @@ class Model(nn.Module):
         x = self.embed(tokens, start, start, states)  # (B, T, D)
         visible = self.visible_keys(start, start + tokens.shape[1])
         return self.transformer(self.drop(x), causal=True, padding_mask=visible)
+
+    def token_layout(self, T: int) -> TokenLayout:
+        """What forward's T tokens are (a view opens with a transition's s¹): per transition d state, m action, one
+        reward and one value token. The output at a transition's last state token predicts its a¹."""
+        td, d = self.transition_dim, self.obs_dim
+        kinds = ["state"] * d + ["action"] * self.act_dim + ["reward", "value"]
+        return TokenLayout(
+            [kinds[i % td] for i in range(T)],
+            [i // td for i in range(T)],
+            list(range(d - 1, T, td)),
+        )
 
     def embed(self, tokens, first: int, window_start: int, states=None):
         """Token + position (+ BabyAI state) embeddings, (B, T, D), of tokens at positions first … first+T-1 of a
@@ -494,6 +505,7 @@ def expand_beams(
     beam_width: int,
     cdf_act: float,
     generator,
+    k_act: int | None = None,
 ):
     """One step of TT's beam search, for n_envs envs at once (rows env-major: an env's beams are adjacent).
 
@@ -508,7 +520,7 @@ def expand_beams(
     x, rewards = x[copies], rewards[copies]
     decoder.select(copies)
     for _ in range(model.act_dim):  # the action: sampled from its likeliest bins
-        x = torch.cat([x, sample(decoder(x), generator, cdf=cdf_act)], 1)
+        x = torch.cat([x, sample(decoder(x), generator, cdf=cdf_act, top_k=k_act)], 1)
     for k in range(2):  # the reward r_t, then the value V_t
         probs = decoder(x).softmax(-1)  # (rows, N)
         # r_t into column t, V_t into t+1 (until r_{t+1} comes)
@@ -538,6 +550,7 @@ def plan(
     max_context_transitions: int = 5,
     generator: torch.Generator | None = None,
     cached: bool = True,
+    k_act: int | None = None,
 ):
     """Beam search from the current state of n envs.
 
@@ -565,7 +578,7 @@ def plan(
         decoder(x)
         copies = n_expand * (beam_width if t == 0 else 1)
         x, rewards, scores = expand_beams(
-            decoder, x, rewards, t, n, copies, beam_width, cdf_act, generator
+            decoder, x, rewards, t, n, copies, beam_width, cdf_act, generator, k_act
         )
         if t < horizon - 1:  # imagine the next state (BabyAI: only mark it unobserved)
             if model.discrete:

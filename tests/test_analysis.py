@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from cli import app
 from minirl import analysis
+from minirl.analysis import common, metrics, timing
 
 # ---------------------------------------------------------------------------------------------- metrics
 
@@ -20,13 +21,13 @@ def uniform_causal(T: int) -> np.ndarray:
 
 def test_entropy_of_uniform_attention_is_log_n():
     attn = np.full((3, 7), 1 / 7)
-    np.testing.assert_allclose(analysis.row_entropy(attn), math.log(7))
-    causal = analysis.row_entropy(uniform_causal(6), analysis.causal_allowed(6))
+    np.testing.assert_allclose(metrics.row_entropy(attn), math.log(7))
+    causal = metrics.row_entropy(uniform_causal(6), metrics.causal_allowed(6))
     np.testing.assert_allclose(causal, np.log(np.arange(1, 7)))
 
 
 def test_entropy_of_one_hot_attention_is_zero():
-    np.testing.assert_allclose(analysis.row_entropy(np.eye(5)), 0.0)
+    np.testing.assert_allclose(metrics.row_entropy(np.eye(5)), 0.0)
 
 
 def test_share_of_keys_holding_90_percent_matches_hand_count():
@@ -37,11 +38,11 @@ def test_share_of_keys_holding_90_percent_matches_hand_count():
             [0.25, 0.25, 0.25, 0.25],
         ]
     )  # ceil(0.9 * 4) = 4 keys
-    np.testing.assert_allclose(analysis.keys_for_mass(rows, 0.9), [0.75, 0.25, 1.0])
+    np.testing.assert_allclose(metrics.keys_for_mass(rows, 0.9), [0.75, 0.25, 1.0])
 
 
 def test_share_of_keys_counts_only_visible_keys():
-    share = analysis.keys_for_mass(uniform_causal(5), 0.9, analysis.causal_allowed(5))
+    share = metrics.keys_for_mass(uniform_causal(5), 0.9, metrics.causal_allowed(5))
     # uniform over n visible keys needs all n
     np.testing.assert_allclose(share, [1.0, 1.0, 1.0, 1.0, 1.0])
 
@@ -49,7 +50,7 @@ def test_share_of_keys_counts_only_visible_keys():
 def test_gini_matches_hand_computed_values():
     rows = np.array([[0.25, 0.25, 0.25, 0.25], [1.0, 0.0, 0.0, 0.0], [0.5, 0.5, 0.0, 0.0]])
     # Σ_ij |p_i - p_j| / (2 n Σp): 0; 6 / 8; 8 pairs of 0.5 / 8 = 0.5
-    np.testing.assert_allclose(analysis.gini(rows), [0.0, 0.75, 0.5])
+    np.testing.assert_allclose(metrics.gini(rows), [0.0, 0.75, 0.5])
 
 
 def test_gini_over_visible_keys_equals_the_pairwise_definition():
@@ -65,7 +66,7 @@ def test_gini_over_visible_keys_equals_the_pairwise_definition():
         expected.append(
             np.abs(x[:, None] - x[None, :]).sum() / (2 * len(x) * x.sum()) if len(x) > 1 else 0.0
         )
-    np.testing.assert_allclose(analysis.gini(attn, allowed), expected, atol=1e-12)
+    np.testing.assert_allclose(metrics.gini(attn, allowed), expected, atol=1e-12)
 
 
 def test_distance_mass_matches_hand_computed_values():
@@ -73,8 +74,8 @@ def test_distance_mass_matches_hand_computed_values():
     attn = np.zeros((6, 6))
     attn[5, [4, 2, 0]] = [0.6, 0.3, 0.1]  # same step, 1 back, 2 back
     attn[3, [3, 1]] = [0.5, 0.5]  # same step, 1 back
-    mass = analysis.distance_mass(
-        attn, steps, steps, queries=[5, 3], allowed=analysis.causal_allowed(6)
+    mass = metrics.distance_mass(
+        attn, steps, steps, queries=[5, 3], allowed=metrics.causal_allowed(6)
     )
     assert mass == pytest.approx({0: 0.55, 1: 0.4, 2: 0.05})
     assert sum(mass.values()) == pytest.approx(1.0)
@@ -83,18 +84,18 @@ def test_distance_mass_matches_hand_computed_values():
 def test_distance_mass_reports_the_future_as_negative_distances():
     steps = np.array([0, 1, 2])
     attn = np.array([[0.2, 0.3, 0.5]] * 3)
-    assert analysis.distance_mass(attn, steps, steps, queries=[0]) == pytest.approx(
+    assert metrics.distance_mass(attn, steps, steps, queries=[0]) == pytest.approx(
         {0: 0.2, -1: 0.3, -2: 0.5}
     )
 
 
 def test_group_shares_and_step_ages_sum_to_one():
     row = np.array([0.1, 0.2, 0.3, 0.4])
-    shares = analysis.group_shares(
+    shares = metrics.group_shares(
         row, np.array(["return", "state", "action", "state"]), ["return", "state", "action"]
     )
     np.testing.assert_allclose(shares, [0.1, 0.6, 0.3])
-    ages = analysis.age_groups(5, np.array([5, 4, 1, 6]))
+    ages = metrics.age_groups(5, np.array([5, 4, 1, 6]))
     assert ages.tolist() == ["current", "recent", "old", "future"]
 
 
@@ -102,7 +103,7 @@ def test_head_entropy_summary_tells_specialized_from_generalist_heads():
     T = 8
     focused = np.eye(T)  # every query on itself
     maps = [np.stack([focused, uniform_causal(T)])[None]]  # one layer, (1, 2 heads, T, T)
-    heads = analysis.head_entropy_summary(maps, analysis.causal_allowed(T))["layers"][0]
+    heads = metrics.head_entropy_summary(maps, metrics.causal_allowed(T))["layers"][0]
     assert heads[0]["class"] == "specialized" and heads[0]["entropy"] == pytest.approx(0.0)
     assert heads[1]["class"] == "generalist" and heads[1]["ratio"] == pytest.approx(1.0)
 
@@ -167,24 +168,24 @@ def figures(run_dirs, tmp_path_factory):
 
 @pytest.mark.parametrize("algo", ["dt", "tt", "leap"])
 def test_attention_rows_sum_to_one(run_dirs, algo):
-    run = analysis.load(model_dir(run_dirs, algo))
-    for window in analysis.windows_for(run, 4):
+    run = common.load(model_dir(run_dirs, algo))
+    for window in common.windows_for(run, 4):
         for layer_map in window.maps:  # (H, T, T)
             np.testing.assert_allclose(layer_map.sum(-1), 1.0, atol=1e-5)
 
 
 @pytest.mark.parametrize("algo", ["dt", "tt"])
 def test_causal_models_put_no_attention_above_the_diagonal(run_dirs, algo):
-    run = analysis.load(model_dir(run_dirs, algo))
-    for window in analysis.windows_for(run, 4):
+    run = common.load(model_dir(run_dirs, algo))
+    for window in common.windows_for(run, 4):
         assert window.causal
         for layer_map in window.maps:
             assert np.triu(layer_map, 1).max() == 0.0
 
 
 def test_leap_attends_to_later_tokens(run_dirs):
-    run = analysis.load(model_dir(run_dirs, "leap"))
-    window = analysis.windows_for(run, 1)[0]
+    run = common.load(model_dir(run_dirs, "leap"))
+    window = common.windows_for(run, 1)[0]
     assert not window.causal
     for layer_map in window.maps:
         # bidirectional: a real share above the diagonal
@@ -193,23 +194,55 @@ def test_leap_attends_to_later_tokens(run_dirs):
 
 @pytest.mark.parametrize("algo,decision_type", [("dt", "state"), ("tt", "state"), ("leap", "mask")])
 def test_the_decision_query_is_the_token_the_action_is_read_from(run_dirs, algo, decision_type):
-    run = analysis.load(model_dir(run_dirs, algo))
+    run = common.load(model_dir(run_dirs, algo))
     episode = run.arrays()[0]
-    window, row = analysis.decision_view(run, episode, len(episode["rewards"]) - 1)
+    window, row = common.decision_view(run, episode, len(episode["rewards"]) - 1)
     assert window.types[row] == decision_type
     assert window.steps[row] == len(episode["rewards"]) - 1
 
 
-def test_capturing_leaves_the_model_forward_as_it_was(run_dirs):
-    run = analysis.load(model_dir(run_dirs, "tt"))
+def test_capture_leaves_the_outputs_as_they_were_and_is_off_afterwards(run_dirs):
+    run = common.load(model_dir(run_dirs, "tt"))
     tokens = torch.as_tensor(run.arrays()[0]["tokens"][:1]).reshape(1, -1)[:, :-1]
     states = torch.as_tensor(run.arrays()[0]["states"][:1])[None]
     before = run.model(tokens, states=states)
-    with analysis.capturing(run.model.transformer) as collected:
-        inside = run.model(tokens, states=states)
-    assert isinstance(run.model(tokens, states=states), torch.Tensor)
-    torch.testing.assert_close(inside, before)
-    assert len(collected) == 1 and len(collected[0]) == run.cfg.n_layer
+    window = common.capture(run, run.arrays()[0], 0, 1)
+    torch.testing.assert_close(run.model(tokens, states=states), before)
+    assert len(window.maps) == run.cfg.n_layer
+    assert all(
+        block.attn.probs is None and not block.attn.capture
+        for block in run.model.transformer.blocks
+    )
+
+
+def test_each_model_exports_its_token_layout(run_dirs):
+    """BabyAI: DT (R̂, s, a) per step; TT [s, a, r, V] per transition (the state is one token); LEAP the state, then
+    one token per plan step."""
+    dt = common.load(model_dir(run_dirs, "dt")).model.token_layout(2)
+    assert dt.types == ["return", "state", "action"] * 2
+    assert dt.steps == [0, 0, 0, 1, 1, 1] and dt.reads == [1, 4]
+    tt = common.load(model_dir(run_dirs, "tt")).model.token_layout(7)
+    assert tt.types == ["state", "action", "reward", "value", "state", "action", "reward"]
+    assert tt.steps == [0, 0, 0, 0, 1, 1, 1] and tt.reads == [0, 4]
+    model = common.load(model_dir(run_dirs, "leap")).model
+    leap = model.token_layout(torch.tensor([model.mask_id, 2, 0]))
+    assert leap.types == ["state", "mask", "plan", "plan"]
+    assert leap.steps == [0, 0, 1, 2] and leap.reads == [1, 2, 3]
+
+
+def png_width(path) -> int:
+    """Pixel width from a PNG's IHDR chunk."""
+    return int.from_bytes(path.read_bytes()[16:20], "big")
+
+
+def test_figures_leave_out_the_panels_they_have_nothing_for(run_dirs, tmp_path):
+    """A run trained without --eval-every: the curve is the loss panel alone (4.2 in at 110 dpi); an error analysis
+    without a TT run: the action panel alone (6.0 in)."""
+    dt = str(model_dir(run_dirs, "dt"))
+    png, _ = analysis.run("curve", [dt], tmp_path)
+    assert png_width(png) == 462
+    png, _ = analysis.run("error", [dt], tmp_path)
+    assert png_width(png) == 660
 
 
 @pytest.mark.parametrize("kind", analysis.KINDS)
@@ -255,7 +288,7 @@ def test_cost_times_every_setting_of_every_model(figures, run_dirs):
     assert set(runs) == set(run_dirs)
     if "tt" in runs:
         assert [s["beam_width"] for s in runs["tt"]["settings"]] == list(
-            analysis.COST_SWEEPS["tt"][1]
+            timing.COST_SWEEPS["tt"][1]
         )
         assert all(s["median_ms"] > 0 for s in runs["tt"]["settings"])
     if "dt" in runs:

@@ -166,7 +166,10 @@ def test_captured_attention_has_one_causal_map_per_layer():
     model, tok, cfg, prepared = random_weights_model("halfcheetah-random")
     batch = full_window_batch(prepared, cfg)
     args = [batch[k] for k in ("rtg", "states", "actions", "timesteps", "mask")]
-    preds, maps = model(*args, capture_attention=True)
+    model.transformer.capture_attention()
+    preds = model(*args)
+    maps = model.transformer.attention_maps()
+    model.transformer.capture_attention(False)
     torch.testing.assert_close(preds, model(*args))
     K, B = cfg.context_len, len(preds)
     assert len(maps) == cfg.n_layer and maps[0].shape == (B, cfg.n_head, 3 * K, 3 * K)

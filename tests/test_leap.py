@@ -108,7 +108,10 @@ def test_captured_attention_layout_is_state_then_plan_and_not_causal(datasets):
     assert len(plan) == 8
     real = torch.ones_like(plan, dtype=torch.bool)
     real[:, -2:] = False  # the last two plan tokens are padding
-    logits, maps = model(states, plan, real, capture_attention=True)
+    model.transformer.capture_attention()
+    logits = model(states, plan, real)
+    maps = model.transformer.attention_maps()
+    model.transformer.capture_attention(False)
     L = plan.shape[1]
     assert logits.shape == (len(plan), L, model.vocab)
     assert len(maps) == cfg.n_layer and maps[0].shape == (len(plan), cfg.n_head, 1 + L, 1 + L)

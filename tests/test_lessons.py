@@ -328,13 +328,14 @@ def test_causal_mask_twin_is_the_transformers_mask():
     torch.manual_seed(0)
     net = Transformer(TransformerConfig(n_layer=2, n_head=2, d_model=8, dropout=0.0)).eval()
     x = torch.randn(1, 7, 8)
-    _, maps = net(x, causal=True, capture_attention=True)
-    assert torch.equal(maps[0][0, 0] > 0, course.causal_mask(7))
+    net.capture_attention()
+    net(x, causal=True)
+    assert torch.equal(net.attention_maps()[0][0, 0] > 0, course.causal_mask(7))
     cache = KVCache(2)
     net(x[:, :4], causal=True, cache=cache)
     # 3 new tokens after P = 4
-    _, maps = net(x[:, 4:], causal=True, cache=cache, capture_attention=True)
-    assert torch.equal(maps[1][0, 1] > 0, course.causal_mask(3, 4))
+    net(x[:, 4:], causal=True, cache=cache)
+    assert torch.equal(net.attention_maps()[1][0, 1] > 0, course.causal_mask(3, 4))
 
 
 def test_update_return_to_go_twin_is_dt_agent_observe():

@@ -2,7 +2,7 @@
 
     pytest tests/assignments --student -m lesson07
 
-References: minirl.analysis.row_entropy, keys_for_mass and gini. Inputs are attention maps (..., Tq, Tk) (numpy
+References: minirl.analysis.metrics.row_entropy, keys_for_mass and gini. Inputs are attention maps (..., Tq, Tk) (numpy
 or torch) whose rows sum to 1 over the keys a query may see; `allowed` (Tq, Tk) bool marks those keys (None: all).
 """
 

@@ -1,5 +1,5 @@
-"""Hands in minirl.analysis's function."""
+"""Hands in minirl.analysis.metrics's function."""
 
-from minirl.analysis import keys_for_mass  # noqa: F401
+from minirl.analysis.metrics import keys_for_mass  # noqa: F401
 
 CLASS = "imports-reference"
