@@ -178,6 +178,14 @@ def data_collect(
     overwrite: Annotated[
         bool, typer.Option(help="Replace an existing dataset of that name.")
     ] = False,
+    obs: Annotated[
+        str | None,
+        typer.Option(
+            help="BabyAI observation mode: egocentric (the 7x7 view, default) or full (the LEAP paper's "
+            "input: the whole grid, the agent's cell and the BabyAI bot's goal cell, i.e. PRIVILEGED "
+            "information); full writes NAME-full, e.g. babyai-gotolocal-full.",
+        ),
+    ] = None,
     data_dir: Annotated[
         Path | None,
         typer.Option(
@@ -188,11 +196,12 @@ def data_collect(
 ):
     """Make a dataset offline and write it in Minari format.
 
-    Example: minirl data collect babyai-gotolocal --episodes 1000
+    Example: minirl data collect babyai-gotolocal --episodes 1000 (add --obs full for babyai-gotolocal-full)
     """
     with user_errors():
         from minirl import data
 
+        name = data.dataset_name(name, obs)
         with data.datasets_root(data_dir):
             path = data.collect(
                 name, episodes=episodes, steps=steps, seed=seed, noise=noise, overwrite=overwrite

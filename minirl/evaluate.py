@@ -111,7 +111,9 @@ def _rollout_chunk(
     """One chunk of episodes side by side -> (returns, lengths, per-step decision seconds, the agent's trace).
     bar: the rollout's bar, told after each step how many episodes are done (done_before: in earlier chunks)."""
     agent = module.Agent(model, tok, **options)
-    loop = EnvLoop(agent, [make_env(env) for _ in range(episodes)], seed, tok.encode_obs)
+    loop = EnvLoop(
+        agent, [make_env(env, obs=tok.obs) for _ in range(episodes)], seed, tok.encode_obs
+    )
     step_seconds = []
     while not loop.done.all():
         step_seconds.append(loop.step())

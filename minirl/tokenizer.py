@@ -6,8 +6,10 @@ Everything here is shared by DT, TT and LEAP (and the baselines); what differs b
 - `Discretizer`: every dimension cut into N bins (uniform, or quantile so each bin holds equal data mass, as TT does);
   encode maps a value to its bin, decode maps a bin back to a representative value (the bin's mean), so a round trip
   is off by at most one bin width.
-- BabyAI observations: the 7x7x3 egocentric grid, the direction and the mission words become one int vector
-  (`encode_babyai`), over a fixed vocabulary that covers every BabyAI mission word.
+- BabyAI observations: the grid, the direction (and in `full` mode the agent's and the goal's cells) and the mission
+  words become one int vector (`encode_babyai`), laid out as `BabyAILayout` says, over a fixed vocabulary that
+  covers every BabyAI mission word. The observation mode (`egocentric` 7x7 view, or the privileged `full` grid) is
+  the dataset's, fitted from its episodes and saved with the tokenizer, so evaluation builds the same vector.
 - `Tokenizer`: the fitted pieces for one dataset, with `states()` for a whole episode and `encode_obs()` for live envs.
 - `sample_windows`: fixed-length training windows (length K) with left padding, padding mask and timesteps.
 
@@ -15,6 +17,8 @@ Shapes: T episode length, N items, D dimensions, B batch, K window length, S sta
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -180,10 +184,58 @@ MISSION_VOCAB = [
     "right",
 ]
 WORD_ID = {w: i for i, w in enumerate(MISSION_VOCAB)}
-MISSION_LEN = 24  # words kept per mission (the local levels use at most 11)
+MISSION_LEN = 24  # words kept per mission (the local levels use at most 11, GoToSeq at most 24)
 GRID_CELLS = 7 * 7 * 3  # object type, colour, state for each cell of the egocentric view
-GRID_VOCAB = 11  # minigrid's object ids 0..10; colours 0..5 and states 0..2 fit in the same range
-BABYAI_STATE_SIZE = GRID_CELLS + 1 + MISSION_LEN  # grid cells, direction, mission words
+# minigrid's object ids 0..10 (10 is the agent, drawn in the full grid); colours 0..5 and states 0..3 (a door's
+# state, or in the full grid the agent's direction) fit in the same range
+GRID_VOCAB = 11
+BABYAI_STATE_SIZE = GRID_CELLS + 1 + MISSION_LEN  # egocentric: grid cells, direction, mission words
+OBS_MODES = ("egocentric", "full")
+
+
+@dataclass(frozen=True)
+class BabyAILayout:
+    """Where each part of a BabyAI state vector sits, for one observation mode (chosen when the data is collected).
+
+    egocentric: [7·7·3 view values | direction | 24 mission words]                          S = 172
+    full:       [W·H·3 grid values | direction | agent x, y | goal x, y | 24 mission words]  S = 3WH + 29
+
+    `egocentric` is what a BabyAI agent sees: the 7x7 view in front of it. `full` is the LEAP paper's input and
+    PRIVILEGED: the whole W x H grid (the agent drawn in its cell), the agent's cell, and the cell of the object the
+    BabyAI bot plans to reach first (minirl/envs.py, `FullObservation`), which the agent could not know by itself.
+    """
+
+    obs: str = "egocentric"
+    width: int = 7  # grid cells across (x)
+    height: int = 7  # grid cells down (y)
+
+    @property
+    def full(self) -> bool:
+        return self.obs == "full"
+
+    @property
+    def cells(self) -> int:
+        return self.width * self.height
+
+    @property
+    def grid_values(self) -> int:
+        return 3 * self.cells  # the grid segment: type, colour, state per cell, cell-major
+
+    @property
+    def pose_values(self) -> int:
+        return 4 if self.full else 0  # agent x, y, goal x, y
+
+    @property
+    def size(self) -> int:
+        return self.grid_values + 1 + self.pose_values + MISSION_LEN  # S
+
+    @classmethod
+    def of_episode(cls, episode: dict) -> BabyAILayout:
+        """The layout of a dataset's episode (or one live observation): `full` if it holds the whole grid."""
+        if "grid" in episode:
+            width, height = np.asarray(episode["grid"]).shape[-3:-1]
+            return cls("full", int(width), int(height))
+        return cls()
 
 
 def mission_ids(mission: str) -> np.ndarray:
@@ -194,16 +246,37 @@ def mission_ids(mission: str) -> np.ndarray:
     return ids
 
 
-def encode_babyai(image: np.ndarray, direction: np.ndarray, mission: str) -> np.ndarray:
-    """image (T, 7, 7, 3) uint8, direction (T,), mission str -> (T, BABYAI_STATE_SIZE) int64.
+def encode_babyai(
+    image: np.ndarray,
+    direction: np.ndarray,
+    mission: str,
+    agent_pos: np.ndarray | None = None,
+    goal_pos: np.ndarray | None = None,
+) -> np.ndarray:
+    """T observations -> (T, S) int64 in the layout of `BabyAILayout`.
 
-    Layout per row: [147 grid values in 0..10 | direction in 0..3 | 24 mission word ids]. Each segment keeps its own
-    id range; models embed each segment with its own table.
+    egocentric: image (T, 7, 7, 3) the view, direction (T,), mission str.
+    full: image (T, W, H, 3) the whole grid, direction (T,), agent_pos and goal_pos (T, 2) cells (x, y), mission.
+    Each segment keeps its own id range; models embed each segment with its own table (minirl/encoders.py).
     """
-    image = np.asarray(image).reshape(len(image), GRID_CELLS).astype(np.int64)
-    direction = np.asarray(direction, np.int64).reshape(-1, 1)
-    words = np.broadcast_to(mission_ids(mission), (len(image), MISSION_LEN))
-    return np.concatenate([image, direction, words], 1)
+    T = len(image)
+    parts = [np.asarray(image).reshape(T, -1), np.asarray(direction).reshape(T, 1)]
+    if agent_pos is not None:
+        parts += [np.asarray(agent_pos).reshape(T, 2), np.asarray(goal_pos).reshape(T, 2)]
+    parts.append(np.broadcast_to(mission_ids(mission), (T, MISSION_LEN)))
+    return np.concatenate([p.astype(np.int64) for p in parts], 1)
+
+
+def _babyai_frames(frames: dict, rows: slice) -> np.ndarray:
+    """encode_babyai of the observations `rows` of an episode (or of one live observation, rows = slice(None))."""
+    full = "grid" in frames
+    return encode_babyai(
+        np.asarray(frames["grid" if full else "image"])[rows],
+        np.asarray(frames["direction"]).reshape(-1)[rows],
+        str(frames["mission"]),
+        np.asarray(frames["agent_pos"]).reshape(-1, 2)[rows] if full else None,
+        np.asarray(frames["goal_pos"]).reshape(-1, 2)[rows] if full else None,
+    )
 
 
 # ---------------------------------------------------------------------------------------------- the tokenizer
@@ -213,7 +286,8 @@ class Tokenizer:
     """The fitted, saved-with-the-checkpoint view of one dataset.
 
     continuous (HalfCheetah): states are normalized floats (S = obs dim); actions are floats in [-1, 1].
-    discrete (BabyAI): states are int vectors from `encode_babyai` (S = 172); actions are ints in [0, 7).
+    discrete (BabyAI): states are int vectors from `encode_babyai` (S = 172 egocentric, 3WH + 29 full); actions are
+    ints in [0, 7). `layout` (BabyAI) is the dataset's observation mode and grid size, fitted from its episodes.
     `rtg_scale` divides returns-to-go (DT's 1000 for HalfCheetah). `discretizer` is optional (TT/LEAP fit one).
     """
 
@@ -226,8 +300,11 @@ class Tokenizer:
         rtg_scale: float = 1.0,
         gamma: float = 1.0,
         discretizer: Discretizer | None = None,
+        layout: BabyAILayout | None = None,
     ):
         self.env, self.discrete, self.act_dim = env, discrete, act_dim
+        # BabyAI only; None means egocentric (a tokenizer saved before observation modes existed)
+        self.layout = (layout or BabyAILayout()) if discrete else None
         self.state_norm, self.rtg_scale, self.gamma, self.discretizer = (
             state_norm,
             rtg_scale,
@@ -245,33 +322,53 @@ class Tokenizer:
         rtg_scale: float = 1.0,
         gamma: float = 1.0,
     ) -> Tokenizer:
-        norm = None
-        if not discrete:
+        norm, layout = None, None
+        if discrete:
+            layout = BabyAILayout.of_episode(episodes[0])
+        else:
             norm = Normalizer.fit(np.concatenate([ep["observations"][:-1] for ep in episodes]))
-        return cls(env, discrete, act_dim, norm, rtg_scale, gamma)
+        return cls(env, discrete, act_dim, norm, rtg_scale, gamma, layout=layout)
+
+    @property
+    def obs(self) -> str | None:
+        """BabyAI's observation mode (`egocentric` or `full`), the one evaluation must build; None for HalfCheetah."""
+        return self.layout.obs if self.discrete else None
 
     @property
     def state_size(self) -> int:
-        return BABYAI_STATE_SIZE if self.discrete else len(self.state_norm.mean)
+        return self.layout.size if self.discrete else len(self.state_norm.mean)
 
-    def states(self, episode: dict) -> np.ndarray:
-        """One episode's T decision states (the final observation dropped): (T, S) float32 or int64."""
+    def states(self, episode: dict, rows: slice = slice(None, -1)) -> np.ndarray:
+        """(T, S) float32 or int64 states of an episode's observations `rows`: by default its T decision states
+        (the final observation dropped); slice(1, None) gives the next states s_t+1."""
         if self.discrete:
-            return encode_babyai(
-                episode["image"][:-1], episode["direction"][:-1], episode["mission"]
-            )
-        return self.state_norm.encode(episode["observations"][:-1])
+            self._check_layout(BabyAILayout.of_episode(episode))
+            return _babyai_frames(episode, rows)
+        return self.state_norm.encode(episode["observations"][rows])
 
     def encode_obs(self, observations: list) -> np.ndarray:
-        """Live env observations (one per env) -> (N, S), the same encoding `states` gives."""
+        """Live env observations (one per env) -> (N, S), the same encoding `states` gives. BabyAI observations
+        must be of the dataset's mode (envs.make_env(env, obs=tok.obs)); another mode raises ValueError."""
         if self.discrete:
+            self._check_layout(BabyAILayout.of_episode(observations[0]))
             return np.concatenate(
                 [
-                    encode_babyai(o["image"][None], np.array([o["direction"]]), o["mission"])
+                    _babyai_frames(
+                        {k: v if k == "mission" else np.asarray(v)[None] for k, v in o.items()},
+                        slice(None),
+                    )
                     for o in observations
                 ]
             )
         return self.state_norm.encode(np.stack(observations).astype(np.float32))
+
+    def _check_layout(self, seen: BabyAILayout) -> None:
+        if seen != self.layout:
+            raise ValueError(
+                f"BabyAI observations are {seen.obs} {seen.width}x{seen.height}, but this tokenizer was fitted on "
+                f"{self.layout.obs} {self.layout.width}x{self.layout.height} ones (make the env with "
+                f"obs='{self.layout.obs}')"
+            )
 
     def episode_arrays(self, episode: dict) -> dict:
         """states (T,S), actions (T,A)|(T,), rewards (T,), rtg (T,) scaled, timesteps (T,)."""
@@ -293,13 +390,20 @@ class Tokenizer:
             "gamma": self.gamma,
             "state_norm": self.state_norm.state_dict() if self.state_norm else None,
             "discretizer": self.discretizer.state_dict() if self.discretizer else None,
+            "babyai_layout": [self.layout.obs, self.layout.width, self.layout.height]
+            if self.discrete
+            else None,
         }
 
     @classmethod
     def from_state_dict(cls, d: dict) -> Tokenizer:
         norm = Normalizer.from_state_dict(d["state_norm"]) if d["state_norm"] else None
         disc = Discretizer.from_state_dict(d["discretizer"]) if d["discretizer"] else None
-        return cls(d["env"], d["discrete"], d["act_dim"], norm, d["rtg_scale"], d["gamma"], disc)
+        # saved before observation modes existed: egocentric
+        layout = BabyAILayout(*d["babyai_layout"]) if d.get("babyai_layout") else None
+        return cls(
+            d["env"], d["discrete"], d["act_dim"], norm, d["rtg_scale"], d["gamma"], disc, layout
+        )
 
 
 # ---------------------------------------------------------------------------------------------- windows

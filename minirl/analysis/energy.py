@@ -18,7 +18,7 @@ def held_out_states(run: Run, n_envs: int = 16, steps: int = 4, seed: int = 10_0
     `steps` decisions of n_envs episodes: (N, S) encoded as tok.encode_obs does."""
     loop = EnvLoop(
         run.module.Agent(run.model, run.tok),
-        [make_env(run.env) for _ in range(n_envs)],
+        [make_env(run.env, obs=run.tok.obs) for _ in range(n_envs)],
         seed,
         run.tok.encode_obs,
     )

@@ -23,7 +23,7 @@ class _DecisionTimer:
     (evaluate.EnvLoop), starting a new episode (seed + 1) when one ends."""
 
     def __init__(self, run: Run, seed: int = 10_000, **options):
-        self.seed, self.env = seed, make_env(run.env)
+        self.seed, self.env = seed, make_env(run.env, obs=run.tok.obs)
         self.agent, self.encode = (
             run.module.Agent(run.model, run.tok, **options),
             run.tok.encode_obs,
