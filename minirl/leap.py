@@ -28,17 +28,25 @@ representative values of step 1's six tokens.
 Where this file departs from the official code (each for a stated reason):
 - The official model also feeds horizon-1 future *state* tokens, placeholders that carry only the goal (the future is
   unknown when planning); here the goal is in token 0, so they would add nothing but positions and are left out.
-- Official training masks one plan token at a time (every position in turn, i.e. it minimizes E of the data plan).
-  Here each training plan hides k ~ Uniform{1..P} tokens, so the model also learns the all-[MASK] start it is asked
-  for when planning begins (the official code asks for it too but never trains it).
-- Official BabyAI runs execute the whole plan before replanning; here only a_1 (replanning at every step).
-- The official code takes the argmax of p(a_i | s, τ_-i); the paper describes sampling it (Gibbs), the default
-  here (temperature 1). BabyAI views here are egocentric and partial (the official model saw the full grid), and a
-  deterministic planner then loops when the goal is out of sight: on GoToLocal (1000 demos, 2000 steps, 50
-  episodes) sampling succeeded 74% of the time, the argmax 54%; with no refinement 66% and 28%.
+- Each departure below is one Config field, and `--set preset=paper` turns them all to the official choice
+  (PRESETS; measured on GoToLocal, 500 demos, 1600 steps, 3 seeds, docs/results.md: paper 63%, minirl 75%, DT 68%).
+- objective: official training masks one plan token at a time (every position in turn, i.e. it minimizes E of the
+  data plan: "one"). By default each training plan hides k ~ Uniform{1..P} tokens ("uniform_k"), so the model also
+  learns the all-[MASK] start it is asked for when planning begins (the official code asks for it but never trains
+  it: that fill alone succeeded 21% of the time, uniform_k's 74%).
+- execution: official BabyAI runs execute the whole plan before replanning ("open_loop"); by default only a_1
+  ("replan"). Measured level (77% vs 75% at temperature 1), open-loop plans less often.
+- temperature: the official code takes the argmax of p(a_i | s, τ_-i) (0); the paper describes sampling it (Gibbs),
+  the default here (1). With egocentric, partial views a deterministic planner loops when the goal is out of sight:
+  the argmax cost 25 points when replanning, 18 open-loop.
 - The official `sample_iteration` counts the initial fill as an iteration; `iterations` here counts refinements.
-Official settings (test_run.sh): GoToLocal / PickupLoc horizon 5 with 10 iterations, mazes horizon 10 with 30;
-minGPT with 3 layers, 4 heads, width 128; AdamW lr 6e-4, batch 64, warmup then cosine decay.
+Official settings (test_run.sh, run_leap.py): 500 bot demos per level, 200 epochs of 8 batches of 64 (1600 steps;
+an item is a demo, then a uniformly drawn step of it; here a step is drawn uniformly from all steps); GoToLocal /
+PickupLoc horizon 5 with sample_iteration 10, mazes horizon 10 with 30; minGPT with 3 layers, 4 heads, width 128;
+AdamW lr 6e-4, betas (0.9, 0.95), warmup over 10 240 tokens (32 steps), then cosine to 10% by 15 000 tokens (about
+step 47) and 10% after that (here: cosine over all steps); 40 evaluation episodes for each of seeds 123, 231, 321.
+On PickupLoc the official training feeds the model no action tokens (LEAP_GPT.forward checks the task name;
+planning does feed them), and each plan has a random horizon in 1..5.
 
 Shapes: B batch (plans), P plan tokens = horizon steps × A tokens per step (A = 1 for BabyAI, act_dim for HalfCheetah),
 V token vocabulary (7 actions + [END] for BabyAI, or n_bins; id V is [MASK]), S state size, D width, N environments
@@ -69,14 +77,36 @@ from minirl.transformer import TokenLayout, Transformer, TransformerConfig, init
 # ---------------------------------------------------------------------------------------------- config
 
 
+# The planning and training options that differ between the official BabyAI code and minirl's defaults. A Config
+# field left at None takes its value from Config.preset; a value given with --set always wins.
+PRESETS = {
+    # minirl's defaults, which measured best here (docs/results.md, "LEAP as its paper ran it")
+    "minirl": dict(objective="uniform_k", execution="replan", temperature=1.0, iterations=10),
+    # the official code (run_leap.py, mingpt/leap_model_babyai.py, mingpt/utils.py): every position masked in turn,
+    # argmax refills, the whole plan executed before replanning, sample_iteration 10 = the fill + 9 re-mask rounds
+    # (mazes: --set horizon=10 --set iterations=29)
+    "paper": dict(objective="one", execution="open_loop", temperature=0.0, iterations=9),
+}
+
+
 @dataclass
 class Config:
+    # which defaults the four fields below take when left at None: "minirl" or "paper" (see PRESETS)
+    preset: Annotated[str, tuple(PRESETS)] = "minirl"
+    # training objective. "one" (the paper's): every plan position masked in turn, one at a time, so the loss is
+    # the data plan's energy E(τ) per token; "uniform_k": k ~ Uniform{1..n} of a plan's n tokens hidden at once
+    objective: Annotated[str | None, ("one", "uniform_k")] = None
+    # acting. "open_loop" (the paper's): act the planned steps in order, plan again when the plan runs out
+    # (or reaches [END]); "replan": act step 1 only and plan again at every step
+    execution: Annotated[str | None, ("open_loop", "replan")] = None
     # planning (official GoToLocal settings)
     # steps in a plan (the model is trained on plans of this length)
     horizon: Annotated[int, "[1, 1000]"] = 5
-    iterations: Annotated[int, "[0, 10_000]"] = 10  # refinement steps per decision
-    # Gibbs: sample p(a_i | s, τ_-i)^(1/T) (the paper); 0: argmax (the official code)
-    temperature: Annotated[float, "[0, 100]"] = 1.0
+    # refinement steps per decision after the all-[MASK] fill (official sample_iteration counts the fill: 10 = 9 here)
+    iterations: Annotated[int | None, "[0, 10_000]"] = None
+    # how a token is (re)filled: a sample of p(a_i | s, τ_-i)^(1/T) (the paper's text, Gibbs); 0: the argmax (the
+    # official code)
+    temperature: Annotated[float | None, "[0, 100]"] = None
     # which token a refinement re-masks: "random" (official) or "max_energy"
     resample: Annotated[str, ("random", "max_energy")] = "random"
     n_bins: Annotated[int, "[2, 10_000]"] = 64  # continuous actions only: bins per action dimension
@@ -95,6 +125,14 @@ class Config:
     lr_schedule: Annotated[str, ("constant", "cosine")] = "cosine"
     grad_clip: Annotated[float, "(0, 1e12]"] = 1.0
 
+    def __post_init__(self):
+        """Fields left at None take the preset's value (a saved run's config.json holds them all filled in)."""
+        if self.preset not in PRESETS:
+            raise ValueError(f"unknown preset '{self.preset}'; valid: {', '.join(PRESETS)}")
+        for name, value in PRESETS[self.preset].items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
+
 
 def env_defaults(spec) -> dict:
     """BabyAI: 2000 steps train on 1000 demos in a few CPU minutes. (HalfCheetah keeps 10 refinements of its
@@ -102,8 +140,14 @@ def env_defaults(spec) -> dict:
     return {"steps": 2000} if spec.discrete else {}
 
 
-# None: the run's Config (BabyAI: 10 and 5, as the paper)
-EVAL_OPTIONS = {"iterations": None, "horizon": None}
+# What `minirl eval` may change in a trained run (--iterations, --horizon, or --set name=value); None: the run's Config
+EVAL_OPTIONS = {
+    "iterations": None,
+    "horizon": None,
+    "temperature": None,
+    "execution": None,
+    "resample": None,
+}
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -238,7 +282,25 @@ class Model(nn.Module):
         )
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Masked-LM cross-entropy: hide k ~ Uniform{1..n} of a plan's n real tokens, predict them from the rest.
+        """Masked-LM cross-entropy in nats per hidden token, by cfg.objective ("one" or "uniform_k")."""
+        if self.cfg.objective == "one":
+            return self.loss_one(batch)
+        if self.cfg.objective == "uniform_k":
+            return self.loss_uniform_k(batch)
+        raise ValueError(f"unknown objective '{self.cfg.objective}'; valid: one, uniform_k")
+
+    def loss_one(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The paper's objective: every real token of a plan hidden in turn, one at a time, predicted from all the
+        others. Summed over a plan's positions this is its energy E(τ) = -Σ_i log p(a_i | s, τ_-i), so training
+        lowers the energy of the data's plans; returned per token (the sum over the batch's real tokens / their
+        count). Never shows the model the all-[MASK] plan that planning starts from."""
+        plan, real = batch["plan"], batch["real"]  # (B, P)
+        log_p = self.conditionals(batch["states"], plan, real)  # (B, P, V)
+        token_energy = -log_p.gather(-1, plan[..., None]).squeeze(-1)  # (B, P)
+        return token_energy[real].mean()
+
+    def loss_uniform_k(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Hide k ~ Uniform{1..n} of a plan's n real tokens at once, predict them from the rest.
 
         A fresh k per plan covers both things planning asks for: k = n (all [MASK], the start) and k = 1 (one token
         hidden among the others: one term of the energy, one refinement step)."""
@@ -254,17 +316,22 @@ class Model(nn.Module):
 
     # ------------------------------------------------------------------------------------------ energy, planning
 
-    def conditionals(self, states: torch.Tensor, plan: torch.Tensor) -> torch.Tensor:
+    def conditionals(
+        self, states: torch.Tensor, plan: torch.Tensor, real: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """log p(a_i = v | s, τ_-i) for every position i and action v: (B, P, V), in ONE forward pass of B×P rows.
 
         Row i of a plan's P copies has only token i replaced by [MASK]; the diagonal of the outputs is each
-        position's prediction from all the other tokens."""
+        position's prediction from all the other tokens. real (B, P): False = padding, hidden in every copy."""
         B, P = plan.shape
         # (P, P): copy i masks token i
         one_masked = torch.eye(P, dtype=torch.bool, device=plan.device)
         copies = torch.where(one_masked, self.mask_id, plan[:, None, :])  # (B, P, P)
+        rows_real = None if real is None else real.repeat_interleave(P, 0)  # (B×P, P)
         # (B, P, P, V)
-        logits = self(states.repeat_interleave(P, 0), copies.reshape(B * P, P)).view(B, P, P, -1)
+        logits = self(states.repeat_interleave(P, 0), copies.reshape(B * P, P), rows_real).view(
+            B, P, P, -1
+        )
         i = torch.arange(P, device=plan.device)
         return logits[:, i, i].log_softmax(-1)  # (B, P, V)
 
@@ -273,11 +340,18 @@ class Model(nn.Module):
         log_p = self.conditionals(states, plan)  # (B, P, V)
         return -log_p.gather(-1, plan[..., None]).squeeze(-1).sum(1)
 
-    def choose(self, log_p: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """(..., V) log-probabilities -> (...) action ids: the argmax, or a sample at cfg.temperature."""
-        if self.cfg.temperature == 0:
+    def choose(
+        self,
+        log_p: torch.Tensor,
+        generator: torch.Generator | None = None,
+        temperature: float | None = None,
+    ) -> torch.Tensor:
+        """(..., V) log-probabilities -> (...) action ids: the argmax (temperature 0), or a sample at that
+        temperature (None: cfg.temperature)."""
+        temperature = self.cfg.temperature if temperature is None else temperature
+        if temperature == 0:
             return log_p.argmax(-1)
-        probs = (log_p / self.cfg.temperature).softmax(-1)
+        probs = (log_p / temperature).softmax(-1)
         return torch.multinomial(probs.reshape(-1, self.vocab), 1, generator=generator).view(
             log_p.shape[:-1]
         )
@@ -290,22 +364,31 @@ class Model(nn.Module):
         log_p[:, : self.tokens_per_step, self.end_id] = float("-inf")
         return log_p
 
-    def refine_step(self, states, plan, generator: torch.Generator | None = None):
-        """One iteration of energy minimization: in each plan re-mask one token and resample it given all the others.
+    def refine_step(
+        self,
+        states,
+        plan,
+        generator: torch.Generator | None = None,
+        temperature: float | None = None,
+        resample: str | None = None,
+    ):
+        """One iteration of energy minimization: in each plan re-mask one token and refill it given all the others.
 
-        states (B, S), plan (B, P) -> (new plan (B, P), energy (B,) of the plan before this step)."""
+        states (B, S), plan (B, P) -> (new plan (B, P), energy (B,) of the plan before this step). temperature and
+        resample: None takes cfg's."""
+        resample = self.cfg.resample if resample is None else resample
         log_p = self.conditionals(states, plan)  # (B, P, V): p(a_i | s, τ_-i) for every i
         token_energy = -log_p.gather(-1, plan[..., None]).squeeze(-1)  # (B, P): each term of E(τ)
         B, P = plan.shape
-        if self.cfg.resample == "max_energy":
+        if resample == "max_energy":
             i = token_energy.argmax(1)  # (B,) the token the rest of the plan disagrees with most
         else:
             # (B,) any token (official)
             i = torch.randint(P, (B,), generator=generator, device=plan.device)
         rows = torch.arange(B, device=plan.device)
         plan = plan.clone()
-        # a Gibbs step on token i
-        plan[rows, i] = self.choose(self.acting_first(log_p)[rows, i], generator)
+        # a Gibbs step on token i (temperature 0: the greedy one)
+        plan[rows, i] = self.choose(self.acting_first(log_p)[rows, i], generator, temperature)
         return plan, token_energy.sum(1)
 
     @torch.no_grad()
@@ -315,24 +398,28 @@ class Model(nn.Module):
         horizon: int | None = None,
         iterations: int | None = None,
         generator: torch.Generator | None = None,
+        temperature: float | None = None,
+        resample: str | None = None,
     ):
         """Plans for states (B, S) -> (plan (B, horizon×A), energies (B, iterations + 1)).
 
-        Start: every token [MASK], all predicted in one pass from the state alone. Then `iterations` refine_steps.
-        energies[:, j] is E before refinement j; the last column is E of the returned plan."""
+        Start: every token [MASK], all filled in one pass from the state alone. Then `iterations` refine_steps.
+        energies[:, j] is E before refinement j; the last column is E of the returned plan. None: cfg's value."""
         horizon, iterations = (
             horizon or self.cfg.horizon,
             self.cfg.iterations if iterations is None else iterations,
         )
-        if self.cfg.resample not in ("random", "max_energy"):
-            raise ValueError(f"unknown resample '{self.cfg.resample}'; valid: random, max_energy")
+        resample = self.cfg.resample if resample is None else resample
+        if resample not in ("random", "max_energy"):
+            raise ValueError(f"unknown resample '{resample}'; valid: random, max_energy")
         B, P = len(states), horizon * self.tokens_per_step
         plan = torch.full((B, P), self.mask_id, dtype=torch.long, device=states.device)
         # (B, P) the start
-        plan = self.choose(self.acting_first(self(states, plan).log_softmax(-1)), generator)
+        start = self.acting_first(self(states, plan).log_softmax(-1))
+        plan = self.choose(start, generator, temperature)
         energies = []
         for _ in range(iterations):
-            plan, energy = self.refine_step(states, plan, generator)
+            plan, energy = self.refine_step(states, plan, generator, temperature, resample)
             energies.append(energy)
         energies.append(self.energy(states, plan))
         return plan, torch.stack(energies, 1)
@@ -342,10 +429,16 @@ class Model(nn.Module):
 
 
 class Agent:
-    """Plans in N environments at once (one batched plan() for all running envs per step), executes step 1.
+    """Plans in N environments at once (one batched plan() for every env that needs a plan) and acts on the plans.
 
-    trace["energy_per_iteration"][t]: the plan energy at each refinement of decision t (mean over running envs),
-    iterations + 1 numbers, so one sees E fall within every decision; trace["latency_ms"][t]: that decision's time.
+    execution "replan": every running env plans at every step and acts its plan's step 1. "open_loop" (the paper's):
+    each env acts its plan's steps in order, without looking at what it observes meanwhile, and plans again when
+    the plan has run out (every step acted, or the next one is [END]). The other options: None takes the run's
+    Config.
+
+    trace["energy_per_iteration"][j]: the plan energy at each refinement of planning call j (mean over the envs that
+    planned then), iterations + 1 numbers, so one sees E fall within every decision; trace["planned"][j]: how many
+    envs planned in call j; trace["latency_ms"][t]: the time of step t's act() (planning included, if any).
     """
 
     def __init__(
@@ -354,28 +447,60 @@ class Agent:
         tok: Tokenizer,
         iterations: int | None = None,
         horizon: int | None = None,
+        temperature: float | None = None,
+        execution: str | None = None,
+        resample: str | None = None,
     ):
         self.model, self.tok, cfg = model, tok, model.cfg
         self.iterations = cfg.iterations if iterations is None else int(iterations)
         self.horizon = cfg.horizon if horizon is None else int(horizon)
+        self.temperature = cfg.temperature if temperature is None else float(temperature)
+        self.execution = cfg.execution if execution is None else execution
+        self.resample = cfg.resample if resample is None else resample
         if not 1 <= self.horizon <= cfg.horizon:
             raise ValueError(
                 f"horizon must be in 1..{cfg.horizon} (the plan length the model was trained on)"
             )
         if self.iterations < 0:
             raise ValueError(f"iterations must be >= 0, got {self.iterations}")
+        if not 0 <= self.temperature < float("inf"):
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if self.execution not in ("open_loop", "replan"):
+            raise ValueError(f"unknown execution '{self.execution}'; valid: open_loop, replan")
+        if self.resample not in ("random", "max_energy"):
+            raise ValueError(f"unknown resample '{self.resample}'; valid: random, max_energy")
         self.device = next(model.parameters()).device
 
     def reset(self, n_envs: int) -> None:
         self.n_envs, self.done = n_envs, np.zeros(n_envs, bool)
+        self.pending = [
+            [] for _ in range(n_envs)
+        ]  # env i's planned actions not yet acted, next first
         # fixed: evaluations repeat exactly
         self.generator = torch.Generator(device=self.device).manual_seed(0)
         self.trace = {
             "iterations": self.iterations,
             "horizon": self.horizon,
+            "temperature": self.temperature,
+            "execution": self.execution,
             "energy_per_iteration": [],
+            "planned": [],
             "latency_ms": [],
         }
+
+    def plan_steps(self, plan: torch.Tensor) -> list[list]:
+        """Plans (n, horizon×A) -> for each, its actions in order, up to the first [END] (step 1 is never [END]):
+        ints for BabyAI, (A,) float arrays for HalfCheetah."""
+        A = self.model.tokens_per_step
+        tokens = plan.view(len(plan), self.horizon, A).cpu().numpy()  # (n, horizon, A)
+        if not self.tok.discrete:
+            values = self.tok.discretizer.decode(tokens.reshape(-1, A)).reshape(tokens.shape)
+            return [list(steps) for steps in values]
+        out = []
+        for steps in tokens[..., 0]:  # (horizon,) action ids or [END]
+            ends = np.flatnonzero(steps == self.model.end_id)
+            out.append([int(a) for a in steps[: ends[0] if len(ends) else len(steps)]])
+        return out
 
     @torch.no_grad()
     def act(self, states: np.ndarray) -> np.ndarray:
@@ -390,15 +515,25 @@ class Agent:
         live = np.flatnonzero(~self.done)
         if len(live) == 0:
             return actions
-        plan, energies = self.model.plan(
-            torch.as_tensor(states[live], device=self.device),
-            self.horizon,
-            self.iterations,
-            self.generator,
-        )
-        first = plan[:, :A].cpu().numpy()  # (live, A): step 1's tokens, the action executed now
-        actions[live] = first[:, 0] if self.tok.discrete else self.tok.discretizer.decode(first)
-        self.trace["energy_per_iteration"].append(energies.mean(0).tolist())
+        if self.execution == "replan":
+            need = live
+        else:
+            need = np.array([i for i in live if not self.pending[i]], np.int64)
+        if len(need):
+            plan, energies = self.model.plan(
+                torch.as_tensor(states[need], device=self.device),
+                self.horizon,
+                self.iterations,
+                self.generator,
+                self.temperature,
+                self.resample,
+            )
+            for i, steps in zip(need, self.plan_steps(plan)):
+                self.pending[i] = steps
+            self.trace["energy_per_iteration"].append(energies.mean(0).tolist())
+            self.trace["planned"].append(len(need))
+        for i in live:
+            actions[i] = self.pending[i].pop(0)
         self.trace["latency_ms"].append(1000 * (time.perf_counter() - t0))
         return actions
 

@@ -39,16 +39,17 @@ def _setup(name: str, episodes: list, overrides: dict):
     return spec, cfg, tok
 
 
-@pytest.fixture(scope="module")
-def trained(datasets, tmp_path_factory):
+def _train(objective: str, steps: int, tmp_path_factory):
     """A tiny LEAP trained through the shared loop on 80 GoToRedBall demos: (model, tok, cfg, held-out, losses)."""
     episodes = data.load("babyai-gotoredball")
     train_eps, held_out = episodes[:80], episodes[80:]
-    spec, cfg, tok = _setup("babyai-gotoredball", train_eps, dict(TINY, steps=TRAIN_STEPS))
+    spec, cfg, tok = _setup(
+        "babyai-gotoredball", train_eps, dict(TINY, steps=steps, objective=objective)
+    )
     prepared = leap.prepare(train_eps, tok, cfg)
     torch.manual_seed(0)
     model = leap.Model(cfg, tok)
-    run_dir = tmp_path_factory.mktemp("leap_run")
+    run_dir = tmp_path_factory.mktemp(f"leap_run_{objective}")
     meta = {
         "algo": "leap",
         "dataset": "babyai-gotoredball",
@@ -70,6 +71,12 @@ def trained(datasets, tmp_path_factory):
         json.loads(line)["loss"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()
     ]
     return model.eval(), tok, cfg, held_out, losses
+
+
+@pytest.fixture(scope="module")
+def trained(datasets, tmp_path_factory):
+    """k ~ Uniform{1..n} hidden tokens per plan (minirl's objective), 300 steps."""
+    return _train("uniform_k", TRAIN_STEPS, tmp_path_factory)
 
 
 def _full_plans(episodes, tok, cfg, n=200, seed=1):
@@ -109,7 +116,8 @@ def test_captured_attention_layout_is_state_then_plan_and_not_causal(datasets):
     real = torch.ones_like(plan, dtype=torch.bool)
     real[:, -2:] = False  # the last two plan tokens are padding
     model.transformer.capture_attention()
-    logits = model(states, plan, real)
+    with torch.no_grad():
+        logits = model(states, plan, real)
     maps = model.transformer.attention_maps()
     model.transformer.capture_attention(False)
     L = plan.shape[1]
@@ -122,11 +130,57 @@ def test_captured_attention_layout_is_state_then_plan_and_not_causal(datasets):
         assert attn[:, :, :-2, -2:].abs().max() == 0  # nobody real attends to padding
 
 
-def test_masked_lm_loss_falls_on_real_demonstrations(trained):
-    *_, losses = trained
+@pytest.mark.parametrize("objective", ["uniform_k", "one"])
+def test_masked_lm_loss_falls_on_real_demonstrations(objective, trained, tmp_path_factory):
+    """Both training objectives learn: the paper's (one position at a time) and minirl's (k ~ U{1..n})."""
+    if (
+        objective == "one"
+    ):  # its own, shorter run (the fixture's 300 steps are the uniform_k model's)
+        *_, losses = _train("one", 80, tmp_path_factory)
+    else:
+        *_, losses = trained
     first, last = np.mean(losses[:5]), np.mean(losses[-30:])  # one row per step; batches are noisy
     # starts near chance over 7 actions
     assert first > 0.8 * np.log(7) and last < 0.5 * first, (first, last)
+
+
+def _tiny_model(episodes, **overrides):
+    _, cfg, tok = _setup("babyai-gotoredball", episodes, dict(TINY, dropout=0.0, **overrides))
+    torch.manual_seed(0)
+    return leap.Model(cfg, tok).eval(), tok, cfg
+
+
+def test_one_position_objective_is_the_pseudo_log_likelihood_of_the_data_plans(datasets):
+    """objective="one": the loss is Σ_b Σ_i -log p(a_i | s, τ_-i) over the real tokens / their count, each
+    conditional read from its own forward pass with only token i masked (padding hidden)."""
+    episodes = data.load("babyai-gotoredball")[:5]
+    model, tok, cfg = _tiny_model(episodes, objective="one", horizon=3)
+    states = torch.from_numpy(tok.states(episodes[0])[:2])  # two real BabyAI states
+    plan = torch.tensor([[2, 0, 2], [1, 2, 6]])  # forward, left, forward / right, forward, done
+    real = torch.tensor([[True, True, True], [True, True, False]])  # plan 2's last token is padding
+    pll = torch.zeros(())
+    with torch.no_grad():
+        for b in range(2):
+            for i in range(3):
+                if not real[b, i]:
+                    continue
+                masked = plan[b : b + 1].clone()
+                masked[0, i] = model.mask_id
+                log_p = model(states[b : b + 1], masked, real[b : b + 1]).log_softmax(-1)
+                pll -= log_p[0, i, plan[b, i]]
+        loss = model.loss({"states": states, "plan": plan, "real": real})
+    torch.testing.assert_close(loss * 5, pll)  # 5 real tokens
+    # an all-real plan: the loss × P is the energy E(τ) planning minimizes
+    with torch.no_grad():
+        one = {"states": states[:1], "plan": plan[:1], "real": real[:1]}
+        torch.testing.assert_close(model.loss(one) * 3, model.energy(states[:1], plan[:1])[0])
+    # a model that ignores its input and says p = (1/2, 1/4, 1/24 × 6) for ids 0, 1, 2..7: the value by hand
+    with torch.no_grad():
+        model.predict_action.weight.zero_()
+        model.predict_action.bias.copy_(torch.log(torch.tensor([1 / 2, 1 / 4] + [1 / 24] * 6)))
+        loss = model.loss({"states": states, "plan": plan, "real": real})
+    # -log p of the real tokens 2, 0, 2 | 1, 2: ln 24 + ln 2 + ln 24 + ln 4 + ln 24, over 5 tokens
+    assert loss.item() == pytest.approx((3 * np.log(24) + np.log(2) + np.log(4)) / 5, rel=1e-6)
 
 
 def test_energy_is_the_sum_of_one_masked_predictions(trained):
@@ -233,6 +287,93 @@ def test_tiny_planner_beats_a_random_policy_on_gotoredball(trained):
     assert all(len(row) == 4 for row in trace["energy_per_iteration"])
 
 
+def _drive(agent, model, monkeypatch, env_name="babyai-gotoredball", seed=EVAL_SEED):
+    """One real BabyAI episode acted by `agent`; model.plan is wrapped to record every plan it returns.
+    Returns (actions acted, [(step, plan actions up to [END])] per planning call)."""
+    calls, plan = [], model.plan
+
+    def recording_plan(*args, **kwargs):
+        out = plan(*args, **kwargs)
+        calls.append((len(acted), out[0][0].tolist()))
+        return out
+
+    monkeypatch.setattr(model, "plan", recording_plan)
+    env, acted = make_env(env_name), []
+    agent.reset(1)
+    with quiet():
+        obs, _ = env.reset(seed=seed)
+        done = False
+        while not done:
+            [action] = agent.act(agent.tok.encode_obs([obs]))
+            acted.append(int(action))
+            obs, _, terminated, truncated, _ = env.step(action)
+            done = terminated or truncated
+            agent.observe(np.zeros(1), np.array([done]))
+    ended = [(t, p[: p.index(model.end_id)] if model.end_id in p else p) for t, p in calls]
+    return acted, ended
+
+
+def test_open_loop_acts_the_plan_in_order_and_replans_when_it_runs_out(trained, monkeypatch):
+    model, tok, *_ = trained
+    agent = leap.Agent(model, tok, iterations=2, execution="open_loop", temperature=0.0)
+    acted, plans = _drive(agent, model, monkeypatch)
+    assert len(plans) < len(acted)  # some plan was acted beyond its first step
+    t = 0
+    for (
+        start,
+        steps,
+    ) in plans:  # each plan starts where the previous one ran out, and is acted as planned
+        assert start == t and len(steps) >= 1
+        assert acted[t : t + len(steps)] == steps[: len(acted) - t]
+        t += len(steps)
+    assert t >= len(acted)
+    # replanning: a plan at every step, its step 1 acted
+    agent = leap.Agent(model, tok, iterations=2, execution="replan", temperature=0.0)
+    acted, plans = _drive(agent, model, monkeypatch)
+    assert [start for start, _ in plans] == list(range(len(acted)))
+    assert acted == [steps[0] for _, steps in plans]
+
+
+def test_argmax_refinement_is_deterministic(trained):
+    """temperature 0: the fill and every refill are argmaxes, so with resample="max_energy" nothing is random;
+    with sampling (temperature 1) the same states get different plans from different random numbers."""
+    model, tok, cfg, held_out, _ = trained
+    states, _ = _full_plans(held_out, tok, cfg, n=64)
+
+    def plans(seed, **options):
+        g = torch.Generator().manual_seed(seed)
+        return model.plan(states, 5, 6, g, **options)
+
+    greedy_0, e0 = plans(0, temperature=0.0, resample="max_energy")
+    greedy_1, e1 = plans(1, temperature=0.0, resample="max_energy")
+    assert torch.equal(greedy_0, greedy_1) and torch.equal(e0, e1)
+    # each token of the greedy plan's start is the argmax of the all-[MASK] conditionals ([END] not first)
+    fill, _ = model.plan(states, 5, 0, None, 0.0)
+    with torch.no_grad():
+        log_p = model(states, torch.full_like(fill, model.mask_id)).log_softmax(-1)
+    log_p[:, 0, model.end_id] = -float("inf")
+    assert torch.equal(fill, log_p.argmax(-1))
+    sampled_0, _ = plans(0, temperature=1.0)
+    sampled_1, _ = plans(1, temperature=1.0)
+    assert not torch.equal(sampled_0, sampled_1)
+
+
+def test_paper_preset_fills_the_fields_left_unset():
+    paper = train.make_config(leap, {"preset": "paper"})
+    assert (paper.objective, paper.execution, paper.temperature, paper.iterations) == (
+        "one",
+        "open_loop",
+        0.0,
+        9,
+    )
+    mazes = train.make_config(leap, {"preset": "paper", "iterations": "29", "horizon": "10"})
+    assert (mazes.iterations, mazes.horizon, mazes.objective) == (29, 10, "one")
+    ours = leap.Config()
+    assert all(getattr(ours, k) == v for k, v in leap.PRESETS["minirl"].items())
+    # a saved run's config (all fields filled in) comes back unchanged
+    assert leap.Config(**dataclasses.asdict(mazes)) == mazes
+
+
 def test_halfcheetah_actions_are_one_token_per_dimension(datasets):
     episodes = data.load("halfcheetah-random")
     _, cfg, tok = _setup("halfcheetah-random", episodes, dict(TINY, horizon=2, n_bins=16))
@@ -303,8 +444,25 @@ def test_cli_trains_and_evaluates_leap(datasets, tmp_path, dataset, eval_args):
     assert result.exit_code == 0, result.output
     [evaluation] = json.loads((run / "eval.json").read_text())["runs"]
     iterations = int(eval_args[eval_args.index("--iterations") + 1])
-    assert evaluation["options"] == {"iterations": iterations, "horizon": int(eval_args[-1])}
+    assert {k: v for k, v in evaluation["options"].items() if v is not None} == {
+        "iterations": iterations,
+        "horizon": int(eval_args[-1]),
+    }
     assert len(evaluation["trace"]["energy_per_iteration"][0]) == iterations + 1
     # longer than the trained plans
     result = runner.invoke(app, ["eval", str(run), "--horizon", "4"])
     assert result.exit_code != 0 and "horizon" in result.output
+    if dataset != "babyai-gotoredball":
+        return
+    # the paper's acting, chosen at evaluation time
+    sets = ["--set", "execution=open_loop", "--set", "temperature=0"]
+    result = runner.invoke(app, ["eval", str(run), "--episodes", "1", *sets])
+    assert result.exit_code == 0, result.output
+    [evaluation] = json.loads((run / "eval.json").read_text())["runs"]
+    assert evaluation["options"]["execution"] == "open_loop"
+    assert (
+        evaluation["trace"]["execution"] == "open_loop" and evaluation["trace"]["temperature"] == 0
+    )
+    for bad in ("execution=sometimes", "lr=1e-3"):  # not a value / not an evaluation option
+        result = runner.invoke(app, ["eval", str(run), "--set", bad])
+        assert result.exit_code == 1 and "--set" in result.output, result.output
