@@ -22,9 +22,10 @@ def rtg(
     best = float(returns.max())
     targets = [float(f * best) for f in fractions]
     default = run.module.default_target(run.tok)  # rtg applies to DT only (APPLIES)
-    sweep = []
-    for target in targets:
-        r = rollout(
+
+    def at(target: float) -> dict:
+        """The run's episodes (fresh env seeds 10,000...) conditioned on target."""
+        return rollout(
             run.module,
             run.model,
             run.tok,
@@ -34,6 +35,10 @@ def rtg(
             progress=False,
             target_return=target,
         )
+
+    sweep = []
+    for target in targets:
+        r = at(target)
         sweep.append(
             {
                 "target": target,
@@ -42,16 +47,7 @@ def rtg(
                 "std": r["return_std"],
             }
         )
-    traced = rollout(
-        run.module,
-        run.model,
-        run.tok,
-        run.env,
-        episodes=episodes,
-        seed=10_000,
-        progress=False,
-        target_return=default,
-    )
+    traced = at(default)
     tracks = []
     for rtg_list, G in zip(traced["trace"]["rtg"], traced["returns"]):
         rtg_t = np.array(rtg_list)

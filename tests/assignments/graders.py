@@ -1450,11 +1450,10 @@ def _impossible_actions(rng, B: int, L: int, V: int) -> tuple[torch.Tensor, torc
     return torch.tensor(np.where(blocked, -np.inf, scores)).log_softmax(-1), torch.tensor(plan)
 
 
-@grader(6, "plan_energy")
-def grade_plan_energy(fn, ref) -> str:
-    g = Grade(6, "plan_energy")
+def _random_plans(n: int) -> list[tuple]:
+    """n seeded cases of (label, conditionals (B, L, V) log-probs, plan (B, L)) for the lesson 06 graders."""
     cases = []
-    for label, rng in seeds(20):
+    for label, rng in seeds(n):
         B, L, V, dt = (
             int(rng.integers(1, 5)),
             int(rng.integers(1, 9)),
@@ -1468,6 +1467,13 @@ def grade_plan_energy(fn, ref) -> str:
                 torch.tensor(rng.integers(V, size=(B, L))),
             )
         )
+    return cases
+
+
+@grader(6, "plan_energy")
+def grade_plan_energy(fn, ref) -> str:
+    g = Grade(6, "plan_energy")
+    cases = _random_plans(20)
     certain = torch.full((1, 3, 4), -30.0)
     certain[0, :, 2] = 0.0
     cases.append(
@@ -1503,21 +1509,7 @@ def grade_plan_energy(fn, ref) -> str:
 @grader(6, "refine_step")
 def grade_refine_step(fn, ref) -> str:
     g = Grade(6, "refine_step")
-    cases = []
-    for label, rng in seeds(20):
-        B, L, V, dt = (
-            int(rng.integers(1, 5)),
-            int(rng.integers(1, 9)),
-            int(rng.integers(2, 8)),
-            float_dtype(rng),
-        )
-        cases.append(
-            (
-                f"{label}: B={B}, L={L}, V={V}, {dt.__name__}",
-                _conditionals(rng, B, L, V, dt=dt),
-                torch.tensor(rng.integers(V, size=(B, L))),
-            )
-        )
+    cases = _random_plans(20)
     log_p = torch.log(
         torch.tensor([[[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.6, 0.3, 0.1]]], dtype=torch.float64)
     )
