@@ -176,11 +176,12 @@ def train_or_reuse(
 
 def expected_settings(module, env: str) -> list[dict]:
     """The option dicts `evaluate_run` uses by default (one, or one per value of the module's default sweep)."""
+    defaults = dataclasses.asdict(module.EvalOptions())
     sweep = runs.hook(module, "default_sweep")(get_spec(env))
     if not sweep:
-        return [dict(module.EVAL_OPTIONS)]
+        return [defaults]
     ((name, values),) = sweep.items()
-    return [dict(module.EVAL_OPTIONS, **{name: v}) for v in values]
+    return [dict(defaults, **{name: v}) for v in values]
 
 
 def evaluate_or_reuse(

@@ -94,23 +94,33 @@ def env_defaults(spec) -> dict:
     return {}
 
 
-EVAL_OPTIONS = {"target_return": None}  # None: the env's default (HalfCheetah 6000, BabyAI 1.0)
+@dataclass
+class EvalOptions:
+    """What `minirl eval` may change in a trained DT (`--target-return R ...` or `--set target_return=R`)."""
+
+    # R̂_1, the return asked for, in reward units; None: the env's default_target
+    target_return: Annotated[float | None, "[-1e9, 1e9]"] = None
+
+
+PAPER_TARGETS = (6000.0, 12000.0)  # the paper's two HalfCheetah targets (its Table 9)
 
 
 def default_sweep(spec) -> dict | None:
-    """What `minirl eval` sweeps when no target is given: the paper's two HalfCheetah targets (PointMaze: one)."""
+    """The targets `minirl eval` tries when none is given: HalfCheetah PAPER_TARGETS, PointMaze default_target,
+    BabyAI none (its default_target, success, is the one return worth asking for)."""
     if spec.name.startswith("pointmaze-"):
         return {"target_return": [spec.ref_max_score]}
-    return None if spec.discrete else {"target_return": [6000.0, 12000.0]}
+    return None if spec.discrete else {"target_return": list(PAPER_TARGETS)}
 
 
 def default_target(tok: Tokenizer) -> float:
-    """PointMaze: maze2d's expert return on the evaluation task (envs.py's ref_max_score, from D4RL's infos.py)."""
+    """R̂_1 when EvalOptions.target_return is None: HalfCheetah the paper's first target, BabyAI 1 (success),
+    PointMaze maze2d's expert return on the evaluation task (envs.py's ref_max_score, from D4RL's infos.py)."""
     if tok.env.startswith("pointmaze-"):
         from minirl.envs import get_spec
 
         return get_spec(tok.env).ref_max_score
-    return 1.0 if tok.discrete else 6000.0
+    return 1.0 if tok.discrete else PAPER_TARGETS[0]
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -267,9 +277,14 @@ class Agent:
     (in reward units) at each of its steps, for `minirl analyze rtg`.
     """
 
-    def __init__(self, model: Model, tok: Tokenizer, target_return: float | None = None):
-        self.model, self.tok, self.cfg = model, tok, model.cfg
-        self.target_return = float(default_target(tok) if target_return is None else target_return)
+    def __init__(self, model: Model, tok: Tokenizer, **options):
+        """options: EvalOptions fields (target_return=R); the others keep their defaults there."""
+        self.model = model
+        self.tok = tok
+        self.cfg = model.cfg
+        self.options = EvalOptions(**options)
+        target = self.options.target_return
+        self.target_return = float(default_target(tok) if target is None else target)
         self.device = next(model.parameters()).device
 
     def reset(self, n_envs: int) -> None:

@@ -183,13 +183,6 @@ class PolicyAgent:
         pass
 
 
-def eval_settable(module) -> list[str]:
-    """The evaluation options `minirl eval --set` may change: module.EVAL_OPTIONS that are also Config fields (so
-    they are converted and checked like `minirl train --set`)."""
-    fields = {f.name for f in dataclasses.fields(module.Config)}
-    return [k for k in module.EVAL_OPTIONS if k in fields]
-
-
 def evaluate_run(
     run_dir: str | Path,
     episodes: int = 10,
@@ -202,19 +195,20 @@ def evaluate_run(
 ) -> dict:
     """`minirl eval RUN`: loads the run and rolls it out once per value of the swept option (e.g. target_return).
 
-    overrides: `--set name=value` pairs as typed, for evaluation options that are also Config fields (eval_settable).
+    overrides: `--set name=value` pairs as typed, for fields of module.EvalOptions (converted and checked against
+    their declared types and ranges, as `minirl train --set` checks Config fields).
     Writes `eval.json` in the run directory: {"runs": [result, ...]} with one result per setting.
     """
     module, cfg, tok, model, state = load_run(run_dir, device)
+    settable = [f.name for f in dataclasses.fields(module.EvalOptions)]
     if overrides:
-        settable = eval_settable(module)
         for key in overrides:
             if key not in settable:
                 raise validate.BadValue(
                     f"--set {key}: {state['algo']} takes at evaluation only "
                     f"{', '.join(settable) or 'no --set'}"
                 )
-        options.update(validate.config_values(module.Config, overrides, state["algo"]))
+        options.update(validate.config_values(module.EvalOptions, overrides, state["algo"]))
     settings = [dict(options)]
     if not sweep and options.get("target_return") is None:
         # e.g. DT on HalfCheetah: the paper's two targets
@@ -225,12 +219,12 @@ def evaluate_run(
     results = []
     for opts in settings:
         opts = {k: v for k, v in opts.items() if v is not None}
-        unknown = set(opts) - set(module.EVAL_OPTIONS)
+        unknown = set(opts) - set(settable)
         if unknown:
             raise ValueError(
-                f"{state['algo']} does not take {sorted(unknown)}; it takes {sorted(module.EVAL_OPTIONS)}"
+                f"{state['algo']} does not take {sorted(unknown)}; it takes {sorted(settable)}"
             )
-        opts = dict(module.EVAL_OPTIONS, **opts)
+        opts = dataclasses.asdict(module.EvalOptions(**opts))
         result = rollout(module, model, tok, state["env"], episodes, seed, progress, **opts)
         result.update(
             algo=state["algo"], dataset=state["dataset"], run=str(run_dir), train_step=state["step"]

@@ -140,14 +140,16 @@ def env_defaults(spec) -> dict:
     return {"steps": 2000} if spec.discrete else {}
 
 
-# What `minirl eval` may change in a trained run (--iterations, --horizon, or --set name=value); None: the run's Config
-EVAL_OPTIONS = {
-    "iterations": None,
-    "horizon": None,
-    "temperature": None,
-    "execution": None,
-    "resample": None,
-}
+@dataclass
+class EvalOptions:
+    """What `minirl eval` may change in a trained LEAP (`--iterations I --horizon H`, or `--set name=value` for any
+    field). Each is the Config field of the same name (see there); None: the run's own value."""
+
+    iterations: Annotated[int | None, "[0, 10_000]"] = None  # refinements per plan
+    horizon: Annotated[int | None, "[1, 1000]"] = None  # plan steps, at most the trained horizon
+    temperature: Annotated[float | None, "[0, 100]"] = None  # 0: argmax refills
+    execution: Annotated[str | None, ("open_loop", "replan")] = None
+    resample: Annotated[str | None, ("random", "max_energy")] = None
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -441,22 +443,20 @@ class Agent:
     envs planned in call j; trace["latency_ms"][t]: the time of step t's act() (planning included, if any).
     """
 
-    def __init__(
-        self,
-        model: Model,
-        tok: Tokenizer,
-        iterations: int | None = None,
-        horizon: int | None = None,
-        temperature: float | None = None,
-        execution: str | None = None,
-        resample: str | None = None,
-    ):
-        self.model, self.tok, cfg = model, tok, model.cfg
-        self.iterations = cfg.iterations if iterations is None else int(iterations)
-        self.horizon = cfg.horizon if horizon is None else int(horizon)
-        self.temperature = cfg.temperature if temperature is None else float(temperature)
-        self.execution = cfg.execution if execution is None else execution
-        self.resample = cfg.resample if resample is None else resample
+    def __init__(self, model: Model, tok: Tokenizer, **options):
+        """options: EvalOptions fields (iterations=2, execution="open_loop", ...); None or left out: the run's
+        Config."""
+        self.model = model
+        self.tok = tok
+        cfg = model.cfg
+        given = EvalOptions(**options)
+        self.iterations = cfg.iterations if given.iterations is None else int(given.iterations)
+        self.horizon = cfg.horizon if given.horizon is None else int(given.horizon)
+        self.temperature = (
+            cfg.temperature if given.temperature is None else float(given.temperature)
+        )
+        self.execution = cfg.execution if given.execution is None else given.execution
+        self.resample = cfg.resample if given.resample is None else given.resample
         if not 1 <= self.horizon <= cfg.horizon:
             raise ValueError(
                 f"horizon must be in 1..{cfg.horizon} (the plan length the model was trained on)"

@@ -353,7 +353,7 @@ def rollout_paths(run_dir: str | Path, episodes: int = 3, seed: int = 0) -> dict
     from minirl.runs import load_run
 
     module, cfg, tok, model, state = load_run(run_dir, "cpu")
-    agent = module.Agent(model, tok, **module.EVAL_OPTIONS)
+    agent = module.Agent(model, tok)  # its EvalOptions' defaults
     loop = EnvLoop(agent, [make_env(state["env"]) for _ in range(episodes)], seed, tok.encode_obs)
     paths = [[np.asarray(o)[:2]] for o in loop.obs]
     while not loop.done.all():

@@ -48,8 +48,10 @@ class Algorithm(Protocol):
         prepare(episodes, tok, cfg)           -> whatever sample_batch needs (arrays, computed once)
         sample_batch(data, cfg, rng)          -> dict of tensors (one training batch)
         Model(cfg, tok)                       nn.Module with .loss(batch) -> scalar tensor
-        Agent(model, tok, **options)          .reset(n), .act(states) -> actions, .observe(rewards, done), .trace
-        EVAL_OPTIONS                          the options Agent takes at evaluation time, with their defaults
+        EvalOptions                           dataclass: what `minirl eval` may change (its flags and --set), each
+                                              field documented, with its default (empty for BC, CQL and IQL)
+        Agent(model, tok, **options)          options: EvalOptions fields; .reset(n), .act(states) -> actions,
+                                              .observe(rewards, done), .trace
 
     Optional hooks, read through `hook(module_or_model, name)`, which supplies the defaults in OPTIONAL:
         env_defaults(spec) -> dict            Config fields that differ per environment (default: none)
@@ -60,7 +62,7 @@ class Algorithm(Protocol):
     Config: type
     Model: type
     Agent: type
-    EVAL_OPTIONS: dict[str, Any]
+    EvalOptions: type
 
     def make_tokenizer(self, episodes: list[dict], spec, cfg) -> Tokenizer: ...
 

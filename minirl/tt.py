@@ -33,6 +33,7 @@ td = d + m + 2 tokens per transition, N bins, D width, H horizon, K beam width, 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -61,7 +62,7 @@ OBSERVED, UNOBSERVED = 0, 1
 
 @dataclass
 class Config:
-    """The official config/offline.py (base and HalfCheetah); planning settings are in EVAL_OPTIONS."""
+    """The official config/offline.py (base and HalfCheetah); planning settings are in EvalOptions."""
 
     N: Annotated[int, "[2, 10_000]"] = 100  # bins per dimension
     # every bin holds ~1/N of the data
@@ -105,15 +106,23 @@ def env_defaults(spec) -> dict:
     return {}
 
 
-# The official HalfCheetah planning settings (its base config: horizon 15, beam_width 128).
-EVAL_OPTIONS = {
-    "beam_width": 32,
-    "horizon": 5,
-    "n_expand": 2,
-    "cdf_act": 0.6,
-    "k_obs": 1,
-    "max_context_transitions": 5,
-}
+@dataclass
+class EvalOptions:
+    """How a trained TT plans (`minirl eval --beam-width K --horizon H`, or `--set name=value` for any field): the
+    official config/offline.py's HalfCheetah plan settings (horizon 5; the base config: 15), with the beam_width 32
+    it leaves commented out there in place of the base 128."""
+
+    beam_width: Annotated[int, "[1, 1024]"] = 32  # beams kept after each planned transition
+    horizon: Annotated[int, "[1, 1000]"] = 5  # transitions imagined per decision
+    n_expand: Annotated[int, "[1, 1024]"] = 2  # candidates sampled from each beam per transition
+    # actions are drawn from the likeliest bins, after dropping the least likely ones while their mass stays below
+    # cdf_act (0.6: the top 40%; 0: every bin)
+    cdf_act: Annotated[float, "[0, 1)"] = 0.6
+    # imagined state dimensions come from the k_obs likeliest bins (1: the argmax; Config.N: every bin)
+    k_obs: Annotated[int, "[1, 10_000]"] = 1
+    # the model's view while planning, in transitions (at most the trained seq_len)
+    max_context_transitions: Annotated[int, "[1, 1000]"] = 5
+
 
 # ---------------------------------------------------------------------------------------------- data
 
@@ -483,8 +492,9 @@ def sample(logits, generator, cdf: float | None = None, top_k: int | None = None
             -1, order, ascending.cumsum(-1) < cdf
         )
         probs = probs.masked_fill(drop, 0.0)
-    if top_k is not None:
-        probs = probs.masked_fill(probs < probs.topk(top_k, -1).values[:, -1:], 0.0)
+    if top_k is not None:  # top_k >= N keeps every bin
+        kth = probs.topk(min(top_k, probs.shape[-1]), -1).values[:, -1:]  # (B, 1)
+        probs = probs.masked_fill(probs < kth, 0.0)
     if isinstance(generator, (list, tuple)):
         return torch.cat(
             [
@@ -542,12 +552,12 @@ def plan(
     model: Model,
     prefix: torch.Tensor,
     states: torch.Tensor | None = None,
-    beam_width: int = 32,
-    horizon: int = 5,
-    n_expand: int = 2,
-    cdf_act: float = 0.6,
-    k_obs: int | None = 1,
-    max_context_transitions: int = 5,
+    beam_width: int = EvalOptions.beam_width,
+    horizon: int = EvalOptions.horizon,
+    n_expand: int = EvalOptions.n_expand,
+    cdf_act: float | None = EvalOptions.cdf_act,
+    k_obs: int | None = EvalOptions.k_obs,
+    max_context_transitions: int = EvalOptions.max_context_transitions,
     generator: torch.Generator | None = None,
     cached: bool = True,
     k_act: int | None = None,
@@ -600,10 +610,10 @@ def plan_flops(
     model: Model,
     n_envs: int,
     prefix_length: int,
-    beam_width: int = 32,
-    horizon: int = 5,
-    n_expand: int = 2,
-    max_context_transitions: int = 5,
+    beam_width: int = EvalOptions.beam_width,
+    horizon: int = EvalOptions.horizon,
+    n_expand: int = EvalOptions.n_expand,
+    max_context_transitions: int = EvalOptions.max_context_transitions,
     **_,
 ) -> int:
     """Matmul FLOPs of one cached `plan` for n_envs envs, from the shapes alone: the arithmetic a decision must do.
@@ -659,7 +669,8 @@ def plan_cost(
     `minirl.runs.load_run` returns them. clock=time.process_time counts this process's CPU time only (steadier on a
     shared machine)."""
     generator = torch.Generator().manual_seed(0)
-    past = min(options.get("max_context_transitions", 5), model.cfg.seq_len) - 1
+    context = options.get("max_context_transitions", EvalOptions.max_context_transitions)
+    past = min(context, model.cfg.seq_len) - 1
     dims = torch.arange(past * model.transition_dim + model.obs_dim) % model.transition_dim
     # (n, T0)
     prefix = (torch.rand(n_envs, len(dims), generator=generator) * model.valid.sum(1)[dims]).long()
@@ -720,7 +731,8 @@ def bench_plan_floor(
     plan_flops / the matmul peak. peak_flops: a number, or a function measuring it, called next to each timing (on
     a shared machine the peak moves with the load)."""
     model, tok = paper_size_model()
-    options = {k: v for k, v in EVAL_OPTIONS.items() if k != "beam_width"}
+    options = dataclasses.asdict(EvalOptions())
+    del options["beam_width"]  # each setting's own
     prefix_length = (options["max_context_transitions"] - 1) * model.transition_dim + model.obs_dim
     out = []
     for n, K in settings[:1] if quick else settings:
@@ -739,7 +751,7 @@ def bench_plan_floor(
             {
                 "n_envs": n,
                 "beam_width": K,
-                "horizon": EVAL_OPTIONS["horizon"],
+                "horizon": options["horizon"],
                 "flops": flops,
                 "peak_flops": peak,
                 "floor_s": flops / peak,
@@ -758,30 +770,16 @@ class Agent:
     transitions as context (all that fit in the view next to the current state). trace: plan_ms (per step) and
     plan_score (the best plan's predicted Σ γ^h r_h + γ^H V, mean over envs)."""
 
-    def __init__(
-        self,
-        model: Model,
-        tok: Tokenizer,
-        beam_width: int = 32,
-        horizon: int = 5,
-        n_expand: int = 2,
-        cdf_act: float = 0.6,
-        k_obs: int | None = 1,
-        max_context_transitions: int = 5,
-        seed: int = 0,
-    ):
-        self.model, self.tok, self.disc = model.eval(), tok, tok.discretizer
-        self.options = dict(
-            beam_width=beam_width,
-            horizon=horizon,
-            n_expand=n_expand,
-            cdf_act=cdf_act,
-            k_obs=k_obs,
-            max_context_transitions=max_context_transitions,
-        )
-        self.seed, self.device = seed, next(model.parameters()).device
+    def __init__(self, model: Model, tok: Tokenizer, seed: int = 0, **options):
+        """options: EvalOptions fields (beam_width=8, horizon=3, ...); the others keep their defaults there."""
+        self.model = model.eval()
+        self.tok = tok
+        self.disc = tok.discretizer
+        self.options = EvalOptions(**options)
+        self.seed = seed
+        self.device = next(model.parameters()).device
         # past transitions that fit in the view
-        self.keep = min(max_context_transitions, model.cfg.seq_len) - 1
+        self.keep = min(self.options.max_context_transitions, model.cfg.seq_len) - 1
 
     def reset(self, n_envs: int) -> None:
         td = self.model.transition_dim
@@ -819,7 +817,7 @@ class Agent:
             torch.as_tensor(prefix[live], device=self.device),
             None if seen is None else torch.as_tensor(seen[live], device=self.device),
             generator=[self.generators[i] for i in live],
-            **self.options,
+            **dataclasses.asdict(self.options),
         )
         self.trace["plan_ms"].append(1000 * (time.perf_counter() - t0))
         self.trace["plan_score"].append(float(scores.mean()))

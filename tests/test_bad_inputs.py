@@ -183,6 +183,8 @@ CORPUS = [
     (E + ["--target-return", ",,"], "--target-return"),
     (E + ["--target-return", "1,x"], "--target-return"),
     (E + ["--beam-width", "4"], "beam_width"),  # BC has no beam
+    (E + ["--set", "beam_width=4"], "no --set"),  # BC's EvalOptions are empty
+    (["eval", "runs/leap", "--episodes", "1", "--set", "iterations=-1"], "--set iterations=-1"),
     # data
     (["data", "collect", DATASET, "--episodes", "abc"], "--episodes"),
     (["data", "collect", DATASET, "--episodes", "0"], "--episodes"),

@@ -203,7 +203,7 @@ def test_every_method_trains_and_acts_on_pointmaze(tiny_dataset, algo, tmp_path)
     )  # fmt: skip
     module, cfg, tok, model, state = load_run(run, "cpu")
     assert tok.state_size == 6 and tok.act_dim == 2
-    options = dict(module.EVAL_OPTIONS, beam_width=2) if algo == "tt" else module.EVAL_OPTIONS
+    options = {"beam_width": 2} if algo == "tt" else {}  # the rest: EvalOptions' defaults
     agent = algo_module(algo).Agent(model, tok, **options)
     loop = EnvLoop(agent, [envs.make_env("pointmaze-umaze") for _ in range(2)], 0, tok.encode_obs)
     for _ in range(2):

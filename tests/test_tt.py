@@ -282,3 +282,17 @@ def test_cli_trains_and_evaluates_tt_on_babyai(tmp_path):
     assert out["options"]["beam_width"] == 4 and out["options"]["horizon"] == 2
     assert 0.0 <= out["success_rate"] <= 1.0 and len(out["returns"]) == 3
     assert len(out["trace"]["plan_ms"]) == max(out["lengths"])
+    # any EvalOptions field through --set, checked against its declared range; the others keep their defaults
+    sets = ["--set", "n_expand=1", "--set", "max_context_transitions=2", "--set", "k_obs=3"]
+    result = runner.invoke(app, ["eval", str(run), "--episodes", "1", "--quiet", *sets])
+    assert result.exit_code == 0, result.output
+    (out,) = json.loads((run / "eval.json").read_text())["runs"]
+    assert out["options"] == dict(
+        beam_width=32, horizon=5, n_expand=1, cdf_act=0.6, k_obs=3, max_context_transitions=2
+    )
+    # out of range, out of range, not an evaluation option
+    for bad in ("n_expand=0", "cdf_act=1", "lr=1e-3"):
+        result = runner.invoke(app, ["eval", str(run), "--episodes", "1", "--set", bad])
+        assert result.exit_code == 1 and f"--set {bad.split('=')[0]}" in result.output, (
+            result.output
+        )

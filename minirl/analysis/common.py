@@ -78,7 +78,7 @@ def load(run_dir: str | Path) -> Run:
 def context_steps(run: Run) -> int:
     """How many steps a model holds in view when it acts."""
     if run.algo == "tt":  # the transitions TT's planner keeps in view (at most its training window)
-        return min(int(run.module.EVAL_OPTIONS["max_context_transitions"]), int(run.cfg.seq_len))
+        return min(run.module.EvalOptions().max_context_transitions, int(run.cfg.seq_len))
     # DT: K steps; LEAP: its plan's steps
     return int(run.cfg.context_len if run.algo == "dt" else run.cfg.horizon)
 

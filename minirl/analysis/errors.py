@@ -94,7 +94,7 @@ def _tt_open_loop(run: Run, ep: dict, t0: int, horizon: int) -> dict:
         n_expand=1,
         k_act=1,
         k_obs=1,
-        max_context_transitions=run.module.EVAL_OPTIONS["max_context_transitions"],
+        max_context_transitions=run.module.EvalOptions().max_context_transitions,
         cached=False,
     )
     rows = torch.cat([prefix, imagined], 1).view(n, td).numpy()  # (n, td) [s, a, r, V] per step

@@ -67,7 +67,9 @@ def env_defaults(spec) -> dict:
 BABYAI_DEFAULTS = {"hidden": 128, "embed_dim": 4, "batch_size": 128, "lr": 1e-3, "steps": 2000}
 
 
-EVAL_OPTIONS: dict = {}  # a deterministic policy: nothing to choose at evaluation time
+@dataclass
+class EvalOptions:
+    """A deterministic policy (shared with CQL and IQL): nothing to choose at evaluation time."""
 
 
 # ---------------------------------------------------------------------------------------------- data

@@ -37,9 +37,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from minirl.baselines.bc import (  # noqa: F401  (Agent, make_tokenizer, prepare, sample_batch: the protocol, as BC's)
+from minirl.baselines.bc import (  # noqa: F401  (Agent, EvalOptions, make_tokenizer, prepare, sample_batch: BC's)
     BABYAI_DEFAULTS,
     Agent,
+    EvalOptions,
     StateEncoder,
     make_tokenizer,
     mlp,
@@ -82,9 +83,6 @@ def env_defaults(spec) -> dict:
     """BabyAI: BC's small-net settings (bc.BABYAI_DEFAULTS) and α_cql = 1 (the discrete-action value d3rlpy uses;
     the paper's Atari runs used 0.5-4)."""
     return dict(BABYAI_DEFAULTS, cql_alpha=1.0) if spec.discrete else {}
-
-
-EVAL_OPTIONS: dict = {}
 
 
 # ---------------------------------------------------------------------------------------------- the penalty

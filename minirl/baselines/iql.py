@@ -34,9 +34,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from minirl.baselines.bc import (  # noqa: F401  (Agent, make_tokenizer, prepare, sample_batch: the protocol, as BC's)
+from minirl.baselines.bc import (  # noqa: F401  (Agent, EvalOptions, make_tokenizer, prepare, sample_batch: BC's)
     BABYAI_DEFAULTS,
     Agent,
+    EvalOptions,
     StateEncoder,
     make_tokenizer,
     mlp,
@@ -78,9 +79,6 @@ class Config:
 def env_defaults(spec) -> dict:
     """BabyAI: BC's small-net settings (bc.BABYAI_DEFAULTS); the cosine schedule stays."""
     return dict(BABYAI_DEFAULTS) if spec.discrete else {}
-
-
-EVAL_OPTIONS: dict = {}
 
 
 # ---------------------------------------------------------------------------------------------- the losses
