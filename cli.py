@@ -379,7 +379,8 @@ def evaluate(
         list[str] | None,
         typer.Option(
             "--set",
-            help="An evaluation option of the run's Config: --set execution=open_loop (LEAP).",
+            help="A field of the algorithm's EvalOptions: --set execution=open_loop (LEAP), "
+            "--set n_expand=4 (TT).",
         ),
     ] = None,
 ):
