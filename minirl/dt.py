@@ -194,7 +194,9 @@ class Model(nn.Module):
 
     def __init__(self, cfg: Config, tok: Tokenizer):
         super().__init__()
-        self.cfg, self.discrete, D = cfg, tok.discrete, cfg.d_model
+        self.cfg = cfg
+        self.discrete = tok.discrete
+        D = cfg.d_model
         self.embed_timestep = nn.Embedding(cfg.max_timestep, D)
         self.embed_return = nn.Linear(1, D)
         if tok.discrete:

@@ -238,7 +238,8 @@ class Model(nn.Module):
 
     def __init__(self, cfg: Config, tok: Tokenizer):
         super().__init__()
-        self.cfg, D = cfg, cfg.d_model
+        self.cfg = cfg
+        D = cfg.d_model
         self.tokens_per_step = 1 if tok.discrete else tok.act_dim  # A
         # BabyAI's [END], after the last action of an episode
         self.end_id = tok.act_dim if tok.discrete else None
@@ -407,14 +408,13 @@ class Model(nn.Module):
 
         Start: every token [MASK], all filled in one pass from the state alone. Then `iterations` refine_steps.
         energies[:, j] is E before refinement j; the last column is E of the returned plan. None: cfg's value."""
-        horizon, iterations = (
-            horizon or self.cfg.horizon,
-            self.cfg.iterations if iterations is None else iterations,
-        )
+        horizon = horizon or self.cfg.horizon
+        iterations = self.cfg.iterations if iterations is None else iterations
         resample = self.cfg.resample if resample is None else resample
         if resample not in ("random", "max_energy"):
             raise ValueError(f"unknown resample '{resample}'; valid: random, max_energy")
-        B, P = len(states), horizon * self.tokens_per_step
+        B = len(states)
+        P = horizon * self.tokens_per_step
         plan = torch.full((B, P), self.mask_id, dtype=torch.long, device=states.device)
         # (B, P) the start
         start = self.acting_first(self(states, plan).log_softmax(-1))
@@ -472,7 +472,8 @@ class Agent:
         self.device = next(model.parameters()).device
 
     def reset(self, n_envs: int) -> None:
-        self.n_envs, self.done = n_envs, np.zeros(n_envs, bool)
+        self.n_envs = n_envs
+        self.done = np.zeros(n_envs, bool)
         self.pending = [
             [] for _ in range(n_envs)
         ]  # env i's planned actions not yet acted, next first

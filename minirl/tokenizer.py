@@ -302,15 +302,15 @@ class Tokenizer:
         discretizer: Discretizer | None = None,
         layout: BabyAILayout | None = None,
     ):
-        self.env, self.discrete, self.act_dim = env, discrete, act_dim
+        self.env = env
+        self.discrete = discrete
+        self.act_dim = act_dim
         # BabyAI only; None means egocentric (a tokenizer saved before observation modes existed)
         self.layout = (layout or BabyAILayout()) if discrete else None
-        self.state_norm, self.rtg_scale, self.gamma, self.discretizer = (
-            state_norm,
-            rtg_scale,
-            gamma,
-            discretizer,
-        )
+        self.state_norm = state_norm
+        self.rtg_scale = rtg_scale
+        self.gamma = gamma
+        self.discretizer = discretizer
 
     @classmethod
     def fit(
@@ -322,7 +322,8 @@ class Tokenizer:
         rtg_scale: float = 1.0,
         gamma: float = 1.0,
     ) -> Tokenizer:
-        norm, layout = None, None
+        norm = None
+        layout = None
         if discrete:
             layout = BabyAILayout.of_episode(episodes[0])
         else:

@@ -100,7 +100,8 @@ class SelfAttention(nn.Module):
         if self.capture:  # explicit softmax so the probabilities can be kept
             scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])  # (B, H, T, P+T)
             attn = scores.masked_fill(~allowed, float("-inf")).softmax(-1)
-            self.probs, self.allowed = attn.detach(), allowed
+            self.probs = attn.detach()
+            self.allowed = allowed
             y = self.attn_drop(attn) @ v
         else:
             y = F.scaled_dot_product_attention(

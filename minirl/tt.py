@@ -181,7 +181,8 @@ def sample_batch(data: dict, cfg: Config, rng: np.random.Generator) -> dict[str,
     """B windows of L transitions, right-padded: tokens (B, L·td), mask (B, L·td) True = real [, states (B, L, 172)]."""
     B, L = cfg.batch_size, cfg.seq_len
     rows = rng.choice(data["starts"], B)[:, None] + np.arange(L)  # (B, L)
-    tokens, td = data["tokens"][rows], data["tokens"].shape[1]  # (B, L, td)
+    tokens = data["tokens"][rows]  # (B, L, td)
+    td = tokens.shape[2]
     batch = {"mask": torch.from_numpy(np.repeat(data["real"][rows], td, axis=1))}
     if "states" in data:  # BabyAI: half the windows hide the states from a random transition on
         cut = np.where(rng.random(B) < 0.5, rng.integers(1, L, B), L)
@@ -199,7 +200,9 @@ class Model(nn.Module):
 
     def __init__(self, cfg: Config, tok: Tokenizer):
         super().__init__()
-        self.cfg, self.discrete, N, D = cfg, tok.discrete, cfg.N, cfg.d_model
+        self.cfg = cfg
+        self.discrete = tok.discrete
+        N, D = cfg.N, cfg.d_model
         self.obs_dim = 1 if tok.discrete else tok.state_size  # d: state tokens per transition
         self.act_dim = 1 if tok.discrete else tok.act_dim  # m: action tokens per transition
         self.transition_dim = td = self.obs_dim + self.act_dim + 2
@@ -318,7 +321,9 @@ class FullDecoder:
     """Next-token logits for a batch of sequences, recomputing the whole view every time: O(view) work per token."""
 
     def __init__(self, model: Model, max_block: int, states=None):
-        self.model, self.max_block, self.states = model, max_block, states
+        self.model = model
+        self.max_block = max_block
+        self.states = states
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, T) -> (B, N) logits of token T."""
@@ -364,7 +369,8 @@ class CachedDecoder(FullDecoder):
         start = window_start(L, self.max_block, td)
         if self.real_kv is None or start != self.start:  # a new view: encode it from scratch
             cfg = self.model.cfg
-            self.start, self.own = start, 0
+            self.start = start
+            self.own = 0
             self.real_kv = torch.zeros(
                 cfg.n_layer,
                 2,
@@ -378,8 +384,10 @@ class CachedDecoder(FullDecoder):
             # the real context, once per env: fed as n rows, then moved from `kv` to `real_kv`
             if start < T0:
                 self.feed(self.real[:, start:])
-                self.real_kv, self.own = self.kv[:, :, :n, :, : self.own].clone(), 0
-                self.rows, self.last = len(x), self.last.repeat_interleave(len(x) // n, 0)
+                self.real_kv = self.kv[:, :, :n, :, : self.own].clone()
+                self.own = 0
+                self.rows = len(x)
+                self.last = self.last.repeat_interleave(len(x) // n, 0)
         # tokens before `first` are in the cache
         first = self.start + self.real_kv.shape[4] + self.own
         if first < L:
@@ -389,7 +397,8 @@ class CachedDecoder(FullDecoder):
     def feed(self, tokens: torch.Tensor) -> None:
         """tokens (B, T): the view's next T tokens of every row. Writes their keys and values into `kv` and sets
         `last` to the logits of the token after them."""
-        model, (B, T) = self.model, tokens.shape
+        model = self.model
+        B, T = tokens.shape
         P = self.real_kv.shape[4] + self.own  # tokens of the view already cached
         first = self.start + P
         if self.kv is None or self.kv.shape[2] < B:
@@ -419,14 +428,16 @@ class CachedDecoder(FullDecoder):
         self.last = model.logits(
             hidden, torch.tensor([(first + T) % model.transition_dim], device=x.device)
         )[:, 0]
-        self.rows, self.own = B, self.own + T
+        self.rows = B
+        self.own += T
 
     def attend(self, block, layer: int, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """transformer.Block.forward without dropout, x (B, T, D) -> (B, T, D), attending to the env's real keys
         (n, H, S0, Dh), shared by its r = B/n rows, and to each row's own imagined keys (B, H, own + T, Dh).
         mask (T, S0+own+T): 0 where a query may attend a key, -inf where not (added to the scores)."""
         B, T, D = x.shape
-        H, own = block.attn.n_head, self.own
+        H = block.attn.n_head
+        own = self.own
         q, k, v = block.attn.qkv(block.ln1(x)).split(D, dim=2)
         q, k, v = (z.view(B, T, H, D // H).transpose(1, 2) for z in (q, k, v))  # (B, H, T, Dh)
         self.kv[layer, 0, :B, :, own : own + T] = k  # in place: no copy of the cache
@@ -463,7 +474,8 @@ class CachedDecoder(FullDecoder):
     def select(self, index: torch.Tensor) -> None:
         """Row i becomes old row index[i] (index keeps rows within their env), in `kv` and in `last`: the imagined
         keys and values are copied into the spare buffer, which then swaps with `kv` (no allocation after step 0)."""
-        rows, own = len(index), self.own
+        rows = len(index)
+        own = self.own
         if self.spare is None or self.spare.shape[2] < rows:
             self.spare = self.kv.new_empty(self.kv.shape[:2] + (rows,) + self.kv.shape[3:])
         for layer in range(self.kv.shape[0]):
@@ -475,7 +487,8 @@ class CachedDecoder(FullDecoder):
                     out=self.spare[layer, kind, :rows, :, :own],
                 )
         self.kv, self.spare = self.spare, self.kv
-        self.rows, self.last = rows, self.last[index]
+        self.rows = rows
+        self.last = self.last[index]
 
 
 def sample(logits, generator, cdf: float | None = None, top_k: int | None = None) -> torch.Tensor:
@@ -579,10 +592,8 @@ def plan(
     max_block = min(max_context_transitions, model.cfg.seq_len) * model.transition_dim - 1
     decoder = (CachedDecoder if cached else FullDecoder)(model, max_block, states)
     n = len(prefix)
-    x, rewards = (
-        prefix,
-        torch.zeros(n, horizon + 1, device=prefix.device, dtype=model.rv_centers.dtype),
-    )
+    x = prefix
+    rewards = torch.zeros(n, horizon + 1, device=prefix.device, dtype=model.rv_centers.dtype)
     for t in range(horizon):  # at t = 0 each env's one row becomes beam_width · n_expand candidates
         # feeds the current state once per beam (t = 0: each env's prefix), before the beams are copied
         decoder(x)
@@ -625,17 +636,23 @@ def plan_flops(
     per candidate (n·K·E rows), the next state's tokens once per surviving beam (n·K rows); and each time the view
     slides, the new view again: the real context once per env, each row's imagined tokens once per row.
     prefix_length T0 counts the past transitions' tokens and the current state's."""
-    cfg, td, m = model.cfg, model.transition_dim, model.act_dim
+    cfg = model.cfg
+    td = model.transition_dim
+    m = model.act_dim
     # BabyAI's next state is one UNOBSERVED token, appended, not sampled
     d = 0 if model.discrete else model.obs_dim
-    D, max_block = cfg.d_model, min(max_context_transitions, cfg.seq_len) * td - 1
+    D = cfg.d_model
+    max_block = min(max_context_transitions, cfg.seq_len) * td - 1
     # (sequence length, rows) of every decoder call of `plan`
-    calls, L, rows = [], prefix_length, n_envs
+    calls = []
+    L = prefix_length
+    rows = n_envs
     for t in range(horizon):
         calls.append((L, rows))  # plan's decoder(x): the current state
         rows = n_envs * beam_width * n_expand
         calls += [(L + i, rows) for i in range(m + 2)]  # expand_beams: a¹ … a^m, r, V
-        L, rows = L + m + 2, n_envs * beam_width
+        L += m + 2
+        rows = n_envs * beam_width
         if t < horizon - 1:
             calls += [(L + i, rows) for i in range(d)]  # the next state
             L += model.obs_dim
@@ -643,14 +660,18 @@ def plan_flops(
     def piece(R: int, T: int, P: int) -> int:
         return R * (cfg.n_layer * T * (24 * D * D + 4 * (P + T) * D) + 2 * D * cfg.N)
 
-    flops, start, fed = 0, None, 0  # fed: the tokens before it are in the cache
+    flops = 0
+    start = None
+    fed = 0  # the tokens before it are in the cache
     for L, rows in calls:
         if window_start(L, max_block, td) != start:  # a new view: its real context once per env
             start = fed = window_start(L, max_block, td)
             if start < prefix_length:
-                flops, fed = flops + piece(n_envs, prefix_length - start, 0), prefix_length
+                flops += piece(n_envs, prefix_length - start, 0)
+                fed = prefix_length
         if fed < L:
-            flops, fed = flops + piece(rows, L - fed, fed - start), L
+            flops += piece(rows, L - fed, fed - start)
+            fed = L
     return flops
 
 
@@ -802,7 +823,8 @@ class Agent:
     @torch.no_grad()
     def act(self, states: np.ndarray) -> np.ndarray:
         """states (N, S) from tok.encode_obs -> actions (N, A) float or (N,) int."""
-        N, m = len(states), self.model.act_dim
+        N = len(states)
+        m = self.model.act_dim
         # (N, d)
         current = np.full((N, 1), OBSERVED) if self.tok.discrete else self.encode(states, 0)
         prefix = np.concatenate([self.context.reshape(N, -1), current], 1)
