@@ -312,10 +312,23 @@ def train(
         int, typer.Option(help="Episodes per periodic evaluation.", callback=in_range("[1, 1000]"))
     ] = 5,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    nproc: Annotated[
+        int,
+        typer.Option(
+            help="Train in N processes as one run (torchrun, Gloo on CPU, NCCL on cuda): each "
+            "samples batch_size / N, gradients are averaged, so the batch stays batch_size.",
+            callback=in_range("[1, 1024]"),
+        ),
+    ] = 1,
+    precision: Annotated[
+        str, typer.Option(help="fp32, or bf16 (autocast; weights and optimizer stay fp32).")
+    ] = "fp32",
 ):
     """Train a model on a dataset; writes runs/<name>/{config.json, checkpoint.pt, metrics.jsonl}.
 
     Example: minirl train dt --dataset halfcheetah-medium --steps 10000
+    Example: minirl train dt --dataset halfcheetah-medium --nproc 2  (the same as: torchrun --standalone
+    --nproc_per_node 2 --no-python minirl train dt --dataset halfcheetah-medium)
     """
     with user_errors():
         from minirl.train import run_training
@@ -336,8 +349,11 @@ def train(
             eval_every=eval_every,
             eval_episodes=eval_episodes,
             overwrite=overwrite,
+            nproc=nproc,
+            precision=precision,
         )
-        console.print(f"run saved in {run_dir}")
+        if "RANK" not in os.environ or os.environ["RANK"] == "0":  # once, under torchrun
+            console.print(f"run saved in {run_dir}")
 
 
 @app.command("eval")
@@ -374,6 +390,13 @@ def evaluate(
         ),
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "cpu",
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Step the envs in N worker processes (0: in this one); same results.",
+            callback=in_range("[0, 1024]"),
+        ),
+    ] = 0,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     set_: Annotated[
         list[str] | None,
@@ -401,6 +424,7 @@ def evaluate(
             progress=not quiet,
             sweep={"target_return": targets} if targets else None,
             overrides=parse_overrides(set_),
+            workers=workers,
             **options,
         )
         console.print(eval_table(result, run))

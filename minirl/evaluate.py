@@ -5,7 +5,9 @@ episodes still running (finished ones are masked out). The agent is the algorith
 TT plans with beam search, LEAP refines a plan); this file only steps environments and keeps score.
 
 Episodes run in chunks of at most EVAL_CHUNK (fewer when each decision is a wide beam search), so memory stays
-bounded whatever the number of episodes; episode i always resets with seed + i.
+bounded whatever the number of episodes; episode i always resets with seed + i. `workers` (minirl eval --workers N)
+steps each chunk's envs in N worker processes (EnvWorkers) instead of this one: same envs, seeds and actions, so
+the same results; the agent still decides here, once per step for all envs.
 
 Results: per-episode returns and lengths, mean ± std return, D4RL-normalized score (HalfCheetah), success rate and
 path length (BabyAI: success = positive reward), per-step decision latency, and the agent's traces (e.g. DT's R̂).
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import multiprocessing
 import time
 from pathlib import Path
 
@@ -45,10 +48,12 @@ def rollout(
     episodes: int = 10,
     seed: int = 0,
     progress: bool = True,
+    workers: int = 0,
     **options,
 ) -> dict:
     """Runs `episodes` episodes of module.Agent(model, tok, **options) on `env`, chunk_size() of them at a time;
-    returns the result dict (per-episode lists in episode order; trace lists joined chunk after chunk)."""
+    returns the result dict (per-episode lists in episode order; trace lists joined chunk after chunk).
+    workers: step the envs in that many worker processes (0: in this process); the results are the same."""
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     spec = get_spec(env)
@@ -61,7 +66,7 @@ def rollout(
         for start in range(0, episodes, chunk):
             n = min(chunk, episodes - start)
             part_returns, part_lengths, part_seconds, part_trace = _rollout_chunk(
-                module, model, tok, env, n, seed + start, options, bar, start
+                module, model, tok, env, n, seed + start, options, bar, start, workers
             )
             returns.append(part_returns)
             lengths.append(part_lengths)
@@ -107,13 +112,16 @@ def _rollout_chunk(
     options: dict,
     bar: EpisodeBar,
     done_before: int,
+    workers: int = 0,
 ):
     """One chunk of episodes side by side -> (returns, lengths, per-step decision seconds, the agent's trace).
     bar: the rollout's bar, told after each step how many episodes are done (done_before: in earlier chunks)."""
     agent = module.Agent(model, tok, **options)
-    loop = EnvLoop(
-        agent, [make_env(env, obs=tok.obs) for _ in range(episodes)], seed, tok.encode_obs
-    )
+    if workers:
+        envs = EnvWorkers(env, episodes, workers, obs=tok.obs)
+    else:
+        envs = [make_env(env, obs=tok.obs) for _ in range(episodes)]
+    loop = EnvLoop(agent, envs, seed, tok.encode_obs)
     step_seconds = []
     while not loop.done.all():
         step_seconds.append(loop.step())
@@ -130,13 +138,18 @@ class EnvLoop:
     random numbers whichever envs are still running), steps each running env, and tells the agent the rewards
     (float32) and which envs are done. Returns are summed in float64 as the envs report them. Stray prints and
     MuJoCo warnings are silenced here (envs.quiet), so no caller needs to. Used by rollout, analysis (held-out
-    states, decision timing) and SAC's evaluation."""
+    states, decision timing) and SAC's evaluation.
 
-    def __init__(self, agent, envs: list, seed: int, encode=np.stack):
+    envs: a list of envs, stepped here one after another, or an EnvWorkers, whose envs step in worker processes."""
+
+    def __init__(self, agent, envs: list | EnvWorkers, seed: int, encode=np.stack):
         self.agent, self.envs, self.encode = agent, envs, encode
         agent.reset(len(envs))
-        with quiet():
-            self.obs = [e.reset(seed=seed + i)[0] for i, e in enumerate(envs)]
+        seeds = [seed + i for i in range(len(envs))]
+        if isinstance(envs, EnvWorkers):
+            self.obs = envs.reset(seeds)
+        else:
+            self.obs = reset_envs(envs, seeds)
         self.returns, self.lengths = np.zeros(len(envs)), np.zeros(len(envs), np.int64)
         self.done = np.zeros(len(envs), bool)
 
@@ -147,24 +160,108 @@ class EnvLoop:
         t0 = time.perf_counter()
         actions = self.agent.act(self.states)  # (N, A) or (N,), one batched decision for every env
         seconds = time.perf_counter() - t0
+        running = np.flatnonzero(self.live)
+        if isinstance(self.envs, EnvWorkers):
+            results = self.envs.step(actions, running)
+        else:
+            results = step_envs(self.envs, actions, running)
         rewards = np.zeros(len(self.envs), np.float32)
-        for i, e in enumerate(self.envs):
-            if self.done[i]:
-                continue
-            with quiet():
-                self.obs[i], r, term, trunc, _ = e.step(actions[i])
-            rewards[i], self.returns[i], self.lengths[i] = (
-                r,
-                self.returns[i] + r,
-                self.lengths[i] + 1,
-            )
+        for i, (obs, r, term, trunc) in zip(running, results):
+            self.obs[i], rewards[i] = obs, r
+            self.returns[i], self.lengths[i] = self.returns[i] + r, self.lengths[i] + 1
             self.done[i] = term or trunc
         self.agent.observe(rewards, self.done)
         return seconds
 
     def close(self) -> None:
-        for e in self.envs:
-            e.close()
+        if isinstance(self.envs, EnvWorkers):
+            self.envs.close()
+        else:
+            for e in self.envs:
+                e.close()
+
+
+def reset_envs(envs: list, seeds: list[int]) -> list:
+    """Each env reset with its seed -> their first observations."""
+    with quiet():
+        return [e.reset(seed=s)[0] for e, s in zip(envs, seeds)]
+
+
+def step_envs(envs: list, actions, running) -> list:
+    """Env i in `running` (in order) takes actions[i] -> [(observation, reward, terminated, truncated)], one each."""
+    with quiet():
+        return [envs[i].step(actions[i])[:4] for i in running]
+
+
+class EnvWorkers:
+    """N envs of one kind in `workers` processes (`minirl eval --workers`), for EnvLoop: worker w builds and steps a
+    contiguous slice of them, with the same reset_envs and step_envs as the sequential loop, so the same seeds and
+    actions give the same observations and rewards. Each step sends every worker its slice's actions and waits for
+    all of them: the envs step in parallel, the agent still decides once for all N."""
+
+    def __init__(self, env: str, n: int, workers: int, obs: str | None = None):
+        self.n = n
+        # (lo, hi) of each worker's envs; at most one worker per env
+        bounds = np.linspace(0, n, min(workers, n) + 1).round().astype(int)
+        self.slices = list(zip(bounds[:-1], bounds[1:]))
+        self.pipes, self.processes = [], []
+        context = multiprocessing.get_context()
+        for lo, hi in self.slices:
+            here, there = context.Pipe()
+            process = context.Process(
+                target=_env_worker, args=(there, env, obs, hi - lo), daemon=True
+            )
+            process.start()
+            self.pipes.append(here)
+            self.processes.append(process)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def _ask(self, messages: list) -> list:
+        """Sends worker w messages[w], then collects every reply in worker order (joined into one list)."""
+        for pipe, message in zip(self.pipes, messages):
+            pipe.send(message)
+        replies = []
+        for pipe in self.pipes:
+            reply = pipe.recv()
+            if isinstance(reply, Exception):
+                raise reply
+            replies += reply
+        return replies
+
+    def reset(self, seeds: list[int]) -> list:
+        return self._ask([("reset", seeds[lo:hi]) for lo, hi in self.slices])
+
+    def step(self, actions, running) -> list:
+        """As step_envs: one (observation, reward, terminated, truncated) per env in `running` (sorted)."""
+        return self._ask(
+            [
+                ("step", actions[lo:hi], running[(running >= lo) & (running < hi)] - lo)
+                for lo, hi in self.slices
+            ]
+        )
+
+    def close(self) -> None:
+        for pipe in self.pipes:
+            pipe.send(("close",))
+        for process in self.processes:
+            process.join()
+
+
+def _env_worker(pipe, env: str, obs: str | None, n: int) -> None:
+    """A worker process: builds its n envs, then answers EnvWorkers' messages until told to close."""
+    envs = [make_env(env, obs=obs) for _ in range(n)]
+    while True:
+        command, *args = pipe.recv()
+        if command == "close":
+            for e in envs:
+                e.close()
+            return
+        try:
+            pipe.send((reset_envs if command == "reset" else step_envs)(envs, *args))
+        except Exception as e:  # noqa: BLE001  (raised again in the parent, which reports it)
+            pipe.send(e)
 
 
 class PolicyAgent:
@@ -191,9 +288,11 @@ def evaluate_run(
     progress: bool = True,
     sweep: dict | None = None,
     overrides: dict | None = None,
+    workers: int = 0,
     **options,
 ) -> dict:
     """`minirl eval RUN`: loads the run and rolls it out once per value of the swept option (e.g. target_return).
+    workers: env worker processes (0: step the envs in this process; see rollout).
 
     overrides: `--set name=value` pairs as typed, for fields of module.EvalOptions (converted and checked against
     their declared types and ranges, as `minirl train --set` checks Config fields).
@@ -225,7 +324,9 @@ def evaluate_run(
                 f"{state['algo']} does not take {sorted(unknown)}; it takes {sorted(settable)}"
             )
         opts = dataclasses.asdict(module.EvalOptions(**opts))
-        result = rollout(module, model, tok, state["env"], episodes, seed, progress, **opts)
+        result = rollout(
+            module, model, tok, state["env"], episodes, seed, progress, workers, **opts
+        )
         result.update(
             algo=state["algo"], dataset=state["dataset"], run=str(run_dir), train_step=state["step"]
         )

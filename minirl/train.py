@@ -6,7 +6,10 @@ atomic checkpoints in `runs/<name>/` (written to a temporary file, then renamed,
 checkpoint). A checkpoint holds the model, the optimizer, the step and every random-number state, so `--resume`
 continues a killed run to exactly the numbers an uninterrupted run reaches on the same machine.
 
-What an algorithm module provides (Config, make_tokenizer, prepare, sample_batch, Model, Agent, EVAL_OPTIONS and the
+More than one process (torchrun, `minirl train --nproc N`): the same loop; its torch.distributed calls are in
+minirl/distributed.py, whose docstring tells the whole story.
+
+What an algorithm module provides (Config, make_tokenizer, prepare, sample_batch, Model, Agent, EvalOptions and the
 optional hooks) is written down once, in `minirl.runs.Algorithm`.
 """
 
@@ -24,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from minirl import data, validate
+from minirl import data, distributed, validate
 from minirl.display import TrainBar, closing_line, print_line
 from minirl.envs import get_spec
 from minirl.evaluate import rollout
@@ -78,15 +81,22 @@ def lr_factor(step: int, warmup: int, total: int, schedule: str) -> float:
     return 1.0
 
 
-def train_step(model, batch: dict, opt: torch.optim.Optimizer, cfg) -> torch.Tensor:
-    """One update of every model: the loss on `batch`, its gradient, the gradient norm clipped to cfg.grad_clip, one
+def train_step(
+    model, batch: dict, opt: torch.optim.Optimizer, cfg, precision: str = "fp32"
+) -> torch.Tensor:
+    """One update of every model: the loss on `batch`, its gradient (averaged over the processes of a distributed
+    run, so all of them take the same step: minirl/distributed.py), the gradient norm clipped to cfg.grad_clip, one
     AdamW step, then the model's after_step hook (the target networks' Polyak average, where there are any).
-    Returns the loss; a loss that is NaN or infinite is returned before any weight changes."""
-    loss = model.loss(batch)
-    if not torch.isfinite(loss):
-        return loss
+    precision "bf16": the loss is computed under bfloat16 autocast; weights, gradients and AdamW stay float32.
+    Returns the loss (detached); a loss that is NaN or infinite is returned before any weight changes."""
+    device_type = next(model.parameters()).device.type
+    with torch.autocast(device_type, torch.bfloat16, enabled=precision == "bf16"):
+        loss = model.loss(batch)
     opt.zero_grad(set_to_none=True)
     loss.backward()
+    loss = distributed.average_gradients(model, loss)
+    if not torch.isfinite(loss):
+        return loss
     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
     opt.step()
     hook(model, "after_step")()
@@ -109,6 +119,7 @@ def fit(
     eval_fn=None,
     eval_every: int = 0,
     clock=time.monotonic,
+    precision: str = "fp32",
 ) -> dict:
     """Trains `model` for cfg.steps updates on batches from `sample(rng)`; returns the final metrics row.
 
@@ -116,27 +127,52 @@ def fit(
     Stops early (with a checkpoint) when budget_minutes run out; KeyboardInterrupt also checkpoints, then re-raises.
     progress: the bar (minirl.display.TrainBar) and its closing line, which says whether the steps or the budget
     ended the run. clock: seconds for the budget and the bar (a test passes its own to make the budget exact).
+
+    Distributed (minirl/distributed.py): every rank runs fit, `sample` drawing its own shard of the batch; rank r's
+    random numbers are seeded seed + r·2³² (rank 0's are a single process's). Rank 0 alone shows the bar and writes
+    metrics and checkpoints, which hold every rank's random-number state; the budget stops every rank at rank 0's
+    step. Ctrl-C keeps the last periodic checkpoint there (writing one needs every rank).
     """
+    rank, world = distributed.rank(), distributed.world_size()
+    main = rank == 0
+    progress = progress and main
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path, metrics_path = run_dir / "checkpoint.pt", run_dir / "metrics.jsonl"
-    rng = seed_everything(seed)
+    rng = seed_everything(seed + rank * 2**32)
     model.to(device)
     opt = make_optimizer(model, cfg.lr, cfg.weight_decay)
     step, elapsed = 0, 0.0
     if resume:
         state = load_checkpoint(run_dir)
+        if state.get("world_size", 1) != world:
+            raise RunError(
+                f"'{run_dir}' was trained by {state.get('world_size', 1)} process(es), not {world}; "
+                "resume it with as many (--nproc)"
+            )
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         step, elapsed = state["step"], state.get("train_seconds", 0.0)
-        rng.bit_generator.state = state["rng"]["numpy"]
-        torch.set_rng_state(state["rng"]["torch"])
-        random.setstate(state["rng"]["python"])
+        saved = state["rng"][rank] if world > 1 else state["rng"]  # one state per rank
+        rng.bit_generator.state = saved["numpy"]
+        torch.set_rng_state(saved["torch"])
+        random.setstate(saved["python"])
         # rows written after the checkpoint will be written again
-        truncate_metrics(metrics_path, step)
-    elif metrics_path.exists():
+        if main:
+            truncate_metrics(metrics_path, step)
+    elif main and metrics_path.exists():
         metrics_path.unlink()
+    distributed.broadcast_weights(model)
 
     def checkpoint(finished: bool):
+        rngs = distributed.gather(
+            {
+                "numpy": rng.bit_generator.state,
+                "torch": torch.get_rng_state(),
+                "python": random.getstate(),
+            }
+        )
+        if not main:
+            return
         state = dict(
             meta,
             version=CHECKPOINT_VERSION,
@@ -145,11 +181,8 @@ def fit(
             step=step,
             finished=finished,
             train_seconds=elapsed,
-            rng={
-                "numpy": rng.bit_generator.state,
-                "torch": torch.get_rng_state(),
-                "python": random.getstate(),
-            },
+            world_size=world,
+            rng=rngs if world > 1 else rngs[0],
         )
         atomic_save(state, ckpt_path)
 
@@ -172,8 +205,8 @@ def fit(
                     group["lr"] = cfg.lr * lr_factor(
                         step, cfg.warmup_steps, cfg.steps, cfg.lr_schedule
                     )
-                batch = {k: v.to(device) for k, v in sample(rng).items()}
-                loss = train_step(model, batch, opt, cfg)
+                batch = to_device(sample(rng), device)
+                loss = train_step(model, batch, opt, cfg, precision)
                 if not torch.isfinite(loss):
                     kept = (
                         f"the last good checkpoint (step {state_step(ckpt_path)}) is kept in {run_dir}"
@@ -184,11 +217,12 @@ def fit(
                 step += 1
                 elapsed += clock() - t0
                 window_steps += 1
-                bar.update(step, loss.detach())
-                # the run's final step: all steps done, or the budget spent
-                last = step == cfg.steps or bool(deadline and clock() >= deadline)
+                bar.update(step, loss)
+                # the run's final step: all steps done, or the budget spent (rank 0's clock decides)
+                out_of_time = deadline is not None and distributed.agree(clock() >= deadline)
+                last = step == cfg.steps or out_of_time
                 evaluate = bool(eval_fn and eval_every and (step % eval_every == 0 or last))
-                if step % log_every == 0 or last or evaluate:
+                if main and (step % log_every == 0 or last or evaluate):
                     sps = window_steps * cfg.batch_size / max(1e-9, time.time() - window_start)
                     row = {
                         "step": step,
@@ -209,7 +243,8 @@ def fit(
                 if last:
                     break
     except KeyboardInterrupt:
-        checkpoint(False)
+        if world == 1:
+            checkpoint(False)
         raise
     checkpoint(True)  # finished: all steps done, or the time budget spent
     print_line(
@@ -218,6 +253,26 @@ def fit(
     )
     model.eval()
     return dict(row, step=step)
+
+
+def to_device(batch: dict, device: torch.device) -> dict:
+    """A batch's CPU tensors on `device`; to a GPU through pinned (page-locked) memory, so the copy is asynchronous."""
+    if device.type == "cuda":
+        return {k: v.pin_memory().to(device, non_blocking=True) for k, v in batch.items()}
+    return {k: v.to(device) for k, v in batch.items()}
+
+
+def deterministic_cuda() -> None:
+    """The torch.backends settings that make CUDA runs repeat bit for bit where PyTorch allows: no cuDNN autotuning,
+    deterministic cuDNN and cuBLAS kernels, no TF32 (fp32 matmuls stay fp32). Where PyTorch has no deterministic
+    kernel (e.g. the CUDA backward of index_add_ and scatter_add_, atomics), it warns and runs the fast one, so a
+    GPU run may differ from a rerun in the last bits; CPU runs always repeat."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 # ---------------------------------------------------------------------------------------------- checks before training
@@ -321,18 +376,51 @@ def run_training(
     eval_every: int = 0,
     eval_episodes: int = 5,
     overwrite: bool = False,
+    nproc: int = 1,
+    precision: str = "fp32",
 ) -> Path:
     """`minirl train ALGO --dataset NAME`: load (or build) the dataset, fit the tokenizer, train, checkpoint.
 
     `out` must be missing, empty, or a minirl run folder; resume continues its checkpoint, overwrite starts again
-    there (deleting minirl's own files in it, never other files)."""
+    there (deleting minirl's own files in it, never other files).
+    nproc > 1: this same call in nproc processes trained as one run (what torchrun does; minirl/distributed.py);
+    under torchrun each process joins the group itself. precision: "fp32" or "bf16" (autocast, see train_step)."""
     module = algo_module(algo)
     if resume and overwrite:
         raise ValueError(
             "give --resume (continue the run) or --overwrite (start it again), not both"
         )
-    env = data.env_of(dataset)
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"unknown precision '{precision}'; valid: fp32, bf16")
     run_dir = Path(out) if out else Path("runs") / f"{algo}-{dataset.replace('/', '_')}-s{seed}"
+    if nproc > 1:
+        if "WORLD_SIZE" in os.environ:
+            raise ValueError("--nproc starts torchrun itself; under torchrun, leave it out")
+        distributed.launch(
+            nproc,
+            run_training,
+            algo=algo,
+            dataset=dataset,
+            steps=steps,
+            seed=seed,
+            out=run_dir,
+            resume=resume,
+            device=device,
+            budget_minutes=budget_minutes,
+            overrides=overrides,
+            progress=progress,
+            eval_every=eval_every,
+            eval_episodes=eval_episodes,
+            overwrite=overwrite,
+            precision=precision,
+        )
+        return run_dir
+    dev = distributed.start(resolve_device(device))  # joins torchrun's process group, if any
+    if dev.type == "cuda":
+        deterministic_cuda()
+    main, world = distributed.is_main(), distributed.world_size()
+    progress = progress and main
+    env = data.env_of(dataset)
     if resume:
         state = load_checkpoint(run_dir)
         if state["algo"] != algo or state["dataset"] != dataset:
@@ -356,10 +444,15 @@ def run_training(
             cfg = dataclasses.replace(
                 cfg, **validate.config_values(module.Config, {"steps": steps}, algo)
             )
-        check_out_folder(run_dir, overwrite)
+        if main:
+            check_out_folder(run_dir, overwrite)
         tok = None
-    dev = resolve_device(device)
-    episodes = data.ensure(dataset, progress=progress)
+    if cfg.batch_size % world:
+        raise RunError(f"batch_size {cfg.batch_size} does not split evenly over {world} processes")
+    # what each process samples and holds: batch_size / world windows (the whole run's batch stays batch_size)
+    shard = dataclasses.replace(cfg, batch_size=cfg.batch_size // world)
+    with distributed.main_first():  # a missing dataset is built once, by rank 0
+        episodes = data.ensure(dataset, progress=progress)
     if tok is None:
         tok = module.make_tokenizer(episodes, get_spec(env), cfg)
     prepared = module.prepare(episodes, tok, cfg)
@@ -367,7 +460,7 @@ def run_training(
     # initial weights depend on --seed only, not on what ran before in this process
     torch.manual_seed(seed)
     model = module.Model(cfg, tok)
-    check_memory(module, model.to(dev), prepared, cfg, dev)
+    check_memory(module, model.to(dev), prepared, shard, dev)
     meta = {
         "algo": algo,
         "dataset": dataset,
@@ -377,10 +470,11 @@ def run_training(
         "tokenizer": tok.state_dict(),
     }
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(
-        run_dir / "config.json",
-        json.dumps({k: v for k, v in meta.items() if k != "tokenizer"}, indent=2),
-    )
+    if main:
+        atomic_write_text(
+            run_dir / "config.json",
+            json.dumps({k: v for k, v in meta.items() if k != "tokenizer"}, indent=2),
+        )
     eval_fn = None
     if eval_every:
 
@@ -396,7 +490,7 @@ def run_training(
 
     fit(
         model,
-        lambda rng: module.sample_batch(prepared, cfg, rng),
+        lambda rng: module.sample_batch(prepared, shard, rng),
         cfg,
         run_dir,
         meta,
@@ -407,5 +501,6 @@ def run_training(
         progress=progress,
         eval_fn=eval_fn,
         eval_every=eval_every,
+        precision=precision,
     )
     return run_dir
