@@ -148,11 +148,13 @@ def test_minari_recovers_working_environments_and_the_reset_seeds(name):
     )
     dataset = minari.load_dataset(f"minirl/{name}-v0")
     for eval_env in (False, True):
-        env = dataset.recover_environment(eval_env=eval_env)
+        with envs.quiet():  # Minari's gym.make: MuJoCo's compile warning would go to MUJOCO_LOG.TXT
+            env = dataset.recover_environment(eval_env=eval_env)
         obs, _ = env.reset(seed=0)
         assert dataset.observation_space.contains(obs)
         env.step(env.action_space.sample())
-    env = dataset.recover_environment()
+    with envs.quiet():
+        env = dataset.recover_environment()
     for meta, episode in zip(
         dataset.storage.get_episode_metadata(range(dataset.total_episodes)),
         dataset.iterate_episodes(),
@@ -162,6 +164,8 @@ def test_minari_recovers_working_environments_and_the_reset_seeds(name):
             np.testing.assert_array_equal(first["image"], episode.observations["image"][0])
         else:
             np.testing.assert_array_equal(first, episode.observations[0])  # float64, bit for bit
+    # the working directory is the test's own (datasets_root)
+    assert not os.path.exists("MUJOCO_LOG.TXT")
     metadata = dataset.storage.metadata
     assert f"gymnasium=={__import__('gymnasium').__version__}" in metadata["requirements"]
     assert (
@@ -180,7 +184,9 @@ def test_minari_normalized_score_agrees_with_minirl_and_minari_show_reads_the_da
     returns = np.array([ep.rewards.sum() for ep in dataset.iterate_episodes()])
     ours = [envs.normalized_score("halfcheetah", r) / 100 for r in returns]
     np.testing.assert_allclose(minari.get_normalized_score(dataset, returns), ours, rtol=1e-6)
-    script = "from minari.cli import app; app()"
+    # `minari show` makes the env in its own process: silence MuJoCo's compile warning there too
+    script = "import mujoco; mujoco.set_mju_user_warning(lambda message: None)\n"
+    script += "from minari.cli import app; app()"
     shown = subprocess.run(
         [sys.executable, "-c", script, "show", "minirl/halfcheetah-random-v0"],
         capture_output=True,
@@ -190,6 +196,7 @@ def test_minari_normalized_score_agrees_with_minirl_and_minari_show_reads_the_da
     assert (
         shown.returncode == 0 and "HalfCheetah-v5" in shown.stdout and "Total Steps" in shown.stdout
     )
+    assert not (tmp_path / "MUJOCO_LOG.TXT").exists()
 
 
 def test_interrupted_collect_leaves_no_loadable_dataset(monkeypatch, datasets_root):

@@ -9,12 +9,14 @@ import pytest
 import torch
 
 from minirl.baselines import sac
+from minirl.envs import quiet
 
 POLICY_DIR = Path(sac.__file__).resolve().parent.parent / "policies"
 
 
 def random_policy_return(episodes: int, max_steps: int, seed: int) -> float:
-    env = gym.make("HalfCheetah-v5", max_episode_steps=max_steps)
+    with quiet():  # MuJoCo's compile warning would go to MUJOCO_LOG.TXT in the working directory
+        env = gym.make("HalfCheetah-v5", max_episode_steps=max_steps)
     env.action_space.seed(seed)
     total = 0.0
     for i in range(episodes):
@@ -31,9 +33,13 @@ def vector_env_returns(
 ) -> list[float]:
     """evaluate_policy as it was before it used evaluate.EnvLoop: one Gymnasium vector env, the actor on every
     env's observation at every step (finished envs autoreset), returns masked once an env is done."""
-    envs = gym.vector.SyncVectorEnv(
-        [lambda: gym.make("HalfCheetah-v5", max_episode_steps=max_steps) for _ in range(episodes)]
-    )
+    with quiet():
+        envs = gym.vector.SyncVectorEnv(
+            [
+                lambda: gym.make("HalfCheetah-v5", max_episode_steps=max_steps)
+                for _ in range(episodes)
+            ]
+        )
     obs, _ = envs.reset(seed=seed)
     returns, done = np.zeros(episodes), np.zeros(episodes, bool)
     while not done.all():
@@ -76,8 +82,17 @@ def short_run(tmp_path_factory):
         batch_size=128,
         hidden=64,
     )
-    sac.train(cfg, out, snapshot_every=1000, buffer_every=10**9)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(
+            out
+        )  # so that test_sac_leaves_no_mujoco_log_in_the_working_directory sees its working directory
+        sac.train(cfg, out, snapshot_every=1000, buffer_every=10**9)
     return out, [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_sac_leaves_no_mujoco_log_in_the_working_directory(short_run):
+    out, _ = short_run  # trained (and evaluated) with `out` as the working directory
+    assert (out / "metrics.jsonl").exists() and not (out / "MUJOCO_LOG.TXT").exists()
 
 
 def test_sac_critic_loss_falls(short_run):
@@ -108,7 +123,8 @@ def test_shipped_policies_load_and_act(level):
     card = json.loads((POLICY_DIR / f"halfcheetah-{level}.json").read_text())
     actor = sac.Actor(17, 6, card["hidden"], -1.0, 1.0)
     actor.load_state_dict(torch.load(POLICY_DIR / f"halfcheetah-{level}.pt"))
-    env = gym.make("HalfCheetah-v5")
+    with quiet():
+        env = gym.make("HalfCheetah-v5")
     obs, _ = env.reset(seed=0)
     actions = actor.act(np.stack([obs, obs]))
     assert actions.shape == (2, 6) and np.all(np.abs(actions) <= 1.0)
