@@ -138,3 +138,21 @@ def test_evaluation_in_two_worker_processes_equals_the_sequential_one(runs):
     workers = evaluate_run(runs / "dt", episodes=4, seed=3, progress=False, workers=2)["runs"][0]
     for key in ("returns", "lengths", "trace"):
         assert workers[key] == sequential[key], key
+
+
+def test_bf16_autocast_computes_the_loss_in_bfloat16_and_keeps_float32_weights():
+    """--precision bf16: a tiny DT's first loss is fp32's to bfloat16's precision (3 significant digits), and its
+    weights, gradients and AdamW step stay float32."""
+    from minirl import dt
+    from minirl.bench import dt_batch, halfcheetah_tokenizer
+
+    losses = {}
+    for precision in ("fp32", "bf16"):
+        torch.manual_seed(0)
+        cfg = dt.Config(n_layer=1, d_model=32, context_len=4, dropout=0.0)
+        model = dt.Model(cfg, halfcheetah_tokenizer())
+        opt = train.make_optimizer(model, cfg.lr, cfg.weight_decay)
+        losses[precision] = train.train_step(model, dt_batch(8, 4), opt, cfg, precision).item()
+        assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert losses["bf16"] != losses["fp32"]  # autocast did run in bfloat16
+    assert losses["bf16"] == pytest.approx(losses["fp32"], rel=1e-2)
