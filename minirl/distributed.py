@@ -8,7 +8,8 @@ GPUs. One training step, on every rank:
 1. sample its own shard of the batch, batch_size / N windows, from its own generator (seeded seed + rank · 2³²);
 2. compute the loss of that shard and its gradient (`loss.backward()`);
 3. `average_gradients`: one all-reduce sums every parameter's gradient (and the loss) over the ranks; divided by
-   N it is the gradient of the mean loss over the whole batch, the same on every rank;
+   N it is the gradient of the mean of the N shards' losses, the same on every rank (the whole batch's mean loss
+   when each shard's loss is a plain mean; DT's, a mean over real steps, weighs a shard's steps by its own count);
 4. take the same clipped AdamW step from the same weights, so the ranks never drift apart and no weights are ever
    sent again. Target networks (CQL, IQL) follow weights that are equal everywhere, so they stay equal too.
 
@@ -19,7 +20,7 @@ continues a distributed run exactly, with the same number of processes.
 This is what PyTorch's DistributedDataParallel does, minus its overlap of the all-reduce with the backward pass;
 minirl makes the call itself because its models are trained through `model.loss(batch)`, which DDP's wrapper (it
 hooks `forward`) does not see, and because one call after backward() is easy to read. In a plain single process
-(no torchrun) every function here returns at once and changes nothing.
+(no torchrun) every function here but `launch` returns at once and changes nothing.
 """
 
 from __future__ import annotations
