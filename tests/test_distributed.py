@@ -156,3 +156,12 @@ def test_bf16_autocast_computes_the_loss_in_bfloat16_and_keeps_float32_weights()
         assert all(p.dtype == torch.float32 for p in model.parameters())
     assert losses["bf16"] != losses["fp32"]  # autocast did run in bfloat16
     assert losses["bf16"] == pytest.approx(losses["fp32"], rel=1e-2)
+
+
+def test_nproc_under_torchrun_is_refused_in_one_line(monkeypatch, tmp_path):
+    monkeypatch.setenv("WORLD_SIZE", "2")  # what torchrun sets in each process it starts
+    result = CliRunner().invoke(
+        app, ["train", "dt", "--dataset", DATASET, "--out", str(tmp_path / "r"), "--nproc", "2"]
+    )
+    assert result.exit_code == 1
+    assert "--nproc starts torchrun itself; under torchrun, leave it out" in result.output
