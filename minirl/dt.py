@@ -15,7 +15,8 @@ is the model's prediction at the newest state token (greedy, one forward pass pe
 
 Each token gets an embedding of its own kind (return, state, action) plus a learned embedding of its timestep t,
 the paper's only position signal. HalfCheetah: states are normalized floats, actions floats in [-1, 1] (tanh head).
-BabyAI: states are the tokenizer's int vectors (grid, direction, mission words), actions one of 7 (logits head).
+BabyAI: states are the tokenizer's int vectors (grid, direction, mission words), embedded by the encoder every method
+shares (minirl/encoders.py); actions are one of 7 (logits head).
 
 Shapes: B batch, K steps in the context window (3K tokens), S state size, A action size (or number of discrete
 actions), D width, L layers, H heads, N environments acting in parallel.
@@ -31,14 +32,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from minirl.tokenizer import (
-    GRID_CELLS,
-    GRID_VOCAB,
-    MISSION_LEN,
-    MISSION_VOCAB,
-    Tokenizer,
-    sample_windows,
-)
+from minirl.encoders import BabyAIEncoder
+from minirl.tokenizer import Tokenizer, sample_windows
 from minirl.transformer import TokenLayout, Transformer, TransformerConfig, init_weights
 
 # ---------------------------------------------------------------------------------------------- config
@@ -155,40 +150,6 @@ def sample_batch(
 # ---------------------------------------------------------------------------------------------- model
 
 
-class BabyAIStateEmbedding(nn.Module):
-    """BabyAI state (B, K, 172) int -> (B, K, D): the egocentric grid read in the light of the mission, plus direction.
-
-    Mission: word vectors concatenated in order ("put the red ball next to the blue key" is not a bag of words) and
-    projected to D. Grid: each of the 7x7 cells is the sum of its object, colour and door-state vectors; the mission
-    then scales and shifts every cell's features (FiLM, Perez et al. 2018, as in BabyAI's own baseline), so "is this
-    the green ball I was asked for?" takes one multiplication. The 49 cells are concatenated, since a cell's place
-    in the view is half its meaning, and projected to D. (Without FiLM, 8000 GoToLocal demos gave 89% success after
-    3000 updates instead of 99%.)
-    """
-
-    def __init__(self, d_model: int, d_cell: int = 16, d_word: int = 16):
-        super().__init__()
-        # object types, colours and states get separate rows
-        self.cell = nn.Embedding(3 * GRID_VOCAB, d_cell)
-        self.word = nn.Embedding(len(MISSION_VOCAB), d_word)
-        self.mission_proj = nn.Linear(MISSION_LEN * d_word, d_model)
-        self.film = nn.Linear(d_model, 2 * d_cell)
-        self.grid_proj = nn.Linear(GRID_CELLS // 3 * d_cell, d_model)
-        self.direction = nn.Embedding(4, d_model)
-        self.register_buffer(
-            "channel_offset", torch.arange(GRID_CELLS) % 3 * GRID_VOCAB, persistent=False
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        grid, direction, words = x[..., :GRID_CELLS], x[..., GRID_CELLS], x[..., GRID_CELLS + 1 :]
-        mission = self.mission_proj(self.word(words).flatten(-2))  # (B, K, D)
-        # (B, K, 49, dc)
-        cells = self.cell(grid + self.channel_offset).unflatten(-2, (GRID_CELLS // 3, 3)).sum(-2)
-        scale, shift = self.film(mission).unsqueeze(-2).chunk(2, dim=-1)  # (B, K, 1, dc) each
-        cells = torch.relu(cells * (1 + scale) + shift)
-        return self.grid_proj(cells.flatten(-2)) + mission + self.direction(direction)  # (B, K, D)
-
-
 class Model(nn.Module):
     """Embeds (R̂, s, a) per step, runs the shared causal Transformer, reads a_t off the output at s_t's token."""
 
@@ -200,7 +161,7 @@ class Model(nn.Module):
         self.embed_timestep = nn.Embedding(cfg.max_timestep, D)
         self.embed_return = nn.Linear(1, D)
         if tok.discrete:
-            self.embed_state = BabyAIStateEmbedding(D)
+            self.embed_state = BabyAIEncoder(tok.layout, D)  # minirl/encoders.py
             self.embed_action = nn.Embedding(tok.act_dim, D)
             self.predict_action = nn.Linear(D, tok.act_dim)  # logits over the actions
         else:

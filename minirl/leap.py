@@ -64,14 +64,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from minirl.tokenizer import (
-    GRID_CELLS,
-    GRID_VOCAB,
-    MISSION_LEN,
-    MISSION_VOCAB,
-    Discretizer,
-    Tokenizer,
-)
+from minirl.encoders import BabyAIEncoder
+from minirl.tokenizer import Discretizer, Tokenizer
 from minirl.transformer import TokenLayout, Transformer, TransformerConfig, init_weights
 
 # ---------------------------------------------------------------------------------------------- config
@@ -204,35 +198,6 @@ def sample_batch(data: dict, cfg: Config, rng: np.random.Generator) -> dict[str,
 # ---------------------------------------------------------------------------------------------- model
 
 
-class BabyAIStateEmbedding(nn.Module):
-    """BabyAI state (B, 172) int -> (B, D): the egocentric view read in the light of the mission, plus both.
-
-    Each of the 49 cells becomes a vector (object, colour and door-state tables summed); the mission (its word
-    vectors in order, projected) scales and shifts every cell vector (FiLM, as the official model's FiLM blocks), so
-    "is this cell the red ball I was asked for" is one product away; the cells are then concatenated, since where a
-    cell is in the view is half its meaning, and projected to D.
-    """
-
-    def __init__(self, d_model: int, d_cell: int = 16, d_word: int = 16):
-        super().__init__()
-        self.cell = nn.Embedding(3 * GRID_VOCAB, d_cell)
-        self.word = nn.Embedding(len(MISSION_VOCAB), d_word)
-        self.mission = nn.Linear(MISSION_LEN * d_word, d_model)
-        self.film = nn.Linear(d_model, 2 * d_cell)
-        self.grid = nn.Linear(GRID_CELLS // 3 * d_cell, d_model)
-        self.direction = nn.Embedding(4, d_model)
-        self.register_buffer("channel_offset", torch.arange(3) * GRID_VOCAB, persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        grid, direction, words = x[:, :GRID_CELLS], x[:, GRID_CELLS], x[:, GRID_CELLS + 1 :]
-        # (B, 49, d_cell)
-        cells = self.cell(grid.view(len(x), GRID_CELLS // 3, 3) + self.channel_offset).sum(2)
-        mission = self.mission(self.word(words).flatten(1))  # (B, D)
-        scale, shift = self.film(mission)[:, None].chunk(2, -1)  # (B, 1, d_cell) each
-        cells = F.gelu(cells * (1 + scale) + shift)  # (B, 49, d_cell)
-        return self.grid(cells.flatten(1)) + mission + self.direction(direction)  # (B, D)
-
-
 class Model(nn.Module):
     """The shared Transformer, bidirectional, over [state, plan tokens]; a logits head at every plan token."""
 
@@ -246,7 +211,10 @@ class Model(nn.Module):
         self.vocab = tok.act_dim + 1 if tok.discrete else cfg.n_bins  # V
         self.mask_id = self.vocab  # the [MASK] token's id
         P = cfg.horizon * self.tokens_per_step
-        self.embed_state = BabyAIStateEmbedding(D) if tok.discrete else nn.Linear(tok.state_size, D)
+        # BabyAI: the shared encoder (minirl/encoders.py)
+        self.embed_state = (
+            BabyAIEncoder(tok.layout, D) if tok.discrete else nn.Linear(tok.state_size, D)
+        )
         self.embed_action = nn.Embedding(self.vocab + 1, D)  # the last row embeds [MASK]
         self.embed_position = nn.Embedding(1 + P, D)
         self.drop = nn.Dropout(cfg.dropout)

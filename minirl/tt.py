@@ -22,10 +22,10 @@ and must return the same plans.
 
 BabyAI: a state is already 172 tokens (grid, direction, mission); a 175-token transition would make every planning
 step ~40× dearer, and the next egocentric view cannot be imagined cheaply anyway. So a BabyAI state is ONE conditioning
-token, never predicted: its 172 values, each in its own offset vocabulary (the same trick as above), summed into one
-embedding. A transition is [s, a, r, V] (4 tokens, a one of 7 ids). Plans are open-loop beyond the present: future
-states are a learned "unobserved" token (training hides the states after a random cut in half of its windows), so
-the search imagines actions, rewards and values, not views.
+token, never predicted, embedded by the BabyAI encoder every method shares (minirl/encoders.py: the grid read in the
+light of the mission). A transition is [s, a, r, V] (4 tokens, a one of 7 ids). Plans are open-loop beyond the
+present: future states are a learned "unobserved" token (training hides the states after a random cut in half of
+its windows), so the search imagines actions, rewards and values, not views.
 
 Shapes: B rows (training windows, or n envs × beams while planning), T tokens, L transitions per training window,
 td = d + m + 2 tokens per transition, N bins, D width, H horizon, K beam width, C transitions with a known state.
@@ -44,9 +44,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from minirl.encoders import BabyAIEncoder
 from minirl.tokenizer import (
-    BABYAI_STATE_SIZE,
-    MISSION_VOCAB,
     Discretizer,
     Normalizer,
     Tokenizer,
@@ -229,18 +228,11 @@ class Model(nn.Module):
         centers = torch.tensor(tok.discretizer.centers[-2:], dtype=torch.float32)
         # (2, N) values of the r and V bins
         self.register_buffer("rv_centers", centers, persistent=False)
-        # each of the 172 state fields in its own offset vocabulary, summed into one embedding
+        # BabyAI: the shared encoder (minirl/encoders.py), its output added at each state's OBSERVED token
         if tok.discrete:
-            self.state_emb = nn.EmbeddingBag(BABYAI_STATE_SIZE * len(MISSION_VOCAB), D, mode="sum")
-            self.register_buffer(
-                "field_offset",
-                torch.arange(BABYAI_STATE_SIZE) * len(MISSION_VOCAB),
-                persistent=False,
-            )
+            self.state_emb = BabyAIEncoder(tok.layout, D)
         self.apply(init_weights)
         nn.init.normal_(self.head, std=0.02)
-        if tok.discrete:
-            nn.init.normal_(self.state_emb.weight, std=0.02)
 
     def forward(self, tokens, start: int = 0, states=None):
         """Hidden states (B, T, D) of a whole view: `tokens` (B, T) at positions start … start+T-1 of a sequence.
@@ -280,11 +272,10 @@ class Model(nn.Module):
         return (keys % self.transition_dim != self.transition_dim - 1)[None]
 
     def embed_states(self, tokens, pos, states):
-        """BabyAI: the summed field embeddings of each transition's state, added at its OBSERVED state slot."""
+        """BabyAI: each transition's encoded state, added at its OBSERVED state slot."""
         B, td = len(tokens), self.transition_dim
-        n, C, S = states.shape
-        # (n, C, D)
-        per_state = self.state_emb((states + self.field_offset).view(n * C, S)).view(n, C, -1)
+        n, C = states.shape[:2]
+        per_state = self.state_emb(states)  # (n, C, D)
         # (B, T, D)
         per_token = per_state.repeat_interleave(B // n, 0)[:, (pos // td).clamp(max=C - 1)]
         return per_token * ((pos % td == 0) & (tokens == OBSERVED))[..., None]
@@ -696,7 +687,7 @@ def plan_cost(
     # (n, T0)
     prefix = (torch.rand(n_envs, len(dims), generator=generator) * model.valid.sum(1)[dims]).long()
     states = (
-        torch.zeros(n_envs, past + 1, BABYAI_STATE_SIZE, dtype=torch.long) if tok.discrete else None
+        torch.zeros(n_envs, past + 1, tok.state_size, dtype=torch.long) if tok.discrete else None
     )
     out = {}
     for K in beam_widths:
@@ -805,8 +796,8 @@ class Agent:
     def reset(self, n_envs: int) -> None:
         td = self.model.transition_dim
         self.context = np.zeros((n_envs, 0, td), np.int64)  # (N, C, td) past transitions' tokens
-        # (N, C, 172) BabyAI only
-        self.context_states = np.zeros((n_envs, 0, BABYAI_STATE_SIZE), np.int64)
+        # (N, C, S) BabyAI only
+        self.context_states = np.zeros((n_envs, 0, self.tok.state_size), np.int64)
         self.done = np.zeros(n_envs, bool)
         # per env
         self.generators = [

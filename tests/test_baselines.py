@@ -22,7 +22,6 @@ from minirl.tokenizer import Tokenizer
 MODULES = {"bc": bc, "cql": cql, "iql": iql}
 TINY_BABYAI = {
     "hidden": 64,
-    "embed_dim": 4,
     "batch_size": 64,
     "lr": 1e-3,
     "lr_schedule": "constant",
@@ -115,9 +114,7 @@ OWNERS = {  # which submodules each separate loss may train
 def test_each_loss_reaches_only_its_own_network(algo, dataset):
     """The one-optimizer design: summing the losses is safe because each term's gradient stays in its network."""
     module = MODULES[algo]
-    cfg, tok, prepared, model = build(
-        module, dataset, {"hidden": 32, "embed_dim": 4, "batch_size": 16}
-    )
+    cfg, tok, prepared, model = build(module, dataset, {"hidden": 32, "batch_size": 16})
     model.loss(module.sample_batch(prepared, cfg, np.random.default_rng(0)))
     # target networks are frozen
     trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]

@@ -12,16 +12,15 @@ and act with it greedily. BC copies the average behaviour in the data, so it is 
 better: the number every offline RL method (and every sequence model) has to beat.
 
 This file also holds what the three offline baselines share (CQL and IQL import it from here):
-- `StateEncoder`: tokenizer states -> one flat vector for an MLP. HalfCheetah states are already normalized floats;
-  a BabyAI state (the int vector of `tokenizer.encode_babyai`: 147 grid values, the direction, 24 mission words) is
-  embedded value by value and the embeddings are concatenated in place (a cell's position in the egocentric view,
-  a word's position in the mission, are half their meaning).
+- `state_encoder`: tokenizer states -> one flat vector for an MLP. HalfCheetah states are already normalized floats;
+  a BabyAI state (the int vector of `tokenizer.encode_babyai`: grid, direction, mission words) goes through the
+  BabyAI encoder every method shares (minirl/encoders.py), so the baselines see BabyAI exactly as DT, TT and LEAP do.
 - `transitions` / `prepare` / `sample_batch`: the dataset as flat (s, a, r, s', done) arrays and batches drawn
   uniformly over transitions (BC reads only s and a; the Q-learning baselines read all five).
 - `Agent`: acting is one forward pass per step, `model.act(states)`, for every method here.
 
-Shapes: B batch, S state size (17, or 172 ints for BabyAI), E embedding width per BabyAI value, F encoder output
-size, A action size (or number of discrete actions), N environments acting in parallel.
+Shapes: B batch, S state size (17, or 172 ints for BabyAI's egocentric view), F encoder output size, A action size
+(or number of discrete actions), N environments acting in parallel.
 """
 
 from __future__ import annotations
@@ -34,7 +33,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from minirl.tokenizer import GRID_CELLS, GRID_VOCAB, MISSION_VOCAB, Tokenizer, encode_babyai
+from minirl.encoders import BabyAIEncoder
+from minirl.tokenizer import Tokenizer
 
 # ---------------------------------------------------------------------------------------------- config
 
@@ -43,10 +43,9 @@ from minirl.tokenizer import GRID_CELLS, GRID_VOCAB, MISSION_VOCAB, Tokenizer, e
 class Config:
     """CORL's BC for D4RL locomotion: a 256-256 MLP, Adam 3e-4, batch 256, 1M updates."""
 
-    hidden: Annotated[int, "[1, 65_536]"] = 256  # width of each hidden layer
+    # width of each hidden layer (BabyAI: also the width F of the state encoder's output)
+    hidden: Annotated[int, "[1, 65_536]"] = 256
     n_hidden: Annotated[int, "[1, 64]"] = 2  # hidden layers
-    # E: BabyAI only, the vector each grid value / direction / mission word becomes
-    embed_dim: Annotated[int, "[1, 1024]"] = 8
     # training (read by the shared loop in minirl/train.py)
     steps: Annotated[int, "[1, 100_000_000]"] = 1_000_000
     batch_size: Annotated[int, "[1, 65_536]"] = 256
@@ -64,7 +63,7 @@ def env_defaults(spec) -> dict:
 
 
 # shared with CQL and IQL
-BABYAI_DEFAULTS = {"hidden": 128, "embed_dim": 4, "batch_size": 128, "lr": 1e-3, "steps": 2000}
+BABYAI_DEFAULTS = {"hidden": 128, "batch_size": 128, "lr": 1e-3, "steps": 2000}
 
 
 @dataclass
@@ -82,9 +81,7 @@ def make_tokenizer(episodes: list[dict], spec, cfg) -> Tokenizer:
 
 def next_states(tok: Tokenizer, episode: dict) -> np.ndarray:
     """s_{t+1} for every step of an episode (the observations shifted by one): (T, S), encoded like tok.states."""
-    if tok.discrete:
-        return encode_babyai(episode["image"][1:], episode["direction"][1:], episode["mission"])
-    return tok.state_norm.encode(episode["observations"][1:])
+    return tok.states(episode, slice(1, None))
 
 
 def transitions(episodes: list[dict], tok: Tokenizer) -> dict[str, np.ndarray]:
@@ -128,35 +125,15 @@ def mlp(in_dim: int, out_dim: int, hidden: int, n_hidden: int) -> nn.Sequential:
     return nn.Sequential(*layers, nn.Linear(width, out_dim))
 
 
-class StateEncoder(nn.Module):
-    """Tokenizer states (B, S) -> (B, F) floats an MLP can read; F is `out_dim`.
+def state_encoder(tok: Tokenizer, cfg) -> tuple[nn.Module, int]:
+    """The state encoder of a baseline's network, (B, S) -> (B, F), and its output size F.
 
-    HalfCheetah: the normalized observation itself (F = 17). BabyAI: each grid value gets a vector from a table (the
-    object-type, colour and state channels have rows of their own), the direction one from a table of 4, each mission
-    word one from the word table; the 172 vectors are concatenated in order (F = 172 E), no pooling.
+    HalfCheetah: the normalized observation as it is (F = S). BabyAI: the BabyAI encoder every method shares
+    (minirl/encoders.py), F = cfg.hidden, the width of the MLP that reads it.
     """
-
-    def __init__(self, tok: Tokenizer, embed_dim: int):
-        super().__init__()
-        self.discrete = tok.discrete
-        if not tok.discrete:
-            self.out_dim = tok.state_size
-            return
-        self.cell = nn.Embedding(3 * GRID_VOCAB, embed_dim)
-        self.direction = nn.Embedding(4, embed_dim)
-        self.word = nn.Embedding(len(MISSION_VOCAB), embed_dim)
-        self.register_buffer(
-            "channel_offset", torch.arange(GRID_CELLS) % 3 * GRID_VOCAB, persistent=False
-        )
-        self.out_dim = tok.state_size * embed_dim
-
-    def forward(self, states: torch.Tensor) -> torch.Tensor:
-        if not self.discrete:
-            return states  # (B, S) float
-        cells = self.cell(states[:, :GRID_CELLS] + self.channel_offset)  # (B, 147, E)
-        direction = self.direction(states[:, GRID_CELLS : GRID_CELLS + 1])  # (B, 1, E)
-        words = self.word(states[:, GRID_CELLS + 1 :])  # (B, 24, E)
-        return torch.cat([cells, direction, words], 1).flatten(1)  # (B, 172 E)
+    if tok.discrete:
+        return BabyAIEncoder(tok.layout, cfg.hidden), cfg.hidden
+    return nn.Identity(), tok.state_size
 
 
 class Model(nn.Module):
@@ -165,8 +142,8 @@ class Model(nn.Module):
     def __init__(self, cfg: Config, tok: Tokenizer):
         super().__init__()
         self.cfg, self.discrete = cfg, tok.discrete
-        self.encoder = StateEncoder(tok, cfg.embed_dim)
-        self.policy = mlp(self.encoder.out_dim, tok.act_dim, cfg.hidden, cfg.n_hidden)
+        self.encoder, width = state_encoder(tok, cfg)
+        self.policy = mlp(width, tok.act_dim, cfg.hidden, cfg.n_hidden)
 
     def forward(self, states: torch.Tensor) -> torch.Tensor:
         """states (B, S) -> actions (B, A) in [-1, 1], or logits (B, A)."""

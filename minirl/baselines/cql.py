@@ -41,11 +41,11 @@ from minirl.baselines.bc import (  # noqa: F401  (Agent, EvalOptions, make_token
     BABYAI_DEFAULTS,
     Agent,
     EvalOptions,
-    StateEncoder,
     make_tokenizer,
     mlp,
     prepare,
     sample_batch,
+    state_encoder,
 )
 from minirl.baselines.sac import Actor, Critic
 from minirl.tokenizer import Tokenizer
@@ -63,7 +63,6 @@ class Config:
     hidden: Annotated[int, "[1, 65_536]"] = 256
     # BabyAI's Q-network; the continuous actor and critics are SAC's 2-layer ones
     n_hidden: Annotated[int, "[1, 64]"] = 2
-    embed_dim: Annotated[int, "[1, 1024]"] = 8  # BabyAI only (bc.StateEncoder)
     gamma: Annotated[float, "[0, 1]"] = 0.99
     target_update_rate: Annotated[float, "(0, 1]"] = 0.005  # Polyak factor of the target critics
     cql_alpha: Annotated[float, "[0, 1e6]"] = 5.0  # α_cql, the weight of the conservative penalty
@@ -115,10 +114,8 @@ class Model(nn.Module):
         super().__init__()
         self.cfg, self.discrete, self.act_dim = cfg, tok.discrete, tok.act_dim
         if tok.discrete:
-            encoder = StateEncoder(tok, cfg.embed_dim)
-            self.q = nn.Sequential(
-                encoder, mlp(encoder.out_dim, tok.act_dim, cfg.hidden, cfg.n_hidden)
-            )
+            encoder, width = state_encoder(tok, cfg)  # minirl/encoders.py's BabyAIEncoder
+            self.q = nn.Sequential(encoder, mlp(width, tok.act_dim, cfg.hidden, cfg.n_hidden))
             self.targets = [(self.q, self._target(self.q, "q_target"))]
             return
         S, A = tok.state_size, tok.act_dim

@@ -38,11 +38,11 @@ from minirl.baselines.bc import (  # noqa: F401  (Agent, EvalOptions, make_token
     BABYAI_DEFAULTS,
     Agent,
     EvalOptions,
-    StateEncoder,
     make_tokenizer,
     mlp,
     prepare,
     sample_batch,
+    state_encoder,
 )
 from minirl.tokenizer import Tokenizer
 
@@ -55,7 +55,6 @@ class Config:
 
     hidden: Annotated[int, "[1, 65_536]"] = 256
     n_hidden: Annotated[int, "[1, 64]"] = 2
-    embed_dim: Annotated[int, "[1, 1024]"] = 8  # BabyAI only (bc.StateEncoder)
     gamma: Annotated[float, "[0, 1]"] = 0.99
     target_update_rate: Annotated[float, "(0, 1]"] = 0.005  # Polyak factor of the target critics
     # τ: 0.5 = mean (SARSA), -> 1 = max over the data's actions
@@ -99,8 +98,8 @@ class QNetwork(nn.Module):
     def __init__(self, tok: Tokenizer, cfg: Config):
         super().__init__()
         self.discrete = tok.discrete
-        self.encoder = StateEncoder(tok, cfg.embed_dim)
-        in_dim = self.encoder.out_dim + (0 if tok.discrete else tok.act_dim)
+        self.encoder, width = state_encoder(tok, cfg)
+        in_dim = width + (0 if tok.discrete else tok.act_dim)
         self.net = mlp(in_dim, tok.act_dim if tok.discrete else 1, cfg.hidden, cfg.n_hidden)
 
     def forward(self, states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
@@ -116,8 +115,8 @@ class Policy(nn.Module):
     def __init__(self, tok: Tokenizer, cfg: Config):
         super().__init__()
         self.cfg, self.discrete = cfg, tok.discrete
-        self.encoder = StateEncoder(tok, cfg.embed_dim)
-        self.net = mlp(self.encoder.out_dim, tok.act_dim, cfg.hidden, cfg.n_hidden)
+        self.encoder, width = state_encoder(tok, cfg)
+        self.net = mlp(width, tok.act_dim, cfg.hidden, cfg.n_hidden)
         if not tok.discrete:
             self.log_std = nn.Parameter(torch.zeros(tok.act_dim))  # (A,), the same for every state
 
@@ -141,9 +140,9 @@ class Model(nn.Module):
     def __init__(self, cfg: Config, tok: Tokenizer):
         super().__init__()
         self.cfg, self.discrete = cfg, tok.discrete
-        encoder = StateEncoder(tok, cfg.embed_dim)
+        encoder, width = state_encoder(tok, cfg)
         # V(s)
-        self.value = nn.Sequential(encoder, mlp(encoder.out_dim, 1, cfg.hidden, cfg.n_hidden))
+        self.value = nn.Sequential(encoder, mlp(width, 1, cfg.hidden, cfg.n_hidden))
         self.q1, self.q2 = QNetwork(tok, cfg), QNetwork(tok, cfg)
         # saved, never given to the optimizer
         self.q1_target = copy.deepcopy(self.q1).requires_grad_(False)
