@@ -106,14 +106,14 @@ def in_range(accepts: str):
 SEED = "[0, 4_294_967_295]"  # what numpy, torch and Gymnasium all accept (32 bits)
 
 
-def parse_overrides(pairs: list[str] | None) -> dict:
+def parse_overrides(pairs: list[str] | None, flag: str = "--set") -> dict:
     """`--set n_layer=4 --set lr=3e-4` -> {"n_layer": "4", "lr": "3e-4"}: the text is converted, and checked, by
-    train.make_config against the algorithm's Config."""
+    train.make_config against the algorithm's Config (`--eval-set`, `minirl eval --set`: its EvalOptions)."""
     out = {}
     for pair in pairs or []:
         key, equals, value = pair.partition("=")
         if not equals or not key.strip():
-            raise typer.BadParameter(f"--set expects key=value, got '{pair}'")
+            raise typer.BadParameter(f"{flag} expects key=value, got '{pair}'")
         out[key.strip()] = value.strip()
     return out
 
@@ -309,8 +309,19 @@ def train(
         ),
     ] = 0,
     eval_episodes: Annotated[
-        int, typer.Option(help="Episodes per periodic evaluation.", callback=in_range("[1, 1000]"))
-    ] = 5,
+        int | None,
+        typer.Option(
+            help="Episodes per periodic evaluation [default: 5].", callback=in_range("[1, 1000]")
+        ),
+    ] = None,
+    eval_set: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A field of the algorithm's EvalOptions for the periodic evaluation, as `minirl "
+            "eval --set`: --eval-set beam_width=8 (TT). Written to config.json; --resume keeps the "
+            "run's --eval-set and --eval-episodes and refuses different ones.",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     nproc: Annotated[
         int,
@@ -327,6 +338,7 @@ def train(
     """Train a model on a dataset; writes runs/<name>/{config.json, checkpoint.pt, metrics.jsonl}.
 
     Example: minirl train dt --dataset halfcheetah-medium --steps 10000
+    Example: minirl train tt --dataset halfcheetah-medium --eval-every 2000 --eval-set beam_width=8
     Example: minirl train dt --dataset halfcheetah-medium --nproc 2  (the same as: torchrun --standalone
     --nproc_per_node 2 --no-python minirl train dt --dataset halfcheetah-medium)
     """
@@ -348,6 +360,7 @@ def train(
             progress=not quiet,
             eval_every=eval_every,
             eval_episodes=eval_episodes,
+            eval_set=parse_overrides(eval_set, "--eval-set") if eval_set else None,
             overwrite=overwrite,
             nproc=nproc,
             precision=precision,

@@ -362,6 +362,40 @@ def _free_memory(device: torch.device) -> int | None:
     return None
 
 
+# episodes per periodic evaluation (--eval-every) unless --eval-episodes says otherwise
+EVAL_EPISODES = 5
+
+
+def eval_settings(
+    module, algo: str, eval_set: dict | None, episodes: int | None, kept: dict | None = None
+) -> dict:
+    """The periodic evaluation's settings, {"episodes": E, "options": every EvalOptions field}.
+
+    eval_set: `--eval-set name=value` pairs as typed, converted and range-checked against module.EvalOptions as
+    `minirl eval --set` checks them (validate.config_values). kept: a resumed run's own settings (None: the run
+    has none); they stay, and different ones are refused, so one curve is made with one setting."""
+    options = validate.config_values(module.EvalOptions, eval_set or {}, algo, "--eval-set ")
+    wanted = {
+        "episodes": episodes or EVAL_EPISODES,
+        "options": dataclasses.asdict(module.EvalOptions(**options)),
+    }
+    if kept is None:
+        return wanted
+    wanted = {
+        "episodes": kept["episodes"] if episodes is None else wanted["episodes"],
+        "options": kept["options"] if eval_set is None else wanted["options"],
+    }
+    if wanted != kept:
+        old = dict(kept["options"], episodes=kept["episodes"])
+        new = dict(wanted["options"], episodes=wanted["episodes"])
+        changed = ", ".join(f"{k}={old[k]}" for k in old if old[k] != new.get(k))
+        raise RunError(
+            f"this run evaluates with {changed}; --resume keeps a run's --eval-set and "
+            "--eval-episodes (leave them out, or give the same)"
+        )
+    return kept
+
+
 def run_training(
     algo: str,
     dataset: str,
@@ -374,7 +408,8 @@ def run_training(
     overrides: dict | None = None,
     progress: bool = True,
     eval_every: int = 0,
-    eval_episodes: int = 5,
+    eval_episodes: int | None = None,
+    eval_set: dict | None = None,
     overwrite: bool = False,
     nproc: int = 1,
     precision: str = "fp32",
@@ -384,7 +419,10 @@ def run_training(
     `out` must be missing, empty, or a minirl run folder; resume continues its checkpoint, overwrite starts again
     there (deleting minirl's own files in it, never other files).
     nproc > 1: this same call in nproc processes trained as one run (what torchrun does; minirl/distributed.py);
-    under torchrun each process joins the group itself. precision: "fp32" or "bf16" (autocast, see train_step)."""
+    under torchrun each process joins the group itself. precision: "fp32" or "bf16" (autocast, see train_step).
+    eval_every > 0: every that many steps (and at the last), `eval_episodes` episodes (default EVAL_EPISODES) with
+    the algorithm's EvalOptions changed by `eval_set` ({"beam_width": "8"}), scored into metrics.jsonl; the
+    settings are written to config.json ("eval") and kept by a resumed run (see eval_settings)."""
     module = algo_module(algo)
     if resume and overwrite:
         raise ValueError(
@@ -392,6 +430,8 @@ def run_training(
         )
     if precision not in ("fp32", "bf16"):
         raise ValueError(f"unknown precision '{precision}'; valid: fp32, bf16")
+    if eval_set is not None and not eval_every:
+        raise ValueError("--eval-set changes the periodic evaluation: give --eval-every N too")
     run_dir = Path(out) if out else Path("runs") / f"{algo}-{dataset.replace('/', '_')}-s{seed}"
     if nproc > 1:
         if "WORLD_SIZE" in os.environ:
@@ -411,6 +451,7 @@ def run_training(
             progress=progress,
             eval_every=eval_every,
             eval_episodes=eval_episodes,
+            eval_set=eval_set,
             overwrite=overwrite,
             precision=precision,
         )
@@ -437,6 +478,10 @@ def run_training(
         seed = state["seed"]
         # a damaged log fails now, before anything is written
         metrics_rows(run_dir / "metrics.jsonl", state["step"])
+        kept = state.get("eval")
+        evaluation = eval_settings(module, algo, eval_set, eval_episodes, kept)
+        if not eval_every:
+            evaluation = kept  # carried on: a later --resume --eval-every evaluates as before
     else:
         cfg = make_config(module, overrides, env)
         # --steps wins over the config's (and a --set steps=N), once that has been checked
@@ -444,6 +489,7 @@ def run_training(
             cfg = dataclasses.replace(
                 cfg, **validate.config_values(module.Config, {"steps": steps}, algo)
             )
+        evaluation = eval_settings(module, algo, eval_set, eval_episodes) if eval_every else None
         if main:
             check_out_folder(run_dir, overwrite)
         tok = None
@@ -469,6 +515,8 @@ def run_training(
         "config": dataclasses.asdict(cfg),
         "tokenizer": tok.state_dict(),
     }
+    if evaluation is not None:
+        meta["eval"] = evaluation  # the periodic evaluation's episodes and EvalOptions
     run_dir.mkdir(parents=True, exist_ok=True)
     if main:
         atomic_write_text(
@@ -480,7 +528,14 @@ def run_training(
 
         def eval_fn(m):
             result = rollout(
-                module, m, tok, env, episodes=eval_episodes, seed=10_000, progress=False
+                module,
+                m,
+                tok,
+                env,
+                episodes=evaluation["episodes"],
+                seed=10_000,
+                progress=False,
+                **evaluation["options"],
             )
             return {
                 k: result[k]

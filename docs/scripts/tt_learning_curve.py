@@ -1,10 +1,13 @@
 """TT's learning curve on halfcheetah-medium: normalized score vs training minutes, from runs' metrics.jsonl.
 
+    minirl train tt --dataset halfcheetah-medium --out runs/tt-hc-A --eval-every 2000 \
+        --eval-set beam_width=8 --eval-set horizon=1    # cheaper planning than eval's default, for the curve
     python docs/scripts/tt_learning_curve.py RUN [RUN ...] --out docs/figures/tt_halfcheetah_curve.png
 
 Each RUN is a `minirl train tt ... --eval-every N` folder; its rows with a `normalized_score` are the periodic
-evaluations (`train_seconds` is wall-clock training time, evaluations excluded). The data's own score (39.7) and
-BC's (41.3), both from docs/results.md, are drawn as reference lines.
+evaluations (`train_seconds` is wall-clock training time, evaluations excluded), made with the episodes and planning
+settings its config.json records ("eval": --eval-episodes and --eval-set), which each curve's label names. The
+data's own score (39.7) and BC's (41.3), both from docs/results.md, are drawn as reference lines.
 """
 
 import argparse
@@ -26,6 +29,15 @@ def curve(run: Path) -> tuple[list[float], list[float]]:
     return [r["train_seconds"] / 60 for r in rows], [r["normalized_score"] for r in rows]
 
 
+def eval_label(run: Path) -> str:
+    """How a run's periodic evaluations planned, from its config.json: "5 episodes, beam 8, horizon 1"."""
+    settings = json.loads((run / "config.json").read_text()).get("eval")
+    if settings is None:  # a run from before --eval-set: its settings were not recorded
+        return "settings not recorded"
+    options = settings["options"]
+    return f"{settings['episodes']} episodes, beam {options['beam_width']}, horizon {options['horizon']}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path)
@@ -34,11 +46,11 @@ def main() -> None:
     fig, ax = plt.subplots(figsize=(6.4, 4))
     for run in args.runs:
         minutes, scores = curve(run)
-        ax.plot(minutes, scores, "o-", label=run.name)
+        ax.plot(minutes, scores, "o-", label=f"{run.name} ({eval_label(run)})")
     ax.axhline(DATA_SCORE, color="gray", ls="--", label=f"data ({DATA_SCORE})")
     ax.axhline(BC_SCORE, color="k", ls=":", label=f"BC ({BC_SCORE})")
     ax.set_xlabel("training minutes (wall clock, one shared core)")
-    ax.set_ylabel("normalized score (5 episodes)")
+    ax.set_ylabel("normalized score (periodic evaluation)")
     ax.set_title("TT on halfcheetah-medium")
     ax.legend(fontsize=8)
     fig.tight_layout()
