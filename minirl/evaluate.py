@@ -140,16 +140,14 @@ class EnvLoop:
     MuJoCo warnings are silenced here (envs.quiet), so no caller needs to. Used by rollout, analysis (held-out
     states, decision timing) and SAC's evaluation.
 
-    envs: a list of envs, stepped here one after another, or an EnvWorkers, whose envs step in worker processes."""
+    envs: a list of envs, stepped here one after another (LocalEnvs), or an EnvWorkers, whose envs step in worker
+    processes; both answer reset, step and close alike."""
 
     def __init__(self, agent, envs: list | EnvWorkers, seed: int, encode=np.stack):
+        envs = LocalEnvs(envs) if isinstance(envs, list) else envs
         self.agent, self.envs, self.encode = agent, envs, encode
         agent.reset(len(envs))
-        seeds = [seed + i for i in range(len(envs))]
-        if isinstance(envs, EnvWorkers):
-            self.obs = envs.reset(seeds)
-        else:
-            self.obs = reset_envs(envs, seeds)
+        self.obs = envs.reset([seed + i for i in range(len(envs))])
         self.returns, self.lengths = np.zeros(len(envs)), np.zeros(len(envs), np.int64)
         self.done = np.zeros(len(envs), bool)
 
@@ -161,10 +159,7 @@ class EnvLoop:
         actions = self.agent.act(self.states)  # (N, A) or (N,), one batched decision for every env
         seconds = time.perf_counter() - t0
         running = np.flatnonzero(self.live)
-        if isinstance(self.envs, EnvWorkers):
-            results = self.envs.step(actions, running)
-        else:
-            results = step_envs(self.envs, actions, running)
+        results = self.envs.step(actions, running)
         rewards = np.zeros(len(self.envs), np.float32)
         for i, (obs, r, term, trunc) in zip(running, results):
             self.obs[i], rewards[i] = obs, r
@@ -174,28 +169,36 @@ class EnvLoop:
         return seconds
 
     def close(self) -> None:
-        if isinstance(self.envs, EnvWorkers):
-            self.envs.close()
-        else:
-            for e in self.envs:
-                e.close()
+        self.envs.close()
 
 
-def reset_envs(envs: list, seeds: list[int]) -> list:
-    """Each env reset with its seed -> their first observations."""
-    with quiet():
-        return [e.reset(seed=s)[0] for e, s in zip(envs, seeds)]
+class LocalEnvs:
+    """A list of envs stepped in this process, one after another (what EnvWorkers does in each worker)."""
 
+    def __init__(self, envs: list):
+        self.envs = envs
 
-def step_envs(envs: list, actions, running) -> list:
-    """Env i in `running` (in order) takes actions[i] -> [(observation, reward, terminated, truncated)], one each."""
-    with quiet():
-        return [envs[i].step(actions[i])[:4] for i in running]
+    def __len__(self) -> int:
+        return len(self.envs)
+
+    def reset(self, seeds: list[int]) -> list:
+        """Each env reset with its seed -> their first observations."""
+        with quiet():
+            return [e.reset(seed=s)[0] for e, s in zip(self.envs, seeds)]
+
+    def step(self, actions, running) -> list:
+        """Env i in `running` (in order) takes actions[i] -> [(observation, reward, terminated, truncated)]."""
+        with quiet():
+            return [self.envs[i].step(actions[i])[:4] for i in running]
+
+    def close(self) -> None:
+        for e in self.envs:
+            e.close()
 
 
 class EnvWorkers:
     """N envs of one kind in `workers` processes (`minirl eval --workers`), for EnvLoop: worker w builds and steps a
-    contiguous slice of them, with the same reset_envs and step_envs as the sequential loop, so the same seeds and
+    contiguous slice of them, with the same LocalEnvs as the sequential loop, so the same seeds and
     actions give the same observations and rewards. Each step sends every worker its slice's actions and waits for
     all of them: the envs step in parallel, the agent still decides once for all N."""
 
@@ -234,7 +237,7 @@ class EnvWorkers:
         return self._ask([("reset", seeds[lo:hi]) for lo, hi in self.slices])
 
     def step(self, actions, running) -> list:
-        """As step_envs: one (observation, reward, terminated, truncated) per env in `running` (sorted)."""
+        """As LocalEnvs.step: one (observation, reward, terminated, truncated) per env in `running` (sorted)."""
         return self._ask(
             [
                 ("step", actions[lo:hi], running[(running >= lo) & (running < hi)] - lo)
@@ -251,15 +254,14 @@ class EnvWorkers:
 
 def _env_worker(pipe, env: str, obs: str | None, n: int) -> None:
     """A worker process: builds its n envs, then answers EnvWorkers' messages until told to close."""
-    envs = [make_env(env, obs=obs) for _ in range(n)]
+    envs = LocalEnvs([make_env(env, obs=obs) for _ in range(n)])
     while True:
         command, *args = pipe.recv()
         if command == "close":
-            for e in envs:
-                e.close()
+            envs.close()
             return
         try:
-            pipe.send((reset_envs if command == "reset" else step_envs)(envs, *args))
+            pipe.send(getattr(envs, command)(*args))
         except Exception as e:  # noqa: BLE001  (raised again in the parent, which reports it)
             pipe.send(e)
 
