@@ -69,9 +69,8 @@ class BabyAIEncoder(nn.Module):
         cells = F.gelu(cells * (1 + scale) + shift)  # (..., C, E)
         out = self.grid(cells.flatten(-2)) + mission + self.direction(direction)  # (..., D)
         if L.full:
-            pose = states[
-                ..., L.grid_values + 1 : L.grid_values + 5
-            ]  # (..., 4) agent x, y, goal x, y
+            # (..., 4): agent x, y, goal x, y
+            pose = states[..., L.grid_values + 1 : L.grid_values + 5]
             agent = pose[..., 0] * L.height + pose[..., 1]
             goal = pose[..., 2] * L.height + pose[..., 3]
             out = out + self.agent_cell(agent) + self.goal_cell(goal)
