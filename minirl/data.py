@@ -12,6 +12,8 @@ so that Minari's own tools can read them too:
     babyai-<level>-full        the same demonstrations in the `full` observation mode (`--obs full`): the LEAP
                                paper's input, PRIVILEGED information (whole grid, agent cell, the bot's goal cell)
     pointmaze-<maze>           D4RL's maze2d recipe (planner + waypoint controller, noisy): minirl/pointmaze.py
+    pointmaze-<maze>-maze2d    the same stream as D4RL's maze2d-<maze>-sparse: no goal in view, rewards against
+                               the fixed evaluation goal (the stitching test of the published maze2d tables)
 
 `load(name)` returns a list of episodes, each a dict of numpy arrays (T steps, T+1 observations):
 
@@ -20,7 +22,8 @@ so that Minari's own tools can read them too:
     BabyAI full: grid uint8 (T+1, W, H, 3) instead of image, plus agent_pos and goal_pos int64 (T+1, 2)
                  (envs.FullObservation); the mode is also recorded in the Minari metadata (`minirl.obs`)
     PointMaze:   observations float32 (T+1, 6) = [x, y, vx, vy, goal_x, goal_y], actions float32 (T, 2)
-                 (stored in Minari's layout: observation / achieved_goal / desired_goal, see pointmaze.py)
+                 (stored in Minari's layout: observation / achieved_goal / desired_goal, see pointmaze.py);
+                 -maze2d: observations float32 (T+1, 4) = [x, y, vx, vy], stored as one array like D4RL's
     both:        rewards float32 (T,), terminations bool (T,), truncations bool (T,)
 
 Datasets are written atomically (built in a hidden staging folder, renamed into place when complete), so an
@@ -732,6 +735,7 @@ def collect(
                 gym_id=envs.get_spec(name).gym_id,
                 noise=pointmaze.ACTION_NOISE,
                 horizon=envs.get_spec(name).max_steps,
+                reward=pointmaze.REWARD_TEXT[pointmaze.is_maze2d(name)],
             )
         elif name.startswith("babyai-"):
             if episodes is None and steps is None:

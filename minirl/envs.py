@@ -87,14 +87,19 @@ FULL_SUFFIX = "-full"  # a `full` dataset is named after its level plus this: ba
 # PointMaze (Gymnasium-Robotics; minirl/pointmaze.py): observation [x, y, vx, vy, goal_x, goal_y], D4RL's horizons
 # and its maze2d-{umaze,medium,large}-v1 sparse reference returns (d4rl/infos.py REF_MIN_SCORE / REF_MAX_SCORE,
 # also in d4rl/pointmaze/__init__.py), so normalized scores read like the maze2d tables.
+# `pointmaze-<maze>-maze2d` is D4RL's maze2d task itself: [x, y, vx, vy] only (S = 4, no goal in view) and the
+# sparse reward relabelled against the fixed evaluation goal, as D4RL's datasets are (pointmaze.py's docstring).
 ENVS.update(
     {
-        f"pointmaze-{maze}": EnvSpec(f"pointmaze-{maze}", gym_id, False, 6, 2, steps, low, high)
+        f"pointmaze-{maze}{suffix}": EnvSpec(
+            f"pointmaze-{maze}{suffix}", gym_id, False, obs_dim, 2, steps, low, high
+        )
         for maze, gym_id, steps, low, high in [
             ("umaze", "PointMaze_UMaze-v3", 300, 23.85, 161.86),
             ("medium", "PointMaze_Medium-v3", 600, 13.13, 277.39),
             ("large", "PointMaze_Large-v3", 800, 6.7, 273.99),
         ]
+        for suffix, obs_dim in (("", 6), ("-maze2d", 4))
     }
 )
 

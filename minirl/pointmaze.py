@@ -21,7 +21,20 @@ the one the controller decided on, so when the goal changes mid-episode the next
 Evaluation (`make_eval_env`) is D4RL's: one fixed goal cell per maze (the 'G' of d4rl/pointmaze/maze_model.py's
 U_MAZE / MEDIUM_MAZE / LARGE_MAZE), a random start cell, the goal never moves (continuing task, no new target), the
 env's horizon; the return is the number of steps spent within the goal radius, normalized with maze2d's reference
-scores (envs.py). The stitching diagnostic (`stitching_share`) asks how many dataset episodes already go from an
+scores (envs.py).
+
+Two tasks per maze, made from the same collected stream (same seed, same actions):
+    pointmaze-<maze>          the goal in view: observations [x, y, vx, vy, goal_x, goal_y], reward 1 within 0.45
+                              of the goal in the observation (Minari's D4RL/pointmaze layout). Every episode shows
+                              how to reach its own goal, so a goal-conditioned policy never has to stitch.
+    pointmaze-<maze>-maze2d   D4RL's maze2d-<maze>-sparse-v1 itself: observations [x, y, vx, vy] only, rewards
+                              relabelled against the FIXED evaluation goal, 1 within 0.5 of its cell centre
+                              (d4rl/scripts/relabel_maze2d_rewards.py; like it, the reward of step t looks at the
+                              observation of step t). The data's goals are random and invisible, so reaching the
+                              evaluation goal from far starts means joining pieces of episodes: the stitching test
+                              that D4RL's published maze2d tables measure.
+
+The stitching diagnostic (`stitching_share`) asks how many dataset episodes already go from an
 evaluation start to that goal; `plot_rollouts` draws evaluation rollouts over the maze (`minirl analyze stitching`).
 """
 
@@ -45,6 +58,8 @@ from gymnasium import spaces
 # of Minari's evaluation maps (minari-dataset-generation-scripts, scripts/pointmaze/create_pointmaze_dataset.py).
 EVAL_GOAL_CELLS = {"pointmaze-umaze": (1, 1), "pointmaze-medium": (6, 6), "pointmaze-large": (7, 9)}
 GOAL_RADIUS = 0.45  # Gymnasium-Robotics' success radius (maze_v4.compute_reward)
+MAZE2D_SUFFIX = "-maze2d"  # D4RL's task: no goal in view, reward against the fixed evaluation goal
+MAZE2D_RADIUS = 0.5  # D4RL's sparse relabelling radius
 ACTION_NOISE = 0.5  # std of the Gaussian noise added to every action (D4RL's --noisy)
 OBS_KEYS = ("observation", "achieved_goal", "desired_goal")  # Minari's pointmaze layout
 OBSERVATION_SPACE = spaces.Dict(
@@ -55,10 +70,31 @@ OBSERVATION_SPACE = spaces.Dict(
 DESCRIPTION = (
     "{gym_id} in D4RL's maze2d recipe: a BFS planner and a PD waypoint controller (gains 10, -1) drive the point "
     "to random goal cells, never resetting, Gaussian action noise std {noise}; episodes cut at the env's horizon "
-    "({horizon} steps); sparse reward 1 within 0.45 of the observation's desired_goal."
+    "({horizon} steps); {reward}."
 )
+REWARD_TEXT = {  # the end of DESCRIPTION, per task
+    False: "sparse reward 1 within 0.45 of the observation's desired_goal",
+    True: "observations [x, y, vx, vy] only; sparse reward 1 within 0.5 of the fixed evaluation goal (D4RL's "
+    "maze2d-*-sparse relabelling)",
+}
 
 Cell = tuple[int, int]
+
+
+def maze_of(name: str) -> str:
+    """`pointmaze-umaze-maze2d` -> `pointmaze-umaze` (the maze both tasks share)."""
+    return name.removesuffix(MAZE2D_SUFFIX)
+
+
+def is_maze2d(name: str) -> bool:
+    return name.endswith(MAZE2D_SUFFIX)
+
+
+def goal_cell(name: str) -> Cell:
+    """D4RL's evaluation goal cell of a pointmaze env or dataset name (either task); ValueError for any other."""
+    if maze_of(name) not in EVAL_GOAL_CELLS:
+        raise ValueError(f"'{name}' is not a pointmaze task")
+    return EVAL_GOAL_CELLS[maze_of(name)]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -173,6 +209,40 @@ def flat_observation(obs: dict) -> np.ndarray:
     return np.concatenate([obs["observation"], obs["desired_goal"]], -1)
 
 
+def maze2d_rewards(xy: np.ndarray, goal: np.ndarray) -> np.ndarray:
+    """D4RL's sparse maze2d reward: 1.0 where the (..., 2) position is within MAZE2D_RADIUS of `goal`, else 0.0."""
+    return (np.linalg.norm(np.asarray(xy) - goal, axis=-1) <= MAZE2D_RADIUS).astype(np.float32)
+
+
+def maze2d_episode(episode: dict, goal: np.ndarray) -> dict:
+    """A collected (Minari-layout) episode as D4RL's maze2d stores it: observations (T+1, 4) without the goal,
+    rewards relabelled against the fixed evaluation goal from the observation of the same step (as D4RL does)."""
+    observations = episode["observation"]
+    out = {k: v for k, v in episode.items() if k not in OBS_KEYS}
+    out["observations"] = observations
+    out["rewards"] = maze2d_rewards(observations[:-1, :2], goal)
+    return out
+
+
+class Maze2dTask(gym.Wrapper):
+    """D4RL's maze2d evaluation: the agent sees [x, y, vx, vy] only, and the reward is 1 within MAZE2D_RADIUS of the
+    evaluation goal's cell centre (the env's own reward, against its slightly noisy goal, is replaced)."""
+
+    def __init__(self, env: gym.Env, goal: np.ndarray):
+        super().__init__(env)
+        self.goal = goal
+        self.observation_space = spaces.Box(-np.inf, np.inf, (4,), np.float64)
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        return obs["observation"].copy(), info
+
+    def step(self, action):
+        obs, _, terminated, truncated, info = self.env.step(action)
+        reward = float(maze2d_rewards(obs["observation"][:2], self.goal))
+        return obs["observation"].copy(), reward, terminated, truncated, info
+
+
 class FlatGoalObservation(gym.ObservationWrapper):
     """Hands minirl's models `flat_observation(obs)` (6 floats) instead of the goal-aware dict."""
 
@@ -189,7 +259,7 @@ def eval_maze_map(name: str) -> list[list]:
     register()
     base = gym.spec(_gym_id(name)).kwargs["maze_map"]
     maze_map = [list(row) for row in base]
-    i, j = EVAL_GOAL_CELLS[name]
+    i, j = goal_cell(name)
     maze_map[i][j] = "g"
     return maze_map
 
@@ -206,9 +276,13 @@ def eval_env_kwargs(name: str) -> dict:
 
 
 def make_eval_env(name: str, **kwargs) -> gym.Env:
-    """The evaluation env minirl's agents act in: D4RL's fixed goal, flat 6-float observations, the env's horizon."""
+    """The evaluation env minirl's agents act in: D4RL's fixed goal, the env's horizon; flat 6-float observations
+    (goal in view), or for a `-maze2d` name D4RL's 4-float observations and reward (Maze2dTask)."""
     register()
-    return FlatGoalObservation(gym.make(_gym_id(name), **dict(eval_env_kwargs(name), **kwargs)))
+    env = gym.make(_gym_id(name), **dict(eval_env_kwargs(name), **kwargs))
+    if is_maze2d(name):
+        return Maze2dTask(env, Grid(eval_maze_map(name)).center(goal_cell(name)))
+    return FlatGoalObservation(env)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -222,10 +296,15 @@ def collect_episodes(
     """`steps` transitions of the maze2d recipe (module docstring), cut into episodes of the env's horizon (a
     remainder ends as one shorter episode). Each episode: observation (T+1, 4), achieved_goal (T+1, 2),
     desired_goal (T+1, 2) float64; actions (T, 2) float32; rewards (T,); terminations (T,) all False;
-    truncations (T,) True at the end. Same name, steps and seed -> identical arrays."""
+    truncations (T,) True at the end. Same name, steps and seed -> identical arrays. A `-maze2d` name collects the
+    same stream (same steps and seed) and stores each episode as `maze2d_episode` does."""
     from minirl.envs import get_spec, quiet
 
     register()
+    if is_maze2d(name):
+        goal = Grid(eval_maze_map(name)).center(goal_cell(name))
+        stream = collect_episodes(maze_of(name), steps, seed, advance, noise)
+        return [maze2d_episode(episode, goal) for episode in stream]
     horizon = get_spec(name).max_steps
     rng = np.random.default_rng(seed)
     with quiet():
@@ -292,7 +371,9 @@ def minari_fields(name: str) -> dict:
         eval_env=dataclasses.replace(
             registered, kwargs=dict(registered.kwargs, **eval_env_kwargs(name))
         ),
-        observation_space=OBSERVATION_SPACE,
+        observation_space=OBSERVATION_SPACE["observation"]
+        if is_maze2d(name)
+        else OBSERVATION_SPACE,
         ref_min_score=spec.ref_min_score,
         ref_max_score=spec.ref_max_score,
     )
@@ -342,7 +423,7 @@ def eval_start_cells(name: str) -> list[Cell]:
     """The cells the evaluation env may start in: every open cell but the goal's (Gymnasium-Robotics resets to a
     non-goal cell when the map marks a 'g')."""
     grid = Grid(eval_maze_map(name))
-    return [c for c in grid.open_cells() if c != EVAL_GOAL_CELLS[name]]
+    return [c for c in grid.open_cells() if c != goal_cell(name)]
 
 
 def rollout_paths(run_dir: str | Path, episodes: int = 3, seed: int = 0) -> dict:
@@ -380,7 +461,7 @@ def plot_rollouts(name: str, rollouts: list[dict], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     grid = Grid(eval_maze_map(name))
-    goal = grid.center(EVAL_GOAL_CELLS[name])
+    goal = grid.center(goal_cell(name))
     fig, axes = plt.subplots(
         1, len(rollouts), figsize=(3.2 * len(rollouts), 3.2 * grid.rows / grid.cols), squeeze=False
     )
@@ -418,10 +499,10 @@ def analyze_stitching(
 
     dataset = dataset or load_checkpoint(Path(runs[0]))["dataset"]
     env = data.env_of(dataset)
-    if env not in EVAL_GOAL_CELLS:
+    if maze_of(env) not in EVAL_GOAL_CELLS:
         raise ValueError(f"stitching needs a pointmaze dataset, got '{dataset}'")
     grid = Grid(eval_maze_map(env))
-    goal = grid.center(EVAL_GOAL_CELLS[env])
+    goal = grid.center(goal_cell(env))
     positions = [ep["observations"][:, :2] for ep in data.load(dataset)]
     report = dict(dataset=dataset, **stitching_share(positions, grid, eval_start_cells(env), goal))
     rollouts = [rollout_paths(run, episodes) for run in runs]

@@ -232,3 +232,75 @@ def test_analyze_stitching_writes_the_share_and_the_figure(tiny_dataset, tmp_pat
     assert 0.0 <= report["share"] <= 1.0 and report["episodes"] == 2
     assert len(report["runs"][str(run)]["returns"]) == 1
     assert (out / "stitching-pointmaze-umaze.png").stat().st_size > 0
+
+
+# ---------------------------------------------------------------------------------------------- the maze2d task
+
+
+@pytest.fixture(scope="module")
+def tiny_maze2d(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MINARI_DATASETS_PATH", str(tmp_path_factory.mktemp("maze2d-minari")))
+        data.collect("pointmaze-umaze", steps=STEPS, seed=0, progress=False)
+        data.collect("pointmaze-umaze-maze2d", steps=STEPS, seed=0, progress=False)
+        yield data.load("pointmaze-umaze"), data.load("pointmaze-umaze-maze2d")
+
+
+def test_maze2d_rewards_are_d4rls_sparse_relabelling_by_hand():
+    goal = np.array([1.0, 2.0])
+    xy = np.array([[1.0, 2.0], [1.3, 2.4], [1.0, 2.5], [1.0, 2.51], [-3.0, 0.0]])
+    # distances 0, 0.5 (3-4-5 triangle scaled), 0.5, 0.51, far: D4RL counts <= 0.5
+    assert pointmaze.maze2d_rewards(xy, goal).tolist() == [1.0, 1.0, 1.0, 0.0, 0.0]
+
+
+def test_maze2d_dataset_is_the_same_stream_without_the_goal(tiny_maze2d):
+    goal_in_view, maze2d = tiny_maze2d
+    # U-maze's evaluation goal: cell (1, 1) of the 5 x 5 map, centre x = 1 + 0.5 - 2.5, y = 2.5 - 1 - 0.5
+    goal = np.array([-1.0, 1.0])
+    assert np.allclose(
+        pointmaze.Grid(pointmaze.eval_maze_map("pointmaze-umaze")).center((1, 1)), goal
+    )
+    for a, b in zip(goal_in_view, maze2d):
+        assert b["observations"].shape == (len(a["rewards"]) + 1, 4)
+        assert np.array_equal(
+            b["observations"], a["observations"][:, :4]
+        )  # same states, goal dropped
+        assert np.array_equal(b["actions"], a["actions"])
+        distance = np.linalg.norm(b["observations"][:-1, :2] - goal, axis=1)
+        assert np.array_equal(b["rewards"], (distance <= 0.5).astype(np.float32))
+    dataset = minari.load_dataset("minirl/pointmaze-umaze-maze2d-v0")
+    assert dataset.observation_space.shape == (4,)
+
+
+def test_maze2d_eval_env_hides_the_goal_and_pays_near_the_fixed_goal():
+    env = envs.make_env("pointmaze-umaze-maze2d")
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (4,)
+    # put the point on the goal cell's centre: the next step pays 1 (it barely moves with a zero force)
+    env.unwrapped.point_env.set_state(np.array([-1.0, 1.0]), np.zeros(2))
+    obs, reward, terminated, truncated, _ = env.step(np.zeros(2, np.float32))
+    assert reward == 1.0 and not terminated and np.linalg.norm(obs[:2] - [-1.0, 1.0]) < 0.05
+    # 0.6 to the right of the centre (still open floor, cell (1, 2)): no reward
+    env.unwrapped.point_env.set_state(np.array([-0.4, 1.0]), np.zeros(2))
+    obs, reward, _, _, _ = env.step(np.zeros(2, np.float32))
+    assert reward == 0.0 and np.linalg.norm(obs[:2] - [-0.4, 1.0]) < 0.05
+    env.close()
+
+
+@pytest.mark.parametrize("algo", ["bc", "iql", "dt"])
+def test_methods_train_and_act_on_maze2d(tiny_maze2d, algo, tmp_path):
+    from minirl.train import run_training
+
+    torch.manual_seed(0)
+    run = run_training(
+        algo, "pointmaze-umaze-maze2d", steps=3, out=tmp_path / algo, progress=False, device="cpu",
+        overrides=TINY[algo],
+    )  # fmt: skip
+    module, cfg, tok, model, state = load_run(run, "cpu")
+    assert tok.state_size == 4 and tok.act_dim == 2
+    agent = algo_module(algo).Agent(model, tok)
+    env_list = [envs.make_env("pointmaze-umaze-maze2d") for _ in range(2)]
+    loop = EnvLoop(agent, env_list, 0, tok.encode_obs)
+    loop.step()
+    assert loop.lengths.tolist() == [1, 1]
+    loop.close()
