@@ -384,6 +384,17 @@ def minari_fields(name: str) -> dict:
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def start_then_goal(in_start: np.ndarray, in_goal: np.ndarray) -> np.ndarray:
+    """One episode: for each start cell c, is the point in c at some step t and in the goal region at some t' >= t?
+
+    in_start (C, T) bool: in start cell c at step t; in_goal (T,) bool. Returns (C,) bool. Only the FIRST visit of
+    c matters (if any later visit is followed by the goal, the first is too), and the goal only at its LAST step."""
+    if not in_goal.any():
+        return np.zeros(len(in_start), bool)
+    last_goal = np.flatnonzero(in_goal)[-1]
+    return in_start[:, : last_goal + 1].any(axis=1)
+
+
 def stitching_share(
     positions: list[np.ndarray],
     grid: Grid,
@@ -398,19 +409,18 @@ def stitching_share(
     some step t' >= t. `share` is their mean over the start cells (evaluation draws its start uniformly among
     them). Near 0: no episode shows the way from an evaluation start to the goal, so success requires stitching
     pieces of different episodes. Returns {"share", "per_cell": {"(i, j)": share}, "episodes", "goal_share"}."""
-    per_cell = {}
-    reaches_goal = []
-    first_in = {cell: [] for cell in start_cells}
+    hits, reaches_goal = (
+        [],
+        [],
+    )  # per episode: (C,) start cell then goal; whether it reaches the goal at all
     for xy in positions:
         in_goal = np.linalg.norm(xy - goal, axis=-1) <= radius  # (T+1,)
-        last_goal = int(np.flatnonzero(in_goal)[-1]) if in_goal.any() else -1
-        reaches_goal.append(last_goal >= 0)
         cells = grid.cell_of(xy)  # (T+1, 2)
-        for cell in start_cells:
-            here = np.flatnonzero((cells == cell).all(-1))
-            first_in[cell].append(len(here) > 0 and here[0] <= last_goal)
-    for cell in start_cells:
-        per_cell[str(tuple(cell))] = float(np.mean(first_in[cell])) if positions else 0.0
+        in_start = np.stack([(cells == cell).all(-1) for cell in start_cells])  # (C, T+1)
+        hits.append(start_then_goal(in_start, in_goal))
+        reaches_goal.append(bool(in_goal.any()))
+    shares = np.mean(hits, axis=0) if positions else np.zeros(len(start_cells))
+    per_cell = {str(tuple(cell)): float(v) for cell, v in zip(start_cells, shares)}
     return dict(
         share=float(np.mean(list(per_cell.values()))) if per_cell else 0.0,
         per_cell=per_cell,

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The stitching table (issue 15): methods on the PointMaze tasks with stated budgets, 50 evaluation episodes per run
+# (env seeds 0-49). Seeds are added one at a time over all mazes (seed 0 everywhere first), so a run stopped early
+# still covers every maze. Runs live in runs/pointmaze (reused: calling again costs only the table); the table is
+# written to runs/pointmaze-table/compare.md. Usage:
+#   bash docs/scripts/pointmaze_table.sh "umaze-maze2d medium-maze2d large-maze2d" "bc iql" 3
+set -euo pipefail
+tasks=${1:-"umaze-maze2d medium-maze2d large-maze2d"}
+algos=${2:-"bc iql dt"}
+seeds=${3:-3}
+export OMP_NUM_THREADS=1
+datasets=""
+for task in $tasks; do
+  minirl data info "pointmaze-$task" >/dev/null 2>&1 || minirl data collect "pointmaze-$task"
+  datasets="$datasets,pointmaze-$task"
+done
+# step budgets (the same as the HalfCheetah ladder's, docs/scripts/halfcheetah_ladder.sh), not minutes
+sets=()
+for algo in $algos; do
+  case $algo in
+    bc | iql | cql) sets+=(--set "$algo.steps=20000") ;;
+    dt) sets+=(--set dt.steps=4000 --set dt.context_len=10 --set dt.lr=3e-4 --set dt.warmup_steps=1000) ;;
+  esac
+done
+for n in $(seq 1 "$seeds"); do
+  minirl compare --datasets "${datasets#,}" --algos "$(echo $algos | tr ' ' ,)" --seeds "$n" --episodes 50 \
+    "${sets[@]}" --runs-dir runs/pointmaze --out runs/pointmaze-table
+done
