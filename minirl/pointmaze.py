@@ -514,7 +514,9 @@ def analyze_stitching(
     grid = Grid(eval_maze_map(env))
     goal = grid.center(goal_cell(env))
     positions = [ep["observations"][:, :2] for ep in data.load(dataset)]
-    report = dict(dataset=dataset, **stitching_share(positions, grid, eval_start_cells(env), goal))
+    radius = MAZE2D_RADIUS if is_maze2d(env) else GOAL_RADIUS  # the task's own success radius
+    share = stitching_share(positions, grid, eval_start_cells(env), goal, radius)
+    report = dict(dataset=dataset, radius=radius, **share)
     rollouts = [rollout_paths(run, episodes) for run in runs]
     for run, result in zip(runs, rollouts):
         if result["env"] != env:
