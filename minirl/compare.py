@@ -7,7 +7,8 @@ hash8 is a content key over the algorithm, its full config (steps included), the
 of its contents), the seed and the time budget: change any of them and a new run is trained; change none and
 calling compare again costs only the table.
 
-Scores: HalfCheetah as the D4RL-normalized score (0 = random, 100 = expert), BabyAI as the success rate in %;
+Scores: HalfCheetah and PointMaze as the D4RL-normalized score (0 = random, 100 = expert; PointMaze with maze2d's
+reference returns), BabyAI as the success rate in %;
 mean ± std over seeds. Written to `out`: compare.md, compare.csv and the bar chart compare.png. Next to our table
 the papers' own HalfCheetah numbers are printed, labelled as what they are: results on D4RL's data, not ours.
 """
@@ -214,7 +215,7 @@ def evaluate_or_reuse(
 
 
 def score_of(result: dict) -> float:
-    """HalfCheetah: normalized score; BabyAI: success rate in %."""
+    """HalfCheetah and PointMaze: normalized score; BabyAI: success rate in %."""
     return (
         result["normalized_score"]
         if "normalized_score" in result
@@ -524,7 +525,7 @@ def write_markdown(
     )
     text = (
         f"# minirl compare\n\nOur runs on our datasets: mean ± std over {seeds} seed(s), {episodes} evaluation "
-        "episodes per run. HalfCheetah: D4RL-normalized score; BabyAI: success rate in %.\n\n"
+        "episodes per run. HalfCheetah and PointMaze: D4RL-normalized score; BabyAI: success rate in %.\n\n"
         + ours
         + "\n## The papers' figures (D4RL HalfCheetah-v2 data, not ours)\n\nNormalized scores as reported: BC, CQL, "
         "IQL, DT from Kostrikov et al. 2021 (IQL), Table 1; TT from Janner et al. 2021. Our HalfCheetah datasets "
