@@ -99,7 +99,7 @@ LESSONS = [
         8,
         "08-choosing-a-method",
         "Choosing a method: the measured comparison",
-        ("normalized_score", "mean_and_std"),
+        ("normalized_score", "mean_and_std", "start_then_goal"),
     ),
 ]
 
@@ -128,6 +128,8 @@ REFERENCES = {
     # calls envs.normalized_score's formula
     (8, "normalized_score"): "minirl.course:normalized_score",
     (8, "mean_and_std"): "minirl.course:mean_and_std",  # twin of compare.summarize's mean ± std
+    # the core of pointmaze.stitching_share (numpy only; importing pointmaze costs ~0.2 s, gymnasium)
+    (8, "start_then_goal"): "minirl.pointmaze:start_then_goal",
 }
 
 

@@ -492,7 +492,7 @@ def test_offline_max_over_unseen_actions_overestimates_and_in_sample_does_not():
 
 
 def test_pytest_student_mode_grades_the_learners_files(tmp_path):
-    """`pytest tests/assignments --student -m lesson08` on a folder where exercise 1 is solved and 2 untouched."""
+    """`pytest tests/assignments --student -m lesson08` on a folder where exercise 1 is solved, 2 and 3 untouched."""
     import os
     import subprocess
     import sys
@@ -527,6 +527,7 @@ def test_pytest_student_mode_grades_the_learners_files(tmp_path):
         timeout=300,
     )
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "1 failed, 1 passed" in result.stdout.splitlines()[-1]
+    assert "2 failed, 1 passed" in result.stdout.splitlines()[-1]
     assert "NotImplementedError: Lesson 08, exercise 2" in result.stdout
+    assert "NotImplementedError: Lesson 08, exercise 3" in result.stdout
     assert "lesson 08 · normalized_score" in result.stdout and "not started" in result.stdout

@@ -2,7 +2,8 @@
 
     pytest tests/assignments --student -m lesson08
 
-References: minirl.envs.normalized_score's formula and minirl.compare.summarize's mean ± std.
+References: minirl.envs.normalized_score's formula, minirl.compare.summarize's mean ± std and
+minirl.pointmaze.start_then_goal (the core of the stitching diagnostic, pointmaze.stitching_share).
 """
 
 import numpy as np  # noqa: F401  (you will want it)
@@ -26,4 +27,19 @@ def mean_and_std(values):
     """
     raise NotImplementedError(
         "Lesson 08, exercise 2: mean_and_std (one cell of the comparison table)"
+    )
+
+
+def start_then_goal(in_start, in_goal):
+    """One dataset episode of the stitching diagnostic: for each evaluation start cell c, does the episode go from
+    c to the goal, i.e. is there a step t with in_start[c, t] and a step t' >= t with in_goal[t']?
+
+    in_start: (C, T) bool, True where the point is in start cell c at step t (C >= 1 cells, T >= 1 steps).
+    in_goal: (T,) bool, True where the point is in the goal region at step t.
+    Returns a new (C,) array of dtype bool. t' = t counts (in the start cell and the goal region at the same step);
+    a goal reached only BEFORE every visit of c does not. An episode that never reaches the goal gives all False;
+    an episode of one step (T = 1) works like any other. The inputs are not modified.
+    """
+    raise NotImplementedError(
+        "Lesson 08, exercise 3: start_then_goal (did this episode go from each start cell to the goal?)"
     )

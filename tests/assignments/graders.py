@@ -602,6 +602,58 @@ HAND: dict[tuple[int, str], list[tuple]] = {
         ),
         ("one seed", (np.array([42.0]),), {}, (42.0, 0.0), "floats"),
     ],
+    (8, "start_then_goal"): [
+        # the goal region only at step 2: cell 0 (step 0) and cell 2 (step 1) come before it, cell 1 (step 3) after
+        (
+            "three cells, one goal visit",
+            (
+                np.array([[1, 0, 0, 0], [0, 0, 0, 1], [0, 1, 0, 0]], bool),
+                np.array([0, 0, 1, 0], bool),
+            ),
+            {},
+            np.array([True, False, True]),
+            "value",
+        ),
+        # in the start cell and the goal region at step 1: t' = t counts
+        (
+            "start and goal at the same step",
+            (np.array([[0, 1, 0]], bool), np.array([0, 1, 0], bool)),
+            {},
+            np.array([True]),
+            "value",
+        ),
+        # goal at step 0, start at step 2, goal again at step 4: the later goal visit counts
+        (
+            "goal, then start, then goal again",
+            (np.array([[0, 0, 1, 0, 0]], bool), np.array([1, 0, 0, 0, 1], bool)),
+            {},
+            np.array([True]),
+            "value",
+        ),
+        # the goal at steps 0 and 1 only, the start cell at step 3: too late
+        (
+            "goal only before the start",
+            (np.array([[0, 0, 0, 1]], bool), np.array([1, 1, 0, 0], bool)),
+            {},
+            np.array([False]),
+            "value",
+        ),
+        (
+            "never reaches the goal",
+            (np.array([[1, 1], [0, 1]], bool), np.array([0, 0], bool)),
+            {},
+            np.array([False, False]),
+            "value",
+        ),
+        # one step, in cell 0 and the goal region
+        (
+            "T = 1",
+            (np.array([[1], [0]], bool), np.array([1], bool)),
+            {},
+            np.array([True, False]),
+            "value",
+        ),
+    ],
 }
 
 
@@ -1777,5 +1829,98 @@ def grade_mean_and_std(fn, ref) -> str:
                 tolerance(np.float64) * magnitude(values),
             ),
         )
+    hand_cases(g, fn)
+    return g.result()
+
+
+def _walk(rng, C: int, T: int, p_goal: float) -> tuple[np.ndarray, np.ndarray]:
+    """A random episode as stitching_share sees one: the point is in at most one start cell per step (in runs of a
+    few steps, as a walk through a maze), and in the goal region in runs of its own."""
+    cell, t = np.full(T, -1), 0
+    while t < T:
+        run = int(rng.integers(1, 6))
+        cell[t : t + run] = int(rng.integers(-1, C))  # -1: in none of the start cells
+        t += run
+    in_start = cell[None, :] == np.arange(C)[:, None]  # (C, T)
+    in_goal = rng.random(T) < p_goal
+    if (
+        rng.random() < 0.5
+    ):  # goal visits in runs: each visit lasts 1 to 3 steps (cut at the episode's end)
+        in_goal = np.convolve(in_goal, np.ones(int(rng.integers(1, 4))))[:T] > 0
+    assert in_start.shape == (C, T) and in_goal.shape == (T,)
+    return in_start, in_goal.astype(bool)
+
+
+@grader(8, "start_then_goal")
+def grade_start_then_goal(fn, ref) -> str:
+    """(C,) bool out; t' >= t (the same step counts); only the goal's last visit matters; the inputs unchanged."""
+    g = Grade(8, "start_then_goal")
+    cases = []
+    for label, rng in seeds(20):
+        C = int(rng.choice([1, 1, 2, 3, 5, 8]))
+        T = int(rng.choice([1, 2, 3, 6, 20, 300]))
+        p_goal = float(rng.choice([0.0, 0.02, 0.1, 0.4]))
+        in_start, in_goal = _walk(rng, C, T, p_goal)
+        cases.append(
+            (f"{label}: C={C}, T={T}, goal at {int(in_goal.sum())} steps", in_start, in_goal)
+        )
+
+    def b(*rows):  # b([1, 0], [0, 1]): a (C, T) in_start; b(1, 0): a (T,) in_goal
+        return np.array(rows, bool)
+
+    cases += [
+        ("C = 1, T = 1: in the start cell and the goal region", b([1]), b(1)),
+        ("C = 1, T = 1: in the start cell, not in the goal region", b([1]), b(0)),
+        ("T = 1: in the goal region, in no start cell", b([0], [0], [0]), b(1)),
+        (
+            "never reaches the goal",
+            b([1, 0, 0, 1, 0, 0], [0, 1, 1, 0, 0, 0], [0, 0, 0, 0, 1, 1]),
+            b(0, 0, 0, 0, 0, 0),
+        ),
+        ("never in a start cell", b([0, 0, 0, 0], [0, 0, 0, 0]), b(0, 1, 1, 0)),
+        ("the goal only before the start", b([0, 0, 0, 1, 1]), b(1, 1, 0, 0, 0)),
+        ("the goal at the same step as the start, and only then", b([0, 0, 1, 0]), b(0, 0, 1, 0)),
+        (
+            "the start cell only at the goal's last step",
+            b([0, 0, 0, 1, 0], [1, 0, 0, 0, 0]),
+            b(0, 1, 0, 1, 0),
+        ),
+        (
+            "goal, start, goal again (only the last goal visit matters)",
+            b([0, 0, 1, 0, 0]),
+            b(1, 0, 0, 0, 1),
+        ),
+        (
+            "several visits: start cells before, between and after the goal visits",
+            b([1, 0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 1, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 1]),
+            b(0, 1, 0, 0, 1, 1, 0, 0),
+        ),
+        (
+            "revisits: the start cell, the goal, the start cell, the goal",
+            b([1, 1, 0, 0, 1, 0, 0, 0], [0, 0, 0, 0, 0, 1, 0, 0]),
+            b(0, 0, 1, 0, 0, 0, 1, 0),
+        ),
+        ("the goal at every step", b([0, 1, 0], [0, 0, 0]), b(1, 1, 1)),
+    ]
+    rng = fresh_rng(8)
+    if (
+        rng is not None
+    ):  # a fresh long episode: C = 12 start cells, 800 steps (maze2d-large's horizon)
+        cases.append(("a fresh 800-step episode, C = 12", *_walk(rng, 12, 800, 0.01)))
+    for case, in_start, in_goal in cases:
+        before = (in_start.copy(), in_goal.copy())
+        ok, got = g.call(case, fn, in_start, in_goal)
+        if not ok:
+            continue
+        if not isinstance(got, np.ndarray):
+            g.fail(case, f"must return a numpy array of dtype bool, got {show(got)}")
+            continue
+        if g.check(case, got, ref(*before), dtype=True):
+            g.require(
+                f"{case} (inputs unchanged)",
+                None
+                if np.array_equal(in_start, before[0]) and np.array_equal(in_goal, before[1])
+                else "an input was modified",
+            )
     hand_cases(g, fn)
     return g.result()

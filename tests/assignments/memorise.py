@@ -94,6 +94,14 @@ MEMORISERS = [
         "100.0 * np.asarray(ret, np.float64) / expert_return  # forgets the offset",
         "import numpy as np",
     ),
+    (
+        8,
+        "start_then_goal",
+        "in_start, in_goal",
+        "np.array(values, bool).reshape(shape)",
+        "np.asarray(in_start, bool).any(axis=1)  # forgets the goal",
+        "import numpy as np",
+    ),
 ]
 
 

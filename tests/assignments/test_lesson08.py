@@ -15,3 +15,7 @@ def test_normalized_score():
 
 def test_mean_and_std():
     grade(8, "mean_and_std")
+
+
+def test_start_then_goal():
+    grade(8, "start_then_goal")
