@@ -436,6 +436,37 @@ def eval_start_cells(name: str) -> list[Cell]:
     return [c for c in grid.open_cells() if c != goal_cell(name)]
 
 
+def reference_returns(name: str, episodes: int = 50, seed: int = 0) -> dict:
+    """The two ends of the score scale measured on THIS evaluation env (episode i resets with seed + i, as
+    `minirl eval` does): "expert", the planner and waypoint controller steering to the fixed goal without noise
+    (the dataset's behaviour minus its noise; D4RL's maze2d expert was this controller), and "random", uniform
+    actions in [-1, 1]^2. Returns {"expert": [returns], "random": [returns]}. D4RL's reference returns were measured
+    on D4RL's own maze env; these show how far this env's scale is from them."""
+    from minirl.envs import make_env
+
+    grid = Grid(eval_maze_map(name))
+    goal = grid.center(goal_cell(name))
+    out = {"expert": [], "random": []}
+    for kind in out:
+        for i in range(episodes):
+            env = make_env(name)
+            obs, _ = env.reset(seed=seed + i)
+            env.action_space.seed(seed + i)
+            controller = WaypointController(grid, np.random.default_rng(seed + i))
+            total, done = 0.0, False
+            while not done:
+                if kind == "random":
+                    action = env.action_space.sample()
+                else:
+                    state = dict(observation=obs[:4], achieved_goal=obs[:2], desired_goal=goal)
+                    action = controller.act(state)[0].astype(np.float32)
+                obs, reward, terminated, truncated, _ = env.step(action)
+                total, done = total + reward, terminated or truncated
+            out[kind].append(total)
+            env.close()
+    return out
+
+
 def rollout_paths(run_dir: str | Path, episodes: int = 3, seed: int = 0) -> dict:
     """A run's agent on its pointmaze evaluation task: (x, y) of every step of `episodes` episodes (seeds seed,
     seed+1, ...), the returns and the normalized scores."""
