@@ -510,7 +510,7 @@ def plot_rollouts(name: str, rollouts: list[dict], path: Path) -> Path:
         for i, j in zip(*np.nonzero(grid.walls)):
             x, y = grid.center((i, j))
             ax.add_patch(plt.Rectangle((x - 0.5, y - 0.5), 1, 1, color="0.6"))
-        ax.add_patch(plt.Circle(goal, GOAL_RADIUS, color="red", alpha=0.3))
+        ax.add_patch(plt.Circle(goal, GOAL_RADIUS, color="red", alpha=0.5))
         for k, xy in enumerate(result["paths"]):
             line = ax.plot(xy[:, 0], xy[:, 1], lw=1, label=f"return {result['returns'][k]:.0f}")
             ax.plot(*xy[0], "o", color=line[0].get_color())
@@ -522,7 +522,8 @@ def plot_rollouts(name: str, rollouts: list[dict], path: Path) -> Path:
         ax.set_aspect("equal")
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.legend(fontsize=6, loc="lower right")
+        # below the maze, where it hides neither a path nor the goal
+        ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
