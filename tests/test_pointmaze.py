@@ -287,7 +287,7 @@ def test_maze2d_eval_env_hides_the_goal_and_pays_near_the_fixed_goal():
     env.close()
 
 
-@pytest.mark.parametrize("algo", ["bc", "iql", "dt"])
+@pytest.mark.parametrize("algo", ["bc", "cql", "iql", "dt", "tt", "leap"])
 def test_methods_train_and_act_on_maze2d(tiny_maze2d, algo, tmp_path):
     from minirl.train import run_training
 
@@ -298,7 +298,8 @@ def test_methods_train_and_act_on_maze2d(tiny_maze2d, algo, tmp_path):
     )  # fmt: skip
     module, cfg, tok, model, state = load_run(run, "cpu")
     assert tok.state_size == 4 and tok.act_dim == 2
-    agent = algo_module(algo).Agent(model, tok)
+    options = {"beam_width": 2} if algo == "tt" else {}  # the rest: EvalOptions' defaults
+    agent = algo_module(algo).Agent(model, tok, **options)
     env_list = [envs.make_env("pointmaze-umaze-maze2d") for _ in range(2)]
     loop = EnvLoop(agent, env_list, 0, tok.encode_obs)
     loop.step()
