@@ -97,6 +97,11 @@ def goal_cell(name: str) -> Cell:
     return EVAL_GOAL_CELLS[maze_of(name)]
 
 
+def goal_radius(name: str) -> float:
+    """The task's success radius: D4RL's 0.5 for a `-maze2d` name, Gymnasium-Robotics' 0.45 otherwise."""
+    return MAZE2D_RADIUS if is_maze2d(name) else GOAL_RADIUS
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The maze as a grid: cells <-> coordinates, and the planner
 # ---------------------------------------------------------------------------------------------------------------
@@ -270,6 +275,11 @@ def _gym_id(name: str) -> str:
     return get_spec(name).gym_id
 
 
+def eval_goal(name: str) -> np.ndarray:
+    """The (x, y) centre of D4RL's evaluation goal cell: where the maze2d reward is paid, where stitching ends."""
+    return Grid(eval_maze_map(name)).center(goal_cell(name))
+
+
 def eval_env_kwargs(name: str) -> dict:
     """D4RL's evaluation task: fixed goal cell, random start among the other open cells, the goal never moves."""
     return dict(maze_map=eval_maze_map(name), continuing_task=True, reset_target=False)
@@ -281,7 +291,7 @@ def make_eval_env(name: str, **kwargs) -> gym.Env:
     register()
     env = gym.make(_gym_id(name), **dict(eval_env_kwargs(name), **kwargs))
     if is_maze2d(name):
-        return Maze2dTask(env, Grid(eval_maze_map(name)).center(goal_cell(name)))
+        return Maze2dTask(env, eval_goal(name))
     return FlatGoalObservation(env)
 
 
@@ -302,9 +312,8 @@ def collect_episodes(
 
     register()
     if is_maze2d(name):
-        goal = Grid(eval_maze_map(name)).center(goal_cell(name))
         stream = collect_episodes(maze_of(name), steps, seed, advance, noise)
-        return [maze2d_episode(episode, goal) for episode in stream]
+        return [maze2d_episode(episode, eval_goal(name)) for episode in stream]
     horizon = get_spec(name).max_steps
     rng = np.random.default_rng(seed)
     with quiet():
@@ -409,10 +418,8 @@ def stitching_share(
     some step t' >= t. `share` is their mean over the start cells (evaluation draws its start uniformly among
     them). Near 0: no episode shows the way from an evaluation start to the goal, so success requires stitching
     pieces of different episodes. Returns {"share", "per_cell": {"(i, j)": share}, "episodes", "goal_share"}."""
-    hits, reaches_goal = (
-        [],
-        [],
-    )  # per episode: (C,) start cell then goal; whether it reaches the goal at all
+    hits = []  # per episode: (C,) start cell, then the goal
+    reaches_goal = []  # per episode: whether it reaches the goal region at all
     for xy in positions:
         in_goal = np.linalg.norm(xy - goal, axis=-1) <= radius  # (T+1,)
         cells = grid.cell_of(xy)  # (T+1, 2)
@@ -445,7 +452,7 @@ def reference_returns(name: str, episodes: int = 50, seed: int = 0) -> dict:
     from minirl.envs import make_env
 
     grid = Grid(eval_maze_map(name))
-    goal = grid.center(goal_cell(name))
+    goal = eval_goal(name)
     out = {"expert": [], "random": []}
     for kind in out:
         for i in range(episodes):
@@ -502,7 +509,7 @@ def plot_rollouts(name: str, rollouts: list[dict], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     grid = Grid(eval_maze_map(name))
-    goal = grid.center(goal_cell(name))
+    goal = eval_goal(name)
     fig, axes = plt.subplots(
         1, len(rollouts), figsize=(3.2 * len(rollouts), 3.2 * grid.rows / grid.cols), squeeze=False
     )
@@ -510,7 +517,7 @@ def plot_rollouts(name: str, rollouts: list[dict], path: Path) -> Path:
         for i, j in zip(*np.nonzero(grid.walls)):
             x, y = grid.center((i, j))
             ax.add_patch(plt.Rectangle((x - 0.5, y - 0.5), 1, 1, color="0.6"))
-        ax.add_patch(plt.Circle(goal, GOAL_RADIUS, color="red", alpha=0.5))
+        ax.add_patch(plt.Circle(goal, goal_radius(name), color="red", alpha=0.5))
         for k, xy in enumerate(result["paths"]):
             line = ax.plot(xy[:, 0], xy[:, 1], lw=1, label=f"return {result['returns'][k]:.0f}")
             ax.plot(*xy[0], "o", color=line[0].get_color())
@@ -530,6 +537,22 @@ def plot_rollouts(name: str, rollouts: list[dict], path: Path) -> Path:
     return path
 
 
+def dataset_stitching_share(dataset: str) -> dict:
+    """`stitching_share` of a pointmaze dataset on disk against its own task's evaluation goal and radius:
+    {"dataset", "radius", **stitching_share(...)}. ValueError for a dataset of another env."""
+    from minirl import data
+
+    env = data.env_of(dataset)
+    if maze_of(env) not in EVAL_GOAL_CELLS:
+        raise ValueError(f"stitching needs a pointmaze dataset, got '{dataset}'")
+    grid = Grid(eval_maze_map(env))
+    positions = [ep["observations"][:, :2] for ep in data.load(dataset)]
+    share = stitching_share(
+        positions, grid, eval_start_cells(env), eval_goal(env), goal_radius(env)
+    )
+    return dict(dataset=dataset, radius=goal_radius(env), **share)
+
+
 def analyze_stitching(
     runs: list[str], dataset: str | None, out: Path, episodes: int = 3
 ) -> list[Path]:
@@ -541,14 +564,7 @@ def analyze_stitching(
 
     dataset = dataset or load_checkpoint(Path(runs[0]))["dataset"]
     env = data.env_of(dataset)
-    if maze_of(env) not in EVAL_GOAL_CELLS:
-        raise ValueError(f"stitching needs a pointmaze dataset, got '{dataset}'")
-    grid = Grid(eval_maze_map(env))
-    goal = grid.center(goal_cell(env))
-    positions = [ep["observations"][:, :2] for ep in data.load(dataset)]
-    radius = MAZE2D_RADIUS if is_maze2d(env) else GOAL_RADIUS  # the task's own success radius
-    share = stitching_share(positions, grid, eval_start_cells(env), goal, radius)
-    report = dict(dataset=dataset, radius=radius, **share)
+    report = dataset_stitching_share(dataset)
     rollouts = [rollout_paths(run, episodes) for run in runs]
     for run, result in zip(runs, rollouts):
         if result["env"] != env:

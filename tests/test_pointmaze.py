@@ -192,27 +192,33 @@ def test_tiny_dataset_round_trips_through_minari(tiny_dataset):
     assert np.allclose(loaded[0]["observations"], flat.astype(np.float32))
 
 
+@pytest.mark.parametrize(
+    "task, fixture, state_size",
+    [("pointmaze-umaze", "tiny_dataset", 6), ("pointmaze-umaze-maze2d", "tiny_maze2d", 4)],
+)
 @pytest.mark.parametrize("algo", ["bc", "cql", "iql", "dt", "tt", "leap"])
-def test_every_method_trains_and_acts_on_pointmaze(tiny_dataset, algo, tmp_path):
+def test_every_method_trains_and_acts_on_pointmaze(
+    request, task, fixture, state_size, algo, tmp_path
+):
+    """Both tasks: the goal in view (S = 6) and D4RL's maze2d (S = 4, no goal)."""
     from minirl.train import run_training
 
+    request.getfixturevalue(fixture)
     torch.manual_seed(0)
     run = run_training(
-        algo, "pointmaze-umaze", steps=3, out=tmp_path / algo, progress=False, device="cpu",
-        overrides=TINY[algo],
+        algo, task, steps=3, out=tmp_path / algo, progress=False, device="cpu", overrides=TINY[algo],
     )  # fmt: skip
     module, cfg, tok, model, state = load_run(run, "cpu")
-    assert tok.state_size == 6 and tok.act_dim == 2
+    assert tok.state_size == state_size and tok.act_dim == 2
     options = {"beam_width": 2} if algo == "tt" else {}  # the rest: EvalOptions' defaults
     agent = algo_module(algo).Agent(model, tok, **options)
-    loop = EnvLoop(agent, [envs.make_env("pointmaze-umaze") for _ in range(2)], 0, tok.encode_obs)
+    loop = EnvLoop(agent, [envs.make_env(task) for _ in range(2)], 0, tok.encode_obs)
     for _ in range(2):
         loop.step()
     assert loop.lengths.tolist() == [2, 2]
     loop.close()
-    if (
-        algo == "dt"
-    ):  # DT's default R̂ target on PointMaze: maze2d-umaze's expert return (d4rl/infos.py)
+    if algo == "dt":
+        # DT's default R̂ target on PointMaze: maze2d-umaze's expert return (d4rl/infos.py), on both tasks
         assert agent.target_return == pytest.approx(161.86)
 
 
@@ -285,26 +291,6 @@ def test_maze2d_eval_env_hides_the_goal_and_pays_near_the_fixed_goal():
     obs, reward, _, _, _ = env.step(np.zeros(2, np.float32))
     assert reward == 0.0 and np.linalg.norm(obs[:2] - [-0.4, 1.0]) < 0.05
     env.close()
-
-
-@pytest.mark.parametrize("algo", ["bc", "cql", "iql", "dt", "tt", "leap"])
-def test_methods_train_and_act_on_maze2d(tiny_maze2d, algo, tmp_path):
-    from minirl.train import run_training
-
-    torch.manual_seed(0)
-    run = run_training(
-        algo, "pointmaze-umaze-maze2d", steps=3, out=tmp_path / algo, progress=False, device="cpu",
-        overrides=TINY[algo],
-    )  # fmt: skip
-    module, cfg, tok, model, state = load_run(run, "cpu")
-    assert tok.state_size == 4 and tok.act_dim == 2
-    options = {"beam_width": 2} if algo == "tt" else {}  # the rest: EvalOptions' defaults
-    agent = algo_module(algo).Agent(model, tok, **options)
-    env_list = [envs.make_env("pointmaze-umaze-maze2d") for _ in range(2)]
-    loop = EnvLoop(agent, env_list, 0, tok.encode_obs)
-    loop.step()
-    assert loop.lengths.tolist() == [1, 1]
-    loop.close()
 
 
 def test_the_noiseless_expert_reaches_the_fixed_goal_and_random_actions_do_worse():

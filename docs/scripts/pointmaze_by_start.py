@@ -37,17 +37,10 @@ def start_cells(env: str, seeds: list[int]) -> list[tuple[int, int]]:
 
 
 def cell_shares(dataset: str) -> dict[tuple[int, int], float]:
-    env = data.env_of(dataset)
-    grid = pointmaze.Grid(pointmaze.eval_maze_map(env))
-    goal = grid.center(pointmaze.goal_cell(env))
-    radius = pointmaze.MAZE2D_RADIUS if pointmaze.is_maze2d(env) else pointmaze.GOAL_RADIUS
-    positions = [ep["observations"][:, :2] for ep in data.load(dataset)]
-    report = pointmaze.stitching_share(
-        positions, grid, pointmaze.eval_start_cells(env), goal, radius
-    )
-    return {
-        tuple(int(v) for v in k.strip("()").split(",")): s for k, s in report["per_cell"].items()
-    }
+    """Start cell -> its stitching share (per_cell is in eval_start_cells' order)."""
+    report = pointmaze.dataset_stitching_share(dataset)
+    cells = pointmaze.eval_start_cells(data.env_of(dataset))
+    return dict(zip(cells, report["per_cell"].values()))
 
 
 def main(root: Path, threshold: float = 0.05) -> None:
