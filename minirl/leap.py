@@ -12,7 +12,9 @@ that follows the current state s, and reads it as an energy over whole plans, th
 A plan has low energy when each of its actions is what the model expects given all the others. Planning minimizes
 E: start from the plan predicted from all-[MASK] tokens, then again and again pick one token, mask it and resample it
 from p_θ(a_i | s, τ_-i) (a Gibbs step), recording E after every step. Execute a_1, observe, plan again.
-Cost per decision: (iterations + 2) forward passes (the start, one per refinement, the final E) of P rows each.
+Cost per decision: (iterations + 2) forward passes (the start, one per refinement, the final E) of P rows each;
+a Gibbs step at a random token needs only one of those rows, so when acting without recording E (the default,
+EvalOptions.energy_trace) a decision is iterations + 1 passes of one row per plan.
 
 Tokens, one sequence per plan: [s, a_1, ..., a_L]. Token 0 is the current state, with the goal pooled in (BabyAI:
 the mission words); tokens 1..P are the plan, each an action id or [MASK]. BabyAI: one token per step, 7 actions
@@ -144,6 +146,9 @@ class EvalOptions:
     temperature: Annotated[float | None, "[0, 100]"] = None  # 0: argmax refills
     execution: Annotated[str | None, ("open_loop", "replan")] = None
     resample: Annotated[str | None, ("random", "max_energy")] = None
+    # not a Config field: true records E before every refinement in trace["energy_per_iteration"]. Off (None), a
+    # refinement with resample "random" is one forward pass of N rows instead of N×P (gibbs_step): the same plans
+    energy_trace: bool | None = None
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -335,6 +340,30 @@ class Model(nn.Module):
         log_p[:, : self.tokens_per_step, self.end_id] = float("-inf")
         return log_p
 
+    def gibbs_step(
+        self,
+        states,
+        plan,
+        generator: torch.Generator | None = None,
+        temperature: float | None = None,
+    ):
+        """refine_step with resample="random", without the energy: the same new plan (the same token i and the same
+        draw from the generator) from ONE forward pass of B rows, where refine_step's energy needs B×P.
+
+        Only copy i of conditionals() is read for the Gibbs step, so only that copy is run. states (B, S), plan
+        (B, P) -> new plan (B, P)."""
+        B, P = plan.shape
+        i = torch.randint(
+            P, (B,), generator=generator, device=plan.device
+        )  # (B,) any token (official)
+        rows = torch.arange(B, device=plan.device)
+        masked = plan.clone()
+        masked[rows, i] = self.mask_id  # copy i: token i hidden, every other one visible
+        log_p = self.acting_first(self(states, masked).log_softmax(-1))  # (B, P, V)
+        plan = plan.clone()
+        plan[rows, i] = self.choose(log_p[rows, i], generator, temperature)
+        return plan
+
     def refine_step(
         self,
         states,
@@ -371,11 +400,14 @@ class Model(nn.Module):
         generator: torch.Generator | None = None,
         temperature: float | None = None,
         resample: str | None = None,
+        track_energy: bool = True,
     ):
         """Plans for states (B, S) -> (plan (B, horizon×A), energies (B, iterations + 1)).
 
         Start: every token [MASK], all filled in one pass from the state alone. Then `iterations` refine_steps.
-        energies[:, j] is E before refinement j; the last column is E of the returned plan. None: cfg's value."""
+        energies[:, j] is E before refinement j; the last column is E of the returned plan. None: cfg's value.
+        track_energy=False with resample "random": gibbs_step in place of refine_step, the same plan at ~1/P of
+        the cost, and energies None (max_energy needs every token's energy, so it always tracks)."""
         horizon = horizon or self.cfg.horizon
         iterations = self.cfg.iterations if iterations is None else iterations
         resample = self.cfg.resample if resample is None else resample
@@ -387,6 +419,10 @@ class Model(nn.Module):
         # (B, P) the start
         start = self.acting_first(self(states, plan).log_softmax(-1))
         plan = self.choose(start, generator, temperature)
+        if not track_energy and resample == "random":
+            for _ in range(iterations):
+                plan = self.gibbs_step(states, plan, generator, temperature)
+            return plan, None
         energies = []
         for _ in range(iterations):
             plan, energy = self.refine_step(states, plan, generator, temperature, resample)
@@ -407,8 +443,9 @@ class Agent:
     Config.
 
     trace["energy_per_iteration"][j]: the plan energy at each refinement of planning call j (mean over the envs that
-    planned then), iterations + 1 numbers, so one sees E fall within every decision; trace["planned"][j]: how many
-    envs planned in call j; trace["latency_ms"][t]: the time of step t's act() (planning included, if any).
+    planned then), iterations + 1 numbers, so one sees E fall within every decision (only with energy_trace=True);
+    trace["planned"][j]: how many envs planned in call j; trace["latency_ms"][t]: the time of step t's act()
+    (planning included, if any).
     """
 
     def __init__(self, model: Model, tok: Tokenizer, **options):
@@ -425,6 +462,7 @@ class Agent:
         )
         self.execution = cfg.execution if given.execution is None else given.execution
         self.resample = cfg.resample if given.resample is None else given.resample
+        self.energy_trace = bool(given.energy_trace)
         if not 1 <= self.horizon <= cfg.horizon:
             raise ValueError(
                 f"horizon must be in 1..{cfg.horizon} (the plan length the model was trained on)"
@@ -496,10 +534,12 @@ class Agent:
                 self.generator,
                 self.temperature,
                 self.resample,
+                self.energy_trace,
             )
             for i, steps in zip(need, self.plan_steps(plan)):
                 self.pending[i] = steps
-            self.trace["energy_per_iteration"].append(energies.mean(0).tolist())
+            if self.energy_trace:
+                self.trace["energy_per_iteration"].append(energies.mean(0).tolist())
             self.trace["planned"].append(len(need))
         for i in live:
             actions[i] = self.pending[i].pop(0)

@@ -230,6 +230,40 @@ def test_refinement_lowers_plan_energy_from_its_start(trained):
     assert greedy[:, -1].mean() < 0.8 * greedy[:, 0].mean(), greedy.mean(0)
 
 
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_untracked_planning_gives_the_same_plans_from_one_row_per_plan(trained, temperature):
+    """gibbs_step reads only copy i of conditionals(): the same token i, the same refill (from the same generator
+    draws) as refine_step with resample "random", at 1/P of the rows; so plan() without the energy is the same."""
+    model, tok, cfg, held_out, _ = trained
+    states, plan = _full_plans(held_out, tok, cfg)
+    with torch.no_grad():
+        slow, _ = model.refine_step(
+            states, plan, torch.Generator().manual_seed(3), temperature, "random"
+        )
+        fast = model.gibbs_step(states, plan, torch.Generator().manual_seed(3), temperature)
+        changed = (fast != plan).sum(1)
+        tracked, energies = model.plan(
+            states, 5, 10, torch.Generator().manual_seed(0), temperature, "random"
+        )
+        untracked, none = model.plan(
+            states,
+            5,
+            10,
+            torch.Generator().manual_seed(0),
+            temperature,
+            "random",
+            track_energy=False,
+        )
+    assert torch.equal(fast, slow)
+    assert changed.max() <= 1  # one token per plan re-filled, the others kept
+    assert torch.equal(untracked, tracked) and energies.shape == (len(states), 11) and none is None
+    # the agent records E only when asked
+    agent = leap.Agent(model, tok, iterations=2, horizon=5)
+    agent.reset(2)
+    agent.act(tok.states(held_out[0])[:1].repeat(2, 0))
+    assert agent.trace["energy_per_iteration"] == [] and agent.trace["planned"] == [2]
+
+
 def test_plans_may_end_but_the_executed_step_is_an_action(trained):
     """BabyAI plans that run past the episode's end hold [END]; plan() never puts [END] first."""
     model, tok, cfg, held_out, _ = trained
@@ -278,6 +312,7 @@ def test_tiny_planner_beats_a_random_policy_on_gotoredball(trained):
         progress=False,
         iterations=3,
         horizon=5,
+        energy_trace=True,
     )
     random_success = _random_policy_success("babyai-gotoredball", EVAL_EPISODES, EVAL_SEED)
     assert result["success_rate"] > random_success, (result["success_rate"], random_success)
@@ -380,7 +415,7 @@ def test_halfcheetah_actions_are_one_token_per_dimension(datasets):
     batch = leap.sample_batch(leap.prepare(episodes, tok, cfg), cfg, np.random.default_rng(0))
     assert batch["plan"].shape == (cfg.batch_size, 2 * 6) and int(batch["plan"].max()) < 16
     model = leap.Model(cfg, tok).eval()
-    agent = leap.Agent(model, tok, iterations=2, horizon=2)
+    agent = leap.Agent(model, tok, iterations=2, horizon=2, energy_trace=True)
     agent.reset(3)
     states = tok.states(episodes[0])[:3]
     actions = agent.act(states)
@@ -400,8 +435,32 @@ def test_agent_rejects_a_horizon_longer_than_trained(trained):
 @pytest.mark.parametrize(
     "dataset, eval_args",
     [
-        ("babyai-gotoredball", ["--episodes", "2", "--iterations", "2", "--horizon", "3"]),
-        ("halfcheetah-random", ["--episodes", "1", "--iterations", "1", "--horizon", "1"]),
+        (
+            "babyai-gotoredball",
+            [
+                "--set",
+                "energy_trace=true",
+                "--episodes",
+                "2",
+                "--iterations",
+                "2",
+                "--horizon",
+                "3",
+            ],
+        ),
+        (
+            "halfcheetah-random",
+            [
+                "--set",
+                "energy_trace=true",
+                "--episodes",
+                "1",
+                "--iterations",
+                "1",
+                "--horizon",
+                "1",
+            ],
+        ),
     ],
 )
 def test_cli_trains_and_evaluates_leap(datasets, tmp_path, dataset, eval_args):
@@ -447,6 +506,7 @@ def test_cli_trains_and_evaluates_leap(datasets, tmp_path, dataset, eval_args):
     assert {k: v for k, v in evaluation["options"].items() if v is not None} == {
         "iterations": iterations,
         "horizon": int(eval_args[-1]),
+        "energy_trace": True,
     }
     assert len(evaluation["trace"]["energy_per_iteration"][0]) == iterations + 1
     # longer than the trained plans
