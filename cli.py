@@ -118,16 +118,16 @@ def parse_overrides(pairs: list[str] | None, flag: str = "--set") -> dict:
     return out
 
 
-def parse_algo_overrides(pairs: list[str] | None) -> dict[str, dict]:
-    """`--set dt.lr=3e-4 --set tt.beam_width=8` -> {"dt": {"lr": 0.0003}, "tt": {"beam_width": 8}}."""
+def parse_algo_overrides(pairs: list[str] | None, flag: str = "--set") -> dict[str, dict]:
+    """`--set dt.lr=3e-4 --set tt.n_layer=2` -> {"dt": {"lr": 0.0003}, "tt": {"n_layer": 2}}."""
     out: dict[str, dict] = {}
     for pair in pairs or []:
         algo, dot, rest = pair.partition(".")
         if not dot or "=" not in rest or "=" in algo:
             raise typer.BadParameter(
-                f"--set expects algo.key=value (e.g. dt.lr=3e-4), got '{pair}'"
+                f"{flag} expects algo.key=value (e.g. dt.lr=3e-4), got '{pair}'"
             )
-        out.setdefault(algo, {}).update(parse_overrides([rest]))
+        out.setdefault(algo, {}).update(parse_overrides([rest], flag))
     return out
 
 
@@ -566,6 +566,13 @@ def compare(
             help="Override one algorithm's config field on every dataset: --set dt.lr=3e-4.",
         ),
     ] = None,
+    eval_set: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--eval-set",
+            help="Evaluate one algorithm with this option (as `minirl eval --set`): --eval-set tt.horizon=1.",
+        ),
+    ] = None,
 ):
     """Train (or reuse) and evaluate every algorithm on every dataset; print the blog's table.
 
@@ -586,6 +593,7 @@ def compare(
             runs_dir=runs_dir,
             console=console,
             overrides=parse_algo_overrides(set_),
+            eval_overrides=parse_algo_overrides(eval_set, "--eval-set"),
         )
 
 

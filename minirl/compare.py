@@ -175,27 +175,37 @@ def train_or_reuse(
     return "retrained (stale checkpoint)" if stale else "trained"
 
 
-def expected_settings(module, env: str) -> list[dict]:
-    """The option dicts `evaluate_run` uses by default (one, or one per value of the module's default sweep)."""
-    defaults = dataclasses.asdict(module.EvalOptions())
+def expected_settings(module, env: str, fields: dict | None = None) -> list[dict]:
+    """The option dicts `evaluate_run` uses with these EvalOptions `fields` (--eval-set): one, or one per value of
+    the module's default sweep when `fields` does not set the swept option."""
+    fields = fields or {}
+    defaults = dataclasses.asdict(module.EvalOptions(**fields))
     sweep = runs.hook(module, "default_sweep")(get_spec(env))
     if not sweep:
         return [defaults]
     ((name, values),) = sweep.items()
+    if name in fields:
+        return [defaults]
     return [dict(defaults, **{name: v}) for v in values]
 
 
 def evaluate_or_reuse(
-    module, run_dir: Path, env: str, episodes: int, step: int, progress: bool
+    module,
+    run_dir: Path,
+    env: str,
+    episodes: int,
+    step: int,
+    progress: bool,
+    fields: dict | None = None,
 ) -> tuple[list[dict], bool]:
     """The eval results of a run (one per evaluation setting) and whether they came from an existing eval.json
-    made with the same episodes, first seed, settings and training step."""
+    made with the same episodes, first seed, settings (EvalOptions `fields`) and training step."""
     path = run_dir / "eval.json"
     if path.exists():
         try:
             results = json.loads(path.read_text())["runs"]
             # as JSON would store them
-            wanted = json.loads(json.dumps(expected_settings(module, env)))
+            wanted = json.loads(json.dumps(expected_settings(module, env, fields)))
             if (
                 results
                 and [r["options"] for r in results] == wanted
@@ -209,9 +219,10 @@ def evaluate_or_reuse(
                 return results, True
         except (OSError, ValueError, KeyError, TypeError):
             pass  # unreadable or from another version: evaluate again
-    return evaluate_run(run_dir, episodes=episodes, seed=EVAL_SEED, progress=progress)[
-        "runs"
-    ], False
+    evaluation = evaluate_run(
+        run_dir, episodes=episodes, seed=EVAL_SEED, progress=progress, overrides=fields
+    )
+    return evaluation["runs"], False
 
 
 def score_of(result: dict) -> float:
@@ -247,11 +258,14 @@ def run(
     device: str = "auto",
     progress: bool | None = None,
     overrides: dict[str, dict] | None = None,
+    eval_overrides: dict[str, dict] | None = None,
 ) -> dict:
     """Trains (or reuses) and evaluates every algorithm on every dataset with seeds 0..seeds-1; prints and writes the
     table. `overrides` maps an algorithm to config fields it trains with on every dataset ({"dt": {"lr": 3e-4}});
-    they are part of each run's key. Returns {"rows": per-run dicts, "summary": per (algo, dataset) dicts, "files":
-    written paths}."""
+    they are part of each run's key. `eval_overrides` maps an algorithm to EvalOptions fields it is evaluated with
+    ({"tt": {"horizon": 1}}); they are not part of the key (a run is trained once, evaluated again when they
+    change: an eval.json is reused only for the same settings). Returns {"rows": per-run dicts, "summary": per
+    (algo, dataset) dicts, "files": written paths}."""
     console = console or Console()
     progress = console.is_terminal if progress is None else progress
     if not datasets or not algos:
@@ -261,12 +275,13 @@ def run(
     for algo in algos:
         if algo not in runs.ALGOS:
             raise UnknownNameError(f"unknown algorithm '{algo}'; valid: {', '.join(runs.ALGOS)}")
-    overrides = overrides or {}
-    for algo in overrides:
-        if algo not in algos:
-            raise ValueError(
-                f"--set names '{algo}', which is not among --algos ({', '.join(algos)})"
-            )
+    overrides, eval_overrides = overrides or {}, eval_overrides or {}
+    for flag, given in (("--set", overrides), ("--eval-set", eval_overrides)):
+        for algo in given:
+            if algo not in algos:
+                raise ValueError(
+                    f"{flag} names '{algo}', which is not among --algos ({', '.join(algos)})"
+                )
     # unknown dataset names fail here, in one line
     envs = {dataset: dataset_env(dataset) for dataset in datasets}
     modules = available_modules(algos, console)
@@ -276,6 +291,13 @@ def run(
     for algo, fields in overrides.items():
         if algo in modules:
             validate.config_values(modules[algo].Config, fields, algo, label=f"--set {algo}.")
+    eval_fields = {
+        algo: validate.config_values(
+            modules[algo].EvalOptions, fields, algo, label=f"--eval-set {algo}."
+        )
+        for algo, fields in eval_overrides.items()
+        if algo in modules
+    }
 
     rows = []
     total, done = len(datasets) * len(modules) * seeds, 0
@@ -307,7 +329,13 @@ def run(
                     state = runs.load_checkpoint(run_dir)
                     grid.status(f"{status}: evaluating")
                     results, eval_reused = evaluate_or_reuse(
-                        module, run_dir, envs[dataset], episodes, state["step"], progress
+                        module,
+                        run_dir,
+                        envs[dataset],
+                        episodes,
+                        state["step"],
+                        progress,
+                        eval_fields.get(algo),
                     )
                     # one setting, or the best of a default sweep (DT's targets)
                     best = max(results, key=score_of)

@@ -2,6 +2,7 @@
 config changes, and one-line errors for algorithms that cannot be imported."""
 
 import csv
+import json
 
 import pytest
 from typer.testing import CliRunner
@@ -159,3 +160,38 @@ def test_a_run_the_current_code_cannot_load_is_trained_again(first_call):
     assert result.output.count("retrained (stale checkpoint), evaluated") == 1
     assert result.output.count("reused, eval reused") == 1  # iql untouched
     load_run(bc_run)  # loads again
+
+
+def test_eval_set_evaluates_with_the_option_and_reuses_the_training(first_call):
+    """--eval-set dt.target_return=5 replaces DT's default sweep by that one target: the runs trained for it are
+    reused when only the evaluation option changes, and the evaluation is made again (and then reused)."""
+    tmp_path = first_call[0]
+    args = ("--algos", "bc,dt", "--set", "dt.context_len=2")
+    first = compare(tmp_path, *args)
+    assert first.exit_code == 0, first.output
+    result = compare(tmp_path, *args, "--eval-set", "dt.target_return=5")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("reused, eval reused") == 1  # bc
+    assert (
+        result.output.count("reused, evaluated") == 1
+    )  # dt: trained once, evaluated at the new target
+    [dt_run] = [
+        r
+        for r in (tmp_path / "runs").iterdir()
+        if r.name.startswith("dt-") and runs.load_checkpoint(r)["config"]["context_len"] == 2
+    ]
+    evaluations = json.loads((dt_run / "eval.json").read_text())["runs"]
+    assert [e["options"]["target_return"] for e in evaluations] == [5.0]
+    again = compare(tmp_path, *args, "--eval-set", "dt.target_return=5")
+    assert again.output.count("reused, eval reused") == 2
+
+
+@pytest.mark.parametrize(
+    "value", ["target_return=5", "dt.nope=1", "dt.target_return=x", "bc.anything=1"]
+)
+def test_bad_eval_set_is_a_one_line_error(first_call, value):
+    result = compare(first_call[0], "--algos", "bc,dt", "--eval-set", value)
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output and result.output.strip().count("\n") == 0, (
+        result.output
+    )
