@@ -4,6 +4,7 @@
 # still covers every maze. Runs live in runs/pointmaze (reused: calling again costs only the table); the table is
 # written to runs/pointmaze-table/compare.md. Usage:
 #   bash docs/scripts/pointmaze_table.sh "umaze-maze2d medium-maze2d large-maze2d" "bc iql" 3
+#   (algos: bc iql cql dt tt leap)
 set -euo pipefail
 tasks=${1:-"umaze-maze2d medium-maze2d large-maze2d"}
 algos=${2:-"bc iql dt"}
@@ -20,6 +21,11 @@ for algo in $algos; do
   case $algo in
     bc | iql | cql) sets+=(--set "$algo.steps=20000") ;;
     dt) sets+=(--set dt.steps=4000 --set dt.context_len=10 --set dt.lr=3e-4 --set dt.warmup_steps=1000) ;;
+    # issue 13's CPU model (2 layers, one-transition windows: the point mass's state is Markov), 5,000 steps, and
+    # planning at horizon 1 with beam 32 (horizon 5 costs ~1 s a decision for 32 envs: ~45 min of evaluation a seed)
+    tt) sets+=(--set tt.steps=5000 --set tt.n_layer=2 --set tt.seq_len=1 --set tt.batch_size=128
+               --set tt.warmup_steps=200 --eval-set tt.horizon=1) ;;
+    leap) ;; # its defaults: 5,000 steps of batch 64, horizon 5, 10 refinements
   esac
 done
 for n in $(seq 1 "$seeds"); do
