@@ -372,7 +372,8 @@ def run(
 
     summary = summarize(rows, list(modules), datasets)
     console.print(results_table(summary, list(modules), datasets, seeds, episodes, console.width))
-    console.print(paper_table(list(modules)))
+    if any(dataset.startswith("halfcheetah-") for dataset in datasets):
+        console.print(paper_table(list(modules)))  # the papers' numbers are for HalfCheetah only
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     files = [
