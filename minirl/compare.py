@@ -29,7 +29,7 @@ from minirl import data, runs, train, validate
 from minirl.display import GridBar, fits, setting_text
 from minirl.display import table as make_table
 from minirl.envs import UnknownNameError, get_spec
-from minirl.evaluate import evaluate_run
+from minirl.evaluate import eval_settings, evaluate_run
 
 NAMES = {"bc": "BC", "cql": "CQL", "iql": "IQL", "dt": "DT", "tt": "TT", "leap": "LEAP"}
 TYPES = {
@@ -175,20 +175,6 @@ def train_or_reuse(
     return "retrained (stale checkpoint)" if stale else "trained"
 
 
-def expected_settings(module, env: str, fields: dict | None = None) -> list[dict]:
-    """The option dicts `evaluate_run` uses with these EvalOptions `fields` (--eval-set): one, or one per value of
-    the module's default sweep when `fields` does not set the swept option."""
-    fields = fields or {}
-    defaults = dataclasses.asdict(module.EvalOptions(**fields))
-    sweep = runs.hook(module, "default_sweep")(get_spec(env))
-    if not sweep:
-        return [defaults]
-    ((name, values),) = sweep.items()
-    if name in fields:
-        return [defaults]
-    return [dict(defaults, **{name: v}) for v in values]
-
-
 def evaluate_or_reuse(
     module,
     run_dir: Path,
@@ -205,7 +191,7 @@ def evaluate_or_reuse(
         try:
             results = json.loads(path.read_text())["runs"]
             # as JSON would store them
-            wanted = json.loads(json.dumps(expected_settings(module, env, fields)))
+            wanted = json.loads(json.dumps(eval_settings(module, env, fields or {})))
             if (
                 results
                 and [r["options"] for r in results] == wanted

@@ -282,6 +282,31 @@ class PolicyAgent:
         pass
 
 
+def eval_settings(
+    module, env: str, options: dict, sweep: dict | None = None, algo: str = "this algorithm"
+) -> list[dict]:
+    """The complete EvalOptions dicts `evaluate_run` evaluates with: `options` (None: the default), once per value
+    of `sweep`, or of the module's default sweep when `options` does not set the swept option (e.g. DT on
+    HalfCheetah: the paper's two targets). ValueError for an option the module does not take."""
+    if not sweep:
+        sweep = hook(module, "default_sweep")(get_spec(env))
+        if sweep and options.get(next(iter(sweep))) is not None:
+            sweep = None
+    settings = [dict(options)]
+    if sweep:
+        ((name, values),) = sweep.items()
+        settings = [dict(options, **{name: v}) for v in values]
+    settable = [f.name for f in dataclasses.fields(module.EvalOptions)]
+    out = []
+    for opts in settings:
+        opts = {k: v for k, v in opts.items() if v is not None}
+        unknown = set(opts) - set(settable)
+        if unknown:
+            raise ValueError(f"{algo} does not take {sorted(unknown)}; it takes {sorted(settable)}")
+        out.append(dataclasses.asdict(module.EvalOptions(**opts)))
+    return out
+
+
 def evaluate_run(
     run_dir: str | Path,
     episodes: int = 10,
@@ -310,22 +335,8 @@ def evaluate_run(
                     f"{', '.join(settable) or 'no --set'}"
                 )
         options.update(validate.config_values(module.EvalOptions, overrides, state["algo"]))
-    settings = [dict(options)]
-    if not sweep and options.get("target_return") is None:
-        # e.g. DT on HalfCheetah: the paper's two targets
-        sweep = hook(module, "default_sweep")(get_spec(state["env"]))
-    if sweep:
-        ((name, values),) = sweep.items()
-        settings = [dict(options, **{name: v}) for v in values]
     results = []
-    for opts in settings:
-        opts = {k: v for k, v in opts.items() if v is not None}
-        unknown = set(opts) - set(settable)
-        if unknown:
-            raise ValueError(
-                f"{state['algo']} does not take {sorted(unknown)}; it takes {sorted(settable)}"
-            )
-        opts = dataclasses.asdict(module.EvalOptions(**opts))
+    for opts in eval_settings(module, state["env"], options, sweep, state["algo"]):
         result = rollout(
             module, model, tok, state["env"], episodes, seed, progress, workers, **opts
         )

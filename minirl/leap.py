@@ -353,9 +353,8 @@ class Model(nn.Module):
         Only copy i of conditionals() is read for the Gibbs step, so only that copy is run. states (B, S), plan
         (B, P) -> new plan (B, P)."""
         B, P = plan.shape
-        i = torch.randint(
-            P, (B,), generator=generator, device=plan.device
-        )  # (B,) any token (official)
+        # (B,) any token (official)
+        i = torch.randint(P, (B,), generator=generator, device=plan.device)
         rows = torch.arange(B, device=plan.device)
         masked = plan.clone()
         masked[rows, i] = self.mask_id  # copy i: token i hidden, every other one visible
