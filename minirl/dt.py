@@ -33,7 +33,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from minirl.encoders import BabyAIEncoder
-from minirl.tokenizer import Tokenizer, sample_windows
+from minirl.tokenizer import Tokenizer, sample_windows, stack_episodes
 from minirl.transformer import TokenLayout, Transformer, TransformerConfig, init_weights
 
 # ---------------------------------------------------------------------------------------------- config
@@ -128,22 +128,19 @@ def make_tokenizer(episodes: list[dict], spec, cfg: Config) -> Tokenizer:
     )
 
 
-def prepare(episodes: list[dict], tok: Tokenizer, cfg: Config) -> list[dict]:
-    return [tok.episode_arrays(ep) for ep in episodes]
+def prepare(episodes: list[dict], tok: Tokenizer, cfg: Config) -> dict:
+    return stack_episodes([tok.episode_arrays(ep) for ep in episodes])
 
 
-def sample_batch(
-    data: list[dict], cfg: Config, rng: np.random.Generator
-) -> dict[str, torch.Tensor]:
+def sample_batch(data: dict, cfg: Config, rng: np.random.Generator) -> dict[str, torch.Tensor]:
     """B windows of K steps, episodes drawn in proportion to their length, left-padded (mask False on padding)."""
     w = sample_windows(data, cfg.context_len, cfg.batch_size, rng)
     return {
-        "rtg": torch.from_numpy(w["rtg"]),  # (B, K) already scaled
-        "states": torch.from_numpy(w["states"]),  # (B, K, S)
-        "actions": torch.from_numpy(w["actions"]),  # (B, K, A) float or (B, K) int
-        # (B, K)
-        "timesteps": torch.from_numpy(np.minimum(w["timesteps"], cfg.max_timestep - 1)),
-        "mask": torch.from_numpy(w["mask"]),
+        "rtg": w["rtg"],  # (B, K) already scaled
+        "states": w["states"],  # (B, K, S)
+        "actions": w["actions"],  # (B, K, A) float or (B, K) int
+        "timesteps": w["timesteps"].clamp(max=cfg.max_timestep - 1),  # (B, K)
+        "mask": w["mask"],
     }  # (B, K) True = real step
 
 

@@ -172,31 +172,36 @@ def prepare(episodes: list[dict], tok: Tokenizer, cfg: Config) -> dict:
     tokens = actions.reshape(len(actions), 1) if tok.discrete else tok.discretizer.encode(actions)
     ended = [tok.discrete and bool(ep["terminations"][-1]) for ep in episodes]
     return {
-        "states": np.concatenate([tok.states(ep) for ep in episodes]),
-        "tokens": tokens.astype(np.int64),
-        "steps_left": np.concatenate([np.arange(len(ep["actions"]), 0, -1) for ep in episodes]),
-        "ended": np.concatenate([np.full(len(ep["actions"]), e) for ep, e in zip(episodes, ended)]),
+        "states": torch.from_numpy(np.concatenate([tok.states(ep) for ep in episodes])),
+        "tokens": torch.from_numpy(tokens.astype(np.int64)),
+        "steps_left": torch.from_numpy(
+            np.concatenate([np.arange(len(ep["actions"]), 0, -1) for ep in episodes])
+        ),
+        "ended": torch.from_numpy(
+            np.concatenate([np.full(len(ep["actions"]), e) for ep, e in zip(episodes, ended)])
+        ),
         "end_token": tok.act_dim,
     }
 
 
 def sample_batch(data: dict, cfg: Config, rng: np.random.Generator) -> dict[str, torch.Tensor]:
     """B plans: a uniformly drawn step's state and the horizon actions from there on. Steps past the episode's end are
-    [END] tokens if it ended by termination (BabyAI), else padding (real = False)."""
-    start = rng.integers(len(data["states"]), size=cfg.batch_size)  # (B,)
-    offset = np.arange(cfg.horizon)  # (horizon,)
+    [END] tokens if it ended by termination (BabyAI), else padding (real = False). Gathered where the data is."""
+    device = data["tokens"].device
+    start = torch.from_numpy(rng.integers(len(data["states"]), size=cfg.batch_size)).to(device)
+    offset = torch.arange(cfg.horizon, device=device)  # (horizon,)
     inside = offset[None] < data["steps_left"][start, None]  # (B, horizon)
     # (B, horizon); outside reads any valid row
-    rows = np.where(inside, start[:, None] + offset, start[:, None])
+    rows = torch.where(inside, start[:, None] + offset, start[:, None])
     tokens = data["tokens"][rows]  # (B, horizon, A)
     ended = data["ended"][start, None]  # (B, 1)
-    tokens = np.where((~inside & ended)[..., None], data["end_token"], tokens)
+    tokens = torch.where((~inside & ended)[..., None], data["end_token"], tokens)
     real = inside | ended  # (B, horizon)
     A = tokens.shape[2]
     return {
-        "states": torch.from_numpy(data["states"][start]),  # (B, S)
-        "plan": torch.from_numpy(tokens.reshape(cfg.batch_size, -1)),  # (B, P) step-major
-        "real": torch.from_numpy(np.repeat(real, A, axis=1)),
+        "states": data["states"][start],  # (B, S)
+        "plan": tokens.reshape(cfg.batch_size, -1),  # (B, P) step-major
+        "real": real.repeat_interleave(A, dim=1),
     }  # (B, P)
 
 

@@ -11,7 +11,8 @@ Everything here is shared by DT, TT and LEAP (and the baselines); what differs b
   covers every BabyAI mission word. The observation mode (`egocentric` 7x7 view, or the privileged `full` grid) is
   the dataset's, fitted from its episodes and saved with the tokenizer, so evaluation builds the same vector.
 - `Tokenizer`: the fitted pieces for one dataset, with `states()` for a whole episode and `encode_obs()` for live envs.
-- `sample_windows`: fixed-length training windows (length K) with left padding, padding mask and timesteps.
+- `stack_episodes` / `sample_windows`: the episodes end to end as tensors, and fixed-length training windows
+  (length K) gathered from them with left padding, padding mask and timesteps.
 
 Shapes: T episode length, N items, D dimensions, B batch, K window length, S state size.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 # ---------------------------------------------------------------------------------------------- returns-to-go
 
@@ -410,23 +412,40 @@ class Tokenizer:
 # ---------------------------------------------------------------------------------------------- windows
 
 
-def sample_windows(arrays: list[dict], K: int, batch_size: int, rng: np.random.Generator) -> dict:
-    """B windows of K consecutive steps, episodes drawn in proportion to their length (as DT does).
+def stack_episodes(arrays: list[dict]) -> dict:
+    """Episodes' per-step arrays (`episode_arrays`) end to end as tensors, so a batch of windows is one gather, on
+    whatever device the tensors are moved to (minirl/train.py moves them once): `steps` {key: (N, ...)} over all N
+    steps, and numpy `first` (E,), the row where each episode begins, and `lengths` (E,), for the sampler's draws."""
+    lengths = np.array([len(a["rewards"]) for a in arrays])
+    return {
+        "steps": {k: torch.from_numpy(np.concatenate([a[k] for a in arrays])) for k in arrays[0]},
+        "first": np.cumsum(lengths) - lengths,
+        "lengths": lengths,
+    }
+
+
+def sample_windows(data: dict, K: int, batch_size: int, rng: np.random.Generator) -> dict:
+    """B windows of K consecutive steps of `stack_episodes` data, episodes drawn in proportion to their length (as DT
+    does).
 
     A window starts at a uniform step of its episode and runs K steps or to the episode's end; short windows are
     LEFT-padded (zeros) so the newest step is always last, exactly like the context an agent holds while acting.
-    Returns numpy arrays: every key of `episode_arrays` with shape (B, K, ...) and `mask` (B, K) bool, True = real.
+    Returns tensors on the data's device: every key of `steps` with shape (B, K, ...) and `mask` (B, K) bool, True =
+    real.
     """
     if K < 1 or batch_size < 1:
         raise ValueError("window length and batch size must be >= 1")
-    lengths = np.array([len(a["rewards"]) for a in arrays])
-    episode_idx = rng.choice(len(arrays), size=batch_size, p=lengths / lengths.sum())
-    starts = (rng.random(batch_size) * lengths[episode_idx]).astype(np.int64)
-    out = {k: np.zeros((batch_size, K) + v.shape[1:], v.dtype) for k, v in arrays[0].items()}
-    out["mask"] = np.zeros((batch_size, K), bool)
-    for b, (e, s) in enumerate(zip(episode_idx, starts)):
-        n = min(K, lengths[e] - s)
-        for k, v in arrays[e].items():
-            out[k][b, K - n :] = v[s : s + n]
-        out["mask"][b, K - n :] = True
-    return out
+    lengths = data["lengths"]
+    episode = rng.choice(len(lengths), size=batch_size, p=lengths / lengths.sum())  # (B,)
+    # (B,) a uniform step of that episode, and K minus the real steps the window holds from there
+    start = (rng.random(batch_size) * lengths[episode]).astype(np.int64)
+    pad = K - np.minimum(K, lengths[episode] - start)
+    # window slot j holds the episode's step start + j - pad: real where j >= pad (padding reads row 0, then zeroed)
+    real = np.arange(K) >= pad[:, None]  # (B, K)
+    rows = np.where(real, (data["first"][episode] + start - pad)[:, None] + np.arange(K), 0)
+    device = next(iter(data["steps"].values())).device
+    rows, real = torch.from_numpy(rows).to(device), torch.from_numpy(real).to(device)
+    out = {k: v[rows] for k, v in data["steps"].items()}  # (B, K, ...) each
+    for window in out.values():
+        window[~real] = 0
+    return dict(out, mask=real)

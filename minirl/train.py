@@ -256,10 +256,33 @@ def fit(
 
 
 def to_device(batch: dict, device: torch.device) -> dict:
-    """A batch's CPU tensors on `device`; to a GPU through pinned (page-locked) memory, so the copy is asynchronous."""
-    if device.type == "cuda":
-        return {k: v.pin_memory().to(device, non_blocking=True) for k, v in batch.items()}
+    """A batch's tensors on `device`. Batches of `train` are gathered there already (`on_device`), so this moves
+    nothing; it is for a `sample` that builds its batches elsewhere."""
     return {k: v.to(device) for k, v in batch.items()}
+
+
+def on_device(prepared, device: torch.device):
+    """A module's `prepare` output (dicts of tensors, numpy arrays and numbers) with every tensor on `device`, moved
+    once before training; numpy arrays, the sampler's bookkeeping for its random draws, stay on the host. Refuses
+    data that cannot fit on a GPU, in one line."""
+
+    def tensors(x) -> list[torch.Tensor]:
+        if isinstance(x, dict):
+            return [t for v in x.values() for t in tensors(v)]
+        return [x] if isinstance(x, torch.Tensor) else []
+
+    def move(x):
+        if isinstance(x, dict):
+            return {k: move(v) for k, v in x.items()}
+        return x.to(device) if isinstance(x, torch.Tensor) else x
+
+    need, free = sum(t.numel() * t.element_size() for t in tensors(prepared)), _free_memory(device)
+    if device.type != "cpu" and free is not None and need > 0.8 * free:
+        raise RunError(
+            f"the dataset needs {need / 2**30:.1f} GiB on {device}, more than the "
+            f"{free / 2**30:.1f} GiB free there; train on the CPU (--device cpu)"
+        )
+    return move(prepared)
 
 
 def deterministic_cuda() -> None:
@@ -324,10 +347,7 @@ def check_memory(module, model, prepared, cfg, device: torch.device) -> None:
     def measure(batch_size: int) -> int:
         saved.clear()
         small = dataclasses.replace(cfg, batch_size=batch_size)
-        batch = {
-            k: v.to(device)
-            for k, v in module.sample_batch(prepared, small, np.random.default_rng(0)).items()
-        }
+        batch = to_device(module.sample_batch(prepared, small, np.random.default_rng(0)), device)
         with torch.autograd.graph.saved_tensors_hooks(
             lambda t: saved.append(t.numel() * t.element_size()) or t, lambda t: t
         ):
@@ -501,7 +521,8 @@ def run_training(
         episodes = data.ensure(dataset, progress=progress)
     if tok is None:
         tok = module.make_tokenizer(episodes, get_spec(env), cfg)
-    prepared = module.prepare(episodes, tok, cfg)
+    # the dataset crosses to the device once; every batch is gathered there (no per-step copy of the batch)
+    prepared = on_device(module.prepare(episodes, tok, cfg), dev)
     check_weights_fit(module, cfg, tok, dev)
     # initial weights depend on --seed only, not on what ran before in this process
     torch.manual_seed(seed)

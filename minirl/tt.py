@@ -166,28 +166,34 @@ def prepare(episodes: list[dict], tok: Tokenizer, cfg: Config) -> dict:
         return np.concatenate([a, np.zeros((cfg.seq_len - 1,) + a.shape[1:], a.dtype)])
 
     data = {
-        "tokens": np.concatenate([padded(x) for x in ids]),
-        "real": np.concatenate([padded(np.ones(T, bool)) for T in lengths]),  # False on padding
-        # any step, uniformly
+        "tokens": torch.from_numpy(np.concatenate([padded(x) for x in ids])),
+        # False on padding
+        "real": torch.from_numpy(np.concatenate([padded(np.ones(T, bool)) for T in lengths])),
+        # any step, uniformly (numpy: the sampler's draws read it on the host)
         "starts": np.concatenate([o + np.arange(T) for o, T in zip(offsets, lengths)]),
     }
     if tok.discrete:
-        data["states"] = np.concatenate([padded(tok.states(ep)) for ep in episodes])
+        data["states"] = torch.from_numpy(
+            np.concatenate([padded(tok.states(ep)) for ep in episodes])
+        )
     return data
 
 
 def sample_batch(data: dict, cfg: Config, rng: np.random.Generator) -> dict[str, torch.Tensor]:
-    """B windows of L transitions, right-padded: tokens (B, L·td), mask (B, L·td) True = real [, states (B, L, 172)]."""
+    """B windows of L transitions, right-padded: tokens (B, L·td), mask (B, L·td) True = real [, states (B, L, 172)],
+    gathered where the data is."""
     B, L = cfg.batch_size, cfg.seq_len
+    device = data["tokens"].device
     rows = rng.choice(data["starts"], B)[:, None] + np.arange(L)  # (B, L)
+    rows = torch.from_numpy(rows).to(device)
     tokens = data["tokens"][rows]  # (B, L, td)
     td = tokens.shape[2]
-    batch = {"mask": torch.from_numpy(np.repeat(data["real"][rows], td, axis=1))}
+    batch = {"mask": data["real"][rows].repeat_interleave(td, dim=1)}
     if "states" in data:  # BabyAI: half the windows hide the states from a random transition on
         cut = np.where(rng.random(B) < 0.5, rng.integers(1, L, B), L)
-        tokens[:, :, 0][np.arange(L) >= cut[:, None]] = UNOBSERVED
-        batch["states"] = torch.from_numpy(data["states"][rows])
-    batch["tokens"] = torch.from_numpy(tokens.reshape(B, L * td))
+        tokens[:, :, 0][torch.from_numpy(np.arange(L) >= cut[:, None]).to(device)] = UNOBSERVED
+        batch["states"] = data["states"][rows]
+    batch["tokens"] = tokens.reshape(B, L * td)
     return batch
 
 

@@ -150,7 +150,7 @@ def test_target_networks_are_saved_but_not_trained():
 
 def test_bc_fits_halfcheetah_actions_better_after_training():
     cfg, tok, prepared, model = build(bc, "halfcheetah-random", {"lr": 1e-3})
-    states, actions = torch.from_numpy(prepared["states"]), torch.from_numpy(prepared["actions"])
+    states, actions = prepared["states"], prepared["actions"]
     before = torch.nn.functional.mse_loss(model(states), actions).item()
     history = fit_steps(bc, cfg, prepared, model, 200)
     after = torch.nn.functional.mse_loss(model(states), actions).item()
@@ -163,7 +163,7 @@ def test_iql_q_loss_falls_and_policy_likelihood_rises_on_halfcheetah():
     cfg, tok, prepared, model = build(
         iql, "halfcheetah-random", {"hidden": 64, "batch_size": 64, "lr": 1e-3}
     )
-    states, actions = torch.from_numpy(prepared["states"]), torch.from_numpy(prepared["actions"])
+    states, actions = prepared["states"], prepared["actions"]
     with torch.no_grad():
         nll_before = -model.policy.log_prob(states, actions).mean().item()
     history = fit_steps(iql, cfg, prepared, model, 200)
@@ -186,10 +186,7 @@ def test_cql_penalty_lowers_q_of_random_actions_below_dataset_actions():
             {"hidden": 64, "batch_size": 64, "lr": 3e-3, "cql_alpha": alpha},
         )
         history = fit_steps(cql, cfg, prepared, model, 200)
-        states, actions = (
-            torch.from_numpy(prepared["states"]),
-            torch.from_numpy(prepared["actions"]),
-        )
+        states, actions = prepared["states"], prepared["actions"]
         uniform = torch.rand(actions.shape, generator=torch.Generator().manual_seed(1)) * 2 - 1
         gaps[alpha] = (
             model.q_values(states, actions).mean() - model.q_values(states, uniform).mean()

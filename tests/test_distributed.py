@@ -165,3 +165,29 @@ def test_nproc_under_torchrun_is_refused_in_one_line(monkeypatch, tmp_path):
     )
     assert result.exit_code == 1
     assert "--nproc starts torchrun itself; under torchrun, leave it out" in result.output
+
+
+def test_the_dataset_moves_to_the_training_device_once_and_numpy_bookkeeping_stays_home():
+    """`on_device` moves every tensor of a module's prepared data (nested dicts too) and leaves numpy arrays (the
+    sampler's draws read them on the host) and numbers alone; torch's "meta" device stands in for a GPU."""
+    meta = torch.device("meta")
+    prepared = {
+        "tokens": torch.zeros(5, 3),
+        "starts": np.arange(5),
+        "end_token": 7,
+        "steps": {"states": torch.ones(5, 2)},
+    }
+    moved = train.on_device(prepared, meta)
+    assert moved["tokens"].device == meta and moved["steps"]["states"].device == meta
+    assert isinstance(moved["starts"], np.ndarray) and moved["end_token"] == 7
+    assert prepared["tokens"].device.type == "cpu"  # the original is not changed
+
+
+def test_a_dataset_too_big_for_the_device_is_refused_in_one_line(monkeypatch):
+    """5 x 3 float32 = 60 bytes against 50 free: refused before anything is copied, with both sizes in GiB."""
+    monkeypatch.setattr(train, "_free_memory", lambda device: 50)
+    with pytest.raises(train.RunError, match=r"the dataset needs 0\.0 GiB on meta.*--device cpu"):
+        train.on_device({"tokens": torch.zeros(5, 3)}, torch.device("meta"))
+    train.on_device(
+        {"tokens": torch.zeros(2, 3)}, torch.device("meta")
+    )  # 24 bytes fit in 80% of 50

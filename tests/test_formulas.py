@@ -24,6 +24,7 @@ from minirl.tokenizer import (
     Tokenizer,
     returns_to_go,
     sample_windows,
+    stack_episodes,
 )
 from minirl.transformer import Transformer, TransformerConfig
 
@@ -314,7 +315,7 @@ def test_windows_of_a_short_episode_hold_its_last_steps_in_order():
     """T = 3 steps, K = 5: a window starting at step s holds steps s … 2, ending at the episode's last step."""
     states = np.array([[10.0], [20.0], [30.0]], np.float32)
     arrays = [{"states": states, "timesteps": np.arange(3), "rewards": np.ones(3, np.float32)}]
-    w = sample_windows(arrays, K=5, batch_size=64, rng=np.random.default_rng(0))
+    w = sample_windows(stack_episodes(arrays), K=5, batch_size=64, rng=np.random.default_rng(0))
     starts = set()
     for b in range(64):
         n = int(w["mask"][b].sum())
@@ -685,7 +686,9 @@ def test_transitions_pair_each_state_with_its_action_and_next_state_and_done_mea
     assert t["next_states"].ravel().tolist() == [1.0, 2.0, 6.0]
     np.testing.assert_allclose(t["rewards"], [0.5, 0.6, 0.7])
     assert t["dones"].tolist() == [0.0, 0.0, 1.0]
-    batch = bc.sample_batch(t, bc.Config(batch_size=32), np.random.default_rng(0))
+    batch = bc.sample_batch(
+        bc.prepare(episodes, tok, None), bc.Config(batch_size=32), np.random.default_rng(0)
+    )
     # rows stay together: action = 10 + state (first episode) or 20 (the second)
     a, s = batch["actions"][:, 0], batch["states"][:, 0]
     assert torch.all((a == 10 + s) | ((s == 5) & (a == 20)))

@@ -24,6 +24,7 @@ from minirl.tokenizer import (
     Normalizer,
     Tokenizer,
     sample_windows,
+    stack_episodes,
 )
 from minirl.transformer import KVCache, Transformer, TransformerConfig
 
@@ -55,8 +56,8 @@ def test_windows_draw_every_step_equally_often_so_episodes_in_proportion_to_thei
             "rewards": np.ones(9, np.float32),
         },
     ]
-    w = sample_windows(arrays, K=1, batch_size=4000, rng=np.random.default_rng(0))
-    counts = np.bincount(w["states"][:, 0, 0].astype(int), minlength=10)
+    w = sample_windows(stack_episodes(arrays), K=1, batch_size=4000, rng=np.random.default_rng(0))
+    counts = np.bincount(w["states"][:, 0, 0].numpy().astype(int), minlength=10)
     # each of the 10 steps: binomial(4000, 0.1), mean 400, std 19
     assert counts.min() > 320 and counts.max() < 480, counts.tolist()
 

@@ -16,6 +16,7 @@ from minirl.tokenizer import (
     mission_ids,
     returns_to_go,
     sample_windows,
+    stack_episodes,
 )
 
 finite = st.floats(-1e3, 1e3, allow_nan=False, width=32)
@@ -107,14 +108,16 @@ def test_windows_are_left_padded_and_end_on_real_steps():
     episodes = [_episode(1, seed=0), _episode(30, seed=1), _episode(5, seed=2)]
     tok = Tokenizer.fit(episodes, "halfcheetah", False, 2, rtg_scale=10.0)
     arrays_ = [tok.episode_arrays(ep) for ep in episodes]
-    batch = sample_windows(arrays_, K=8, batch_size=64, rng=np.random.default_rng(0))
+    batch = sample_windows(
+        stack_episodes(arrays_), K=8, batch_size=64, rng=np.random.default_rng(0)
+    )
     assert batch["states"].shape == (64, 8, 3) and batch["mask"].shape == (64, 8)
     assert batch["mask"][:, -1].all()  # the newest step is always real
     for b in range(64):  # the mask is a suffix: padding only on the left
-        m = batch["mask"][b]
+        m = batch["mask"][b].numpy()
         assert (np.diff(m.astype(int)) >= 0).all()
-        assert (batch["states"][b][~m] == 0).all()
-        t = batch["timesteps"][b][m]
+        assert (batch["states"][b].numpy()[~m] == 0).all()
+        t = batch["timesteps"][b].numpy()[m]
         assert (np.diff(t) == 1).all()
 
 
@@ -122,7 +125,9 @@ def test_windows_sample_episodes_in_proportion_to_length():
     episodes = [_episode(10, seed=0), _episode(90, seed=1)]
     tok = Tokenizer.fit(episodes, "halfcheetah", False, 2)
     arrays_ = [tok.episode_arrays(ep) for ep in episodes]
-    batch = sample_windows(arrays_, K=1, batch_size=4000, rng=np.random.default_rng(0))
+    batch = sample_windows(
+        stack_episodes(arrays_), K=1, batch_size=4000, rng=np.random.default_rng(0)
+    )
     from_long = np.isin(batch["states"][:, 0, 0], arrays_[1]["states"][:, 0]).mean()
     assert 0.87 < from_long < 0.93
 

@@ -101,16 +101,18 @@ def transitions(episodes: list[dict], tok: Tokenizer) -> dict[str, np.ndarray]:
     }
 
 
-def prepare(episodes: list[dict], tok: Tokenizer, cfg) -> dict[str, np.ndarray]:
-    return transitions(episodes, tok)
+def prepare(episodes: list[dict], tok: Tokenizer, cfg) -> dict[str, torch.Tensor]:
+    """`transitions` as tensors (minirl/train.py moves them to the training device once)."""
+    return {key: torch.from_numpy(values) for key, values in transitions(episodes, tok).items()}
 
 
 def sample_batch(
-    data: dict[str, np.ndarray], cfg, rng: np.random.Generator
+    data: dict[str, torch.Tensor], cfg, rng: np.random.Generator
 ) -> dict[str, torch.Tensor]:
-    """B transitions drawn uniformly (with replacement) from the whole dataset."""
+    """B transitions drawn uniformly (with replacement) from the whole dataset, gathered where the data is."""
     idx = rng.integers(0, len(data["rewards"]), cfg.batch_size)
-    return {key: torch.from_numpy(values[idx]) for key, values in data.items()}
+    idx = torch.from_numpy(idx).to(data["rewards"].device)
+    return {key: values[idx] for key, values in data.items()}
 
 
 # ---------------------------------------------------------------------------------------------- model
