@@ -186,6 +186,13 @@ def data_collect(
             "information); full writes NAME-full, e.g. babyai-gotolocal-full.",
         ),
     ] = None,
+    bot: Annotated[
+        str,
+        typer.Option(
+            help="BabyAI demonstrator: minigrid (its bot maps what its view has shown, so it explores) or "
+            "omniscient (the whole grid in its map, missions naming one object only: the LEAP paper's demos)."
+        ),
+    ] = "minigrid",
     data_dir: Annotated[
         Path | None,
         typer.Option(
@@ -204,7 +211,13 @@ def data_collect(
         name = data.dataset_name(name, obs)
         with data.datasets_root(data_dir):
             path = data.collect(
-                name, episodes=episodes, steps=steps, seed=seed, noise=noise, overwrite=overwrite
+                name,
+                episodes=episodes,
+                steps=steps,
+                seed=seed,
+                noise=noise,
+                overwrite=overwrite,
+                bot=bot,
             )
             console.print(f"wrote {name} to {path}")
             _print_info(name)

@@ -8,7 +8,8 @@ so that Minari's own tools can read them too:
     halfcheetah-medium/expert  a SAC behaviour policy shipped in minirl/policies/, stochastic actions
     halfcheetah-medium-replay  the replay buffer of the SAC run that trained the medium policy, cut into episodes
     halfcheetah-medium-expert  medium's episodes followed by expert's
-    babyai-<level>             demonstrations of Minigrid's BabyAI bot; `noise` = fraction of random actions
+    babyai-<level>             demonstrations of Minigrid's BabyAI bot; `noise` = fraction of random actions;
+                               `bot` "omniscient" gives the bot the whole grid (the official LEAP demos)
     babyai-<level>-full        the same demonstrations in the `full` observation mode (`--obs full`): the LEAP
                                paper's input, PRIVILEGED information (whole grid, agent cell, the bot's goal cell)
     pointmaze-<maze>           D4RL's maze2d recipe (planner + waypoint controller, noisy): minirl/pointmaze.py
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import re
@@ -104,6 +106,8 @@ DESCRIPTIONS = {
     "medium-replay": "HalfCheetah-v5, the replay buffer of the SAC run up to the medium policy, cut into episodes.",
     "medium-expert": "HalfCheetah-v5, the episodes of halfcheetah-medium followed by those of halfcheetah-expert.",
     "babyai": "{gym_id}, demonstrations of Minigrid's BabyAIBot; a fraction {noise} of steps take a random action.",
+    "babyai-omniscient": " The bot knows the whole grid from the first step (the official BabyAI and LEAP demos' "
+    "full_obs_replan) and walks a shortest path; missions naming more than one object were skipped.",
     "babyai-full": " Observation mode 'full' (the LEAP paper's input), PRIVILEGED information: the whole grid, the "
     "agent's cell and the cell of the goal the BabyAI bot computes (minirl.envs.FullObservation).",
 }
@@ -374,22 +378,40 @@ def _first(episode_list: list[Episode], episodes: int | None, steps: int | None)
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _bot_suggestion(bot, env: gym.Env, action_taken: int | None):
+BOTS = ("minigrid", "omniscient")  # who makes BabyAI demonstrations: `_bot_class`
+
+
+@functools.cache
+def _bot_class(kind: str) -> type:
+    """Minigrid's BabyAI bot, which maps only the cells its 7x7 view has shown and so explores until it sees its
+    target ("minigrid"), or the same bot with the whole grid in its map from the first step ("omniscient"): the
+    official BabyAI and LEAP demonstrations (babyai's `full_obs_replan`), which walk a shortest path to the target."""
+    from minigrid.utils.baby_ai_bot import BabyAIBot
+
+    if kind == "minigrid":
+        return BabyAIBot
+
+    class OmniscientBot(BabyAIBot):
+        def _process_obs(self):
+            self.vis_mask[:] = True  # every cell is known, whatever the view shows
+
+    return OmniscientBot
+
+
+def _bot_suggestion(bot, env: gym.Env, action_taken: int | None, bot_class: type):
     """Asks the bot for an action; returns (bot, action), action None when no plan exists from here.
 
     `action_taken` is None when the bot's last suggestion was executed, else the (random) action that was: passing
     the bot's own suggestion back would make it plan to undo it. After random actions the bot's plan can break
     (it raises); a fresh bot then plans from the current state. Some states have no plan at all (a random `toggle`
     opened the box holding the target): the caller then acts randomly and asks again next step."""
-    from minigrid.utils.baby_ai_bot import BabyAIBot
-
     if bot is not None:
         try:
             return bot, bot.replan(action_taken)
         except Exception:
             pass
     try:
-        bot = BabyAIBot(env.unwrapped)
+        bot = bot_class(env.unwrapped)
         return bot, bot.replan()
     except Exception:
         return None, None
@@ -402,25 +424,29 @@ def _rollout_babyai(
     seed: int,
     noise: float,
     advance: Callable[[int], None],
+    bot_kind: str = "minigrid",
 ):
-    """Bot demonstrations; each episode resets with its own seed drawn from `seed`. Returns (episodes, seeds)."""
-    from minigrid.utils.baby_ai_bot import BabyAIBot
-
+    """Bot demonstrations; each episode resets with its own seed drawn from `seed`. Returns (episodes, seeds).
+    bot_kind "omniscient" (the official LEAP demos) also keeps only missions that name one object: an ambiguous
+    one ("go to a ball" with two balls) is skipped and the next seed drawn, as make_agent_demos.py re-draws it."""
     rng = np.random.default_rng(seed)
     env = envs.make_env(name, obs=obs_of(name))
     n_actions = int(env.action_space.n)
+    bot_class = _bot_class(bot_kind)
     result, episode_seeds, total_steps = [], [], 0
     while len(result) < episodes if steps is None else total_steps < steps:
         episode_seed = int(rng.integers(0, 2**31 - 1))
         with envs.quiet():  # level generation prints "Sampling rejected" when it retries
             obs, _ = env.reset(seed=episode_seed)
+        if bot_kind == "omniscient" and len(envs.bot_targets(env)) != 1:
+            continue
         # the bot must be created after every reset
-        bot, action_taken = BabyAIBot(env.unwrapped), None
+        bot, action_taken = bot_class(env.unwrapped), None
         # every array of the observation, per step: image, direction (full mode: grid, agent_pos, goal_pos too)
         frames = {key: [value] for key, value in obs.items() if key != "mission"}
         actions, rewards, terminations, truncations = [], [], [], []
         while True:
-            bot, suggestion = _bot_suggestion(bot, env, action_taken)
+            bot, suggestion = _bot_suggestion(bot, env, action_taken, bot_class)
             if suggestion is None or rng.random() < noise:
                 action = int(rng.integers(n_actions))
                 action_taken = None if action == suggestion else action
@@ -693,11 +719,13 @@ def collect(
     progress: bool = True,
     overwrite: bool = False,
     policy_dir: str | Path | None = None,
+    bot: str = "minigrid",
 ) -> Path:
     """Makes dataset `name` and writes it with Minari; returns its folder. Same arguments -> identical arrays.
 
     episodes / steps: size (at most one). Defaults: 1M steps (HalfCheetah), 1000 episodes (BabyAI).
     noise: fraction of steps where a uniformly random action replaces the behaviour's (bot or policy).
+    bot: BabyAI's demonstrator, one of BOTS (`_bot_class`); recorded in the metadata, not in the name.
     policy_dir: folder with halfcheetah-{medium,expert}.pt and halfcheetah-medium-replay.npz; else the env var
     MINIRL_POLICY_DIR, else the shipped minirl/policies/.
     medium-expert reuses halfcheetah-medium / -expert if they exist, else collects them with the same arguments.
@@ -708,6 +736,10 @@ def collect(
         raise ValueError("give episodes or steps, not both")
     if not 0.0 <= noise <= 1.0:
         raise ValueError(f"noise must be in [0, 1], got {noise}")
+    if bot not in BOTS:
+        raise ValueError(f"unknown bot '{bot}'; valid: {', '.join(BOTS)}")
+    if bot != "minigrid" and not name.startswith("babyai-"):
+        raise ValueError(f"--bot is for BabyAI datasets, not '{name}'")
     if (episodes is not None and episodes < 1) or (steps is not None and steps < 1):
         raise ValueError("episodes and steps must be positive")
     if _is_complete(dataset_path(name)) and not overwrite:
@@ -716,6 +748,7 @@ def collect(
     extra = dict(name=name, seed=seed, noise=noise, episodes=episodes, steps=steps)
     if name.startswith("babyai-"):
         extra["obs"] = obs_of(name)  # what training and evaluation must both see
+        extra["bot"] = bot
     seeds = None
     with _progress_bar(progress) as bar:
         if name.startswith("pointmaze-"):
@@ -742,12 +775,14 @@ def collect(
                 episodes = DEFAULT_BABYAI_EPISODES
             task = bar.add_task(f"collect {name}", total=steps if episodes is None else episodes)
             episode_list, seeds = _rollout_babyai(
-                name, episodes, steps, seed, noise, lambda n: bar.advance(task, n)
+                name, episodes, steps, seed, noise, lambda n: bar.advance(task, n), bot
             )
-            algorithm_name = f"BabyAIBot (noise={noise})"
+            algorithm_name = f"BabyAIBot ({bot}, noise={noise})"
             description = DESCRIPTIONS["babyai"].format(
                 gym_id=envs.get_spec(name).gym_id, noise=noise
-            ) + (DESCRIPTIONS["babyai-full"] if obs_of(name) == "full" else "")
+            )
+            description += DESCRIPTIONS["babyai-omniscient"] if bot == "omniscient" else ""
+            description += DESCRIPTIONS["babyai-full"] if obs_of(name) == "full" else ""
         else:
             level = name.removeprefix("halfcheetah-")
             description = DESCRIPTIONS[level]
@@ -949,7 +984,14 @@ def info(name: str) -> dict:
         success_rate=float((returns > 0).mean()) if discrete else None,
         episode_length_mean=float(lengths.mean()),
         obs=obs_of(name) if discrete else None,
+        # who made the demonstrations (datasets from before `--bot` have no record: Minigrid's bot made them)
+        bot=_recorded(name).get("bot", "minigrid") if discrete else None,
     )
+
+
+def _recorded(name: str) -> dict:
+    """What `collect` recorded in a dataset's Minari metadata under "minirl" (name, seed, noise, obs, bot, ...)."""
+    return minari.MinariDataset(dataset_path(name) / "data").storage.metadata.get("minirl", {})
 
 
 def list_datasets() -> list[dict]:

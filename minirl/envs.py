@@ -178,13 +178,18 @@ def bot_goal(env) -> np.ndarray:
     to move; a sequence: its first instruction). Of the objects matching it (the level lists them at reset), the goal
     is the one nearest the agent (Euclidean distance, the first on ties), the official `goal_selection`. It is fixed
     for the episode, as in the official code, also for GoToSeq's later instructions."""
+    positions = bot_targets(env)
+    distance = ((positions - np.array(env.unwrapped.agent_pos)) ** 2).sum(1)
+    return positions[int(np.argmin(distance))]
+
+
+def bot_targets(env) -> np.ndarray:
+    """(matches, 2) int64 cells of the objects matching the BabyAI bot's first subgoal (see `bot_goal`) in a freshly
+    reset BabyAI env: one row when the mission names a single object, more when it is ambiguous ("go to a ball")."""
     from minigrid.utils.baby_ai_bot import BabyAIBot
 
-    level = env.unwrapped
-    target = BabyAIBot(level).stack[-1].datum  # an ObjDesc
-    positions = np.array(target.obj_poss, np.int64)  # (matches, 2)
-    distance = ((positions - np.array(level.agent_pos)) ** 2).sum(1)
-    return positions[int(np.argmin(distance))]
+    target = BabyAIBot(env.unwrapped).stack[-1].datum  # an ObjDesc
+    return np.array(target.obj_poss, np.int64)
 
 
 class FullObservation(gym.Wrapper):

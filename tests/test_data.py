@@ -117,6 +117,87 @@ def test_babyai_rebuild_is_identical_and_noise_changes_actions():
     assert any(not np.array_equal(c["actions"], n["actions"]) for c, n in zip(clean, noisy))
 
 
+def _shortest_moves(level, start, target) -> int:
+    """Forward moves on a shortest route from `start` to a cell beside `target`, by breadth-first search over the
+    grid (walls and objects block, open doors do not): what a bot that knows the whole grid must walk."""
+    steps4 = ((1, 0), (-1, 0), (0, 1), (0, -1))
+    beside = {(target[0] + dx, target[1] + dy) for dx, dy in steps4}
+
+    def free(x, y):
+        cell = level.grid.get(x, y)
+        return cell is None or (cell.type == "door" and cell.is_open)
+
+    frontier, seen, distance = [tuple(start)], {tuple(start)}, 0
+    while not beside & set(frontier):
+        frontier = [
+            (x + dx, y + dy)
+            for x, y in frontier
+            for dx, dy in steps4
+            if 0 <= x + dx < level.grid.width and 0 <= y + dy < level.grid.height
+        ]
+        frontier = [c for c in dict.fromkeys(frontier) if c not in seen and free(*c)]
+        seen.update(frontier)
+        distance += 1
+    return distance
+
+
+def _demos_and_seeds(name: str, **kwargs):
+    data.collect(name, progress=False, overwrite=True, **kwargs)
+    dataset = minari.load_dataset(f"minirl/{name}-v0")
+    seeds = [
+        int(m["seed"]) for m in dataset.storage.get_episode_metadata(range(dataset.total_episodes))
+    ]
+    return data.load(name), seeds, dataset.storage.metadata["minirl"]
+
+
+def test_the_omniscient_bot_walks_shortest_routes_where_minigrids_bot_explores():
+    """GoToObjMazeS7 (9 rooms, doors open, one object): with the whole grid in its map (`--bot omniscient`, the
+    official LEAP demos) every demo's forward moves equal the breadth-first distance to the target; Minigrid's bot,
+    which maps only what it has seen, walks further in some episodes of the same levels."""
+    extra = {}
+    for bot in ("omniscient", "minigrid"):
+        episodes, seeds, extra[bot] = _demos_and_seeds(
+            "babyai-gotoobjmaze-s7", episodes=10, bot=bot
+        )
+        env = envs.make_env("babyai-gotoobjmaze-s7")
+        excess = []
+        for episode, seed in zip(episodes, seeds):
+            with envs.quiet():
+                env.reset(seed=seed)
+            level = env.unwrapped
+            shortest = _shortest_moves(level, level.agent_pos, envs.bot_goal(env))
+            excess.append(int((episode["actions"] == 2).sum()) - shortest)  # 2: forward
+            assert episode["rewards"].sum() > 0
+        if bot == "omniscient":
+            assert excess == [0] * 10
+        else:
+            assert min(excess) >= 0 and max(excess) > 0, excess
+        assert extra[bot]["bot"] == bot and data.info("babyai-gotoobjmaze-s7")["bot"] == bot
+
+
+def test_the_omniscient_bot_keeps_only_missions_that_name_one_object():
+    """GoToLocalS7N5 (5 objects: "go to a ball" can match two): the omniscient bot's demos all name one object,
+    as the official demos were re-drawn until they did; Minigrid's bot keeps the ambiguous ones."""
+    env = envs.make_env("babyai-gotolocal-s7n5")
+    matches = {}
+    for bot in ("omniscient", "minigrid"):
+        _, seeds, _ = _demos_and_seeds("babyai-gotolocal-s7n5", episodes=20, bot=bot)
+        matches[bot] = []
+        for seed in seeds:
+            with envs.quiet():
+                env.reset(seed=seed)
+            matches[bot].append(len(envs.bot_targets(env)))
+    assert matches["omniscient"] == [1] * 20
+    assert max(matches["minigrid"]) > 1
+
+
+def test_a_bot_for_halfcheetah_or_an_unknown_bot_is_refused():
+    with pytest.raises(ValueError, match="unknown bot 'oracle'; valid: minigrid, omniscient"):
+        data.collect("babyai-gotoredball", episodes=1, bot="oracle", progress=False)
+    with pytest.raises(ValueError, match="--bot is for BabyAI datasets"):
+        data.collect("halfcheetah-random", steps=10, bot="omniscient", progress=False)
+
+
 def test_minari_opens_what_we_wrote_and_normalizes_scores():
     data.collect("halfcheetah-random", steps=1000, progress=False)
     data.collect("babyai-gotoredball", episodes=3, progress=False)
