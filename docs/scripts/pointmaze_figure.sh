@@ -2,10 +2,10 @@
 # Regenerates lessons/08-choosing-a-method/stitching-<maze>.png (issue 15): 3 evaluation rollouts of the seed-0 run
 # of each method on each maze2d task, drawn over the maze, from the runs docs/scripts/pointmaze_table.sh made
 # under runs/pointmaze. Writes the figures and the stitching reports to runs/pointmaze-figures, then copies the
-# figures into the lesson. Usage: bash docs/scripts/pointmaze_figure.sh "umaze medium large" "bc iql dt"
+# figures into the lesson. Usage: bash docs/scripts/pointmaze_figure.sh "umaze medium large" "bc iql cql dt tt leap"
 set -euo pipefail
 mazes=${1:-"umaze medium large"}
-algos=${2:-"bc iql dt"}
+algos=${2:-"bc iql cql dt tt leap"}
 export OMP_NUM_THREADS=1
 for maze in $mazes; do
   runs=()
