@@ -45,8 +45,10 @@ class Algorithm(Protocol):
 
         Config                                dataclass: the paper's hyperparameters, training ones included
         make_tokenizer(episodes, spec, cfg)   -> Tokenizer fitted on the training episodes
-        prepare(episodes, tok, cfg)           -> whatever sample_batch needs (arrays, computed once)
-        sample_batch(data, cfg, rng)          -> dict of tensors (one training batch)
+        prepare(episodes, tok, cfg)           -> whatever sample_batch needs, computed once: tensors (train.on_device
+                                              moves them to the training device) and numpy bookkeeping for the draws
+        sample_batch(data, cfg, rng)          -> dict of tensors (one training batch), drawn with the numpy `rng`
+                                              and gathered on the data's device
         Model(cfg, tok)                       nn.Module with .loss(batch) -> scalar tensor
         EvalOptions                           dataclass: what `minirl eval` may change (its flags and --set), each
                                               field documented, with its default (empty for BC, CQL and IQL)
