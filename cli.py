@@ -552,6 +552,14 @@ def compare(
     seeds: Annotated[
         int, typer.Option(help="Seeds per algorithm and dataset.", callback=in_range("[1, 100]"))
     ] = 3,
+    first_seed: Annotated[
+        int,
+        typer.Option(
+            help="The first seed (seeds run first-seed … first-seed+seeds-1): --seeds 1 --first-seed 2 runs seed 2 "
+            "alone, e.g. one seed per core; a later call over all seeds reuses its runs.",
+            callback=in_range("[0, 1_000_000]"),
+        ),
+    ] = 0,
     budget_minutes: Annotated[
         float | None,
         typer.Option(help="Cap on each training run, minutes.", callback=in_range("(0, 525_600]")),
@@ -607,6 +615,7 @@ def compare(
             console=console,
             overrides=parse_algo_overrides(set_),
             eval_overrides=parse_algo_overrides(eval_set, "--eval-set"),
+            first_seed=first_seed,
         )
 
 

@@ -245,12 +245,15 @@ def run(
     progress: bool | None = None,
     overrides: dict[str, dict] | None = None,
     eval_overrides: dict[str, dict] | None = None,
+    first_seed: int = 0,
 ) -> dict:
-    """Trains (or reuses) and evaluates every algorithm on every dataset with seeds 0..seeds-1; prints and writes the
-    table. `overrides` maps an algorithm to config fields it trains with on every dataset ({"dt": {"lr": 3e-4}});
-    they are part of each run's key. `eval_overrides` maps an algorithm to EvalOptions fields it is evaluated with
-    ({"tt": {"horizon": 1}}); they are not part of the key (a run is trained once, evaluated again when they
-    change: an eval.json is reused only for the same settings). Returns {"rows": per-run dicts, "summary": per
+    """Trains (or reuses) and evaluates every algorithm on every dataset with seeds first_seed..first_seed+seeds-1
+    (a seed's run is the same whichever call makes it, so seeds can run in separate processes, one per core, and a
+    later call over all of them reuses every run); prints and writes the table. `overrides` maps an algorithm to
+    config fields it trains with on every dataset ({"dt": {"lr": 3e-4}}); they are part of each run's key.
+    `eval_overrides` maps an algorithm to EvalOptions fields it is evaluated with ({"tt": {"horizon": 1}}); they
+    are not part of the key (a run is trained once, evaluated again when they change: an eval.json is reused only
+    for the same settings). Returns {"rows": per-run dicts, "summary": per
     (algo, dataset) dicts, "files": written paths}."""
     console = console or Console()
     progress = console.is_terminal if progress is None else progress
@@ -258,6 +261,8 @@ def run(
         raise ValueError("give at least one dataset and one algorithm")
     if seeds < 1 or episodes < 1 or (steps is not None and steps < 1):
         raise ValueError("seeds, episodes and steps must be positive integers")
+    if first_seed < 0:
+        raise ValueError("the first seed must be 0 or more")
     for algo in algos:
         if algo not in runs.ALGOS:
             raise UnknownNameError(f"unknown algorithm '{algo}'; valid: {', '.join(runs.ALGOS)}")
@@ -296,7 +301,7 @@ def run(
                 config = dataclasses.asdict(
                     train.make_config(module, fields, envs[dataset], label=f"--set {algo}.")
                 )
-                for seed in range(seeds):
+                for seed in range(first_seed, first_seed + seeds):
                     key = run_key(algo, dataset, seed, config, fingerprint, budget_minutes)
                     run_dir = run_dir_for(Path(runs_dir), algo, dataset, seed, key)
                     status = f"{algo} on {dataset}, seed {seed}"

@@ -213,6 +213,7 @@ CORPUS = [
     (["compare", "--seeds", "0"], "--seeds"),
     (["compare", "--seeds", "three"], "--seeds"),
     (["compare", "--episodes", "0"], "--episodes"),
+    (["compare", "--first-seed", "-1"], "--first-seed"),
     (["compare", "--budget-minutes", "nan"], "--budget-minutes"),
     (["compare", "--datasets", DATASET, "--algos", "dt", "--set", "dt.lr=abc"], "--set dt.lr=abc"),
     (

@@ -208,3 +208,23 @@ def test_bad_eval_set_is_a_one_line_error(first_call, value):
     assert "Traceback" not in result.output and result.output.strip().count("\n") == 0, (
         result.output
     )
+
+
+def test_first_seed_runs_one_seed_that_a_call_over_all_seeds_reuses(first_call):
+    tmp_path = first_call[0]
+    before = set((tmp_path / "runs").iterdir())
+    alone = compare(tmp_path, "--seeds", "1", "--first-seed", "1")
+    assert alone.exit_code == 0, alone.output
+    assert alone.output.count(": trained, ") == 2
+    new = sorted(set((tmp_path / "runs").iterdir()) - before)
+    assert [r.name.rsplit("-", 1)[0] for r in new] == [
+        "bc-babyai-gotoredball-s1",
+        "iql-babyai-gotoredball-s1",
+    ]
+    assert [runs.load_checkpoint(r)["seed"] for r in new] == [1, 1]
+    # seeds 0 and 1 together: the seed-0 runs of the first call and the seed-1 runs above, none trained again
+    both = compare(tmp_path, "--seeds", "2")
+    assert both.exit_code == 0, both.output
+    assert both.output.count("reused, eval reused") == 4
+    rows = list(csv.DictReader(open(tmp_path / "out" / "compare.csv")))
+    assert [r["seeds"] for r in rows] == ["2", "2"]

@@ -5,10 +5,13 @@
 # written to runs/pointmaze-table/compare.md. Usage:
 #   bash docs/scripts/pointmaze_table.sh "umaze-maze2d medium-maze2d large-maze2d" "bc iql" 3
 #   (algos: bc iql cql dt tt leap)
+# A fourth argument is the first seed: "... cql 1 2" runs seed 2 alone, so two seeds can run side by side, one per
+# core; calling again with "3" then reuses every run and prints the table over seeds 0-2.
 set -euo pipefail
 tasks=${1:-"umaze-maze2d medium-maze2d large-maze2d"}
 algos=${2:-"bc iql dt"}
 seeds=${3:-3}
+first=${4:-0}
 export OMP_NUM_THREADS=1
 datasets=""
 for task in $tasks; do
@@ -28,7 +31,10 @@ for algo in $algos; do
     leap) ;; # its defaults: 5,000 steps of batch 64, horizon 5, 10 refinements
   esac
 done
-for n in $(seq 1 "$seeds"); do
-  minirl compare --datasets "${datasets#,}" --algos "$(echo $algos | tr ' ' ,)" --seeds "$n" --episodes 50 \
-    "${sets[@]}" --runs-dir runs/pointmaze --out runs/pointmaze-table
+for seed in $(seq "$first" $((first + seeds - 1))); do
+  minirl compare --datasets "${datasets#,}" --algos "$(echo $algos | tr ' ' ,)" --seeds 1 --first-seed "$seed" \
+    --episodes 50 "${sets[@]}" --runs-dir runs/pointmaze --out runs/pointmaze-table
 done
+# the table over every seed this call ran (all runs reused)
+minirl compare --datasets "${datasets#,}" --algos "$(echo $algos | tr ' ' ,)" --seeds "$seeds" --first-seed "$first" \
+  --episodes 50 "${sets[@]}" --runs-dir runs/pointmaze --out runs/pointmaze-table
