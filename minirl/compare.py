@@ -253,8 +253,8 @@ def run(
     config fields it trains with on every dataset ({"dt": {"lr": 3e-4}}); they are part of each run's key.
     `eval_overrides` maps an algorithm to EvalOptions fields it is evaluated with ({"tt": {"horizon": 1}}); they
     are not part of the key (a run is trained once, evaluated again when they change: an eval.json is reused only
-    for the same settings). Returns {"rows": per-run dicts, "summary": per
-    (algo, dataset) dicts, "files": written paths}."""
+    for the same settings). Returns {"rows": per-run dicts, "summary": per (algo, dataset) dicts, "files": written
+    paths}."""
     console = console or Console()
     progress = console.is_terminal if progress is None else progress
     if not datasets or not algos:
