@@ -133,7 +133,8 @@ def _rollout_chunk(
 class EnvLoop:
     """The one environment loop of minirl: N envs stepped together by one agent, one batched decision per step.
 
-    Env i resets with seed + i. Each step() encodes every env's observation (`encode`, e.g. tok.encode_obs), asks
+    Env i resets with seed + i (or with seed[i], when seed is a list: e.g. the recorded seeds of a dataset's
+    episodes, to replay their levels). Each step() encodes every env's observation (`encode`, e.g. tok.encode_obs), asks
     the agent once for all N actions (finished envs get actions too, which are dropped, so a policy draws the same
     random numbers whichever envs are still running), steps each running env, and tells the agent the rewards
     (float32) and which envs are done. Returns are summed in float64 as the envs report them. Stray prints and
@@ -143,11 +144,14 @@ class EnvLoop:
     envs: a list of envs, stepped here one after another (LocalEnvs), or an EnvWorkers, whose envs step in worker
     processes; both answer reset, step and close alike."""
 
-    def __init__(self, agent, envs: list | EnvWorkers, seed: int, encode=np.stack):
+    def __init__(self, agent, envs: list | EnvWorkers, seed: int | list[int], encode=np.stack):
         envs = LocalEnvs(envs) if isinstance(envs, list) else envs
+        seeds = list(seed) if isinstance(seed, list) else [seed + i for i in range(len(envs))]
+        if len(seeds) != len(envs):
+            raise ValueError(f"{len(seeds)} seeds for {len(envs)} envs")
         self.agent, self.envs, self.encode = agent, envs, encode
         agent.reset(len(envs))
-        self.obs = envs.reset([seed + i for i in range(len(envs))])
+        self.obs = envs.reset(seeds)
         self.returns, self.lengths = np.zeros(len(envs)), np.zeros(len(envs), np.int64)
         self.done = np.zeros(len(envs), bool)
 

@@ -191,6 +191,34 @@ def test_the_omniscient_bot_keeps_only_missions_that_name_one_object():
     assert max(matches["minigrid"]) > 1
 
 
+def test_env_loop_with_the_recorded_seeds_replays_each_demos_level():
+    """EnvLoop given a list of seeds resets env i with seed[i]: with a dataset's recorded seeds every env starts at
+    its demo's first observation, and the demo's own actions, replayed, end every episode where the demo did."""
+    from minirl.evaluate import EnvLoop, PolicyAgent
+
+    episodes, seeds, _ = _demos_and_seeds("babyai-gotoredball", episodes=4)
+    step = [0]
+
+    # (N, ...) -> each demo's action at this step (its last one once it is over)
+    def replay(states):
+        t = step[0]
+        step[0] += 1
+        return np.array([ep["actions"][min(t, len(ep["actions"]) - 1)] for ep in episodes])
+
+    levels = [envs.make_env("babyai-gotoredball") for _ in seeds]
+    loop = EnvLoop(PolicyAgent(replay), levels, seeds)
+    for obs, ep in zip(loop.obs, episodes):
+        assert np.array_equal(obs["image"], ep["image"][0])
+        assert obs["direction"] == ep["direction"][0]
+    while not loop.done.all():
+        loop.step()
+    loop.close()
+    assert list(loop.lengths) == [len(ep["actions"]) for ep in episodes]
+    assert list(loop.returns) == pytest.approx([float(ep["rewards"].sum()) for ep in episodes])
+    with pytest.raises(ValueError, match="3 seeds for 4 envs"):
+        EnvLoop(PolicyAgent(replay), levels, seeds[:3])
+
+
 def test_a_bot_for_halfcheetah_or_an_unknown_bot_is_refused():
     with pytest.raises(ValueError, match="unknown bot 'oracle'; valid: minigrid, omniscient"):
         data.collect("babyai-gotoredball", episodes=1, bot="oracle", progress=False)

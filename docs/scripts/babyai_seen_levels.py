@@ -16,8 +16,25 @@ import torch
 
 from minirl import data, validate
 from minirl.envs import make_env
-from minirl.evaluate import LocalEnvs
+from minirl.evaluate import EnvLoop
 from minirl.runs import load_run
+
+
+class Recording:
+    """An agent that keeps the actions the wrapped agent chose: one (n,) row per EnvLoop step."""
+
+    def __init__(self, agent):
+        self.agent, self.actions = agent, []
+
+    def reset(self, n_envs: int) -> None:
+        self.agent.reset(n_envs)
+
+    def act(self, states: np.ndarray) -> np.ndarray:
+        self.actions.append(self.agent.act(states))
+        return self.actions[-1]
+
+    def observe(self, rewards: np.ndarray, done: np.ndarray) -> None:
+        self.agent.observe(rewards, done)
 
 
 def main(run: str, name: str, n: int = 100, *options: str) -> None:
@@ -30,27 +47,22 @@ def main(run: str, name: str, n: int = 100, *options: str) -> None:
     n = min(n, dataset.total_episodes)
     seeds = [int(m["seed"]) for m in dataset.storage.get_episode_metadata(range(n))]
     demos = data.load(name)[:n]
-    envs = LocalEnvs([make_env(state["env"], obs=tok.obs) for _ in range(n)])
+    agent = Recording(agent)
     torch.manual_seed(0)
-    agent.reset(n)
-    obs = envs.reset(seeds)
-    done, returns = np.zeros(n, bool), np.zeros(n)
-    taken = [[] for _ in range(n)]
+    loop = EnvLoop(
+        agent, [make_env(state["env"], obs=tok.obs) for _ in range(n)], seeds, tok.encode_obs
+    )
     with torch.no_grad():
-        while not done.all():
-            actions = agent.act(tok.encode_obs(obs))
-            running = np.flatnonzero(~done)
-            rewards = np.zeros(n, np.float32)
-            for i, (o, r, terminated, truncated) in zip(running, envs.step(actions, running)):
-                obs[i], rewards[i] = o, r
-                returns[i] += r
-                taken[i].append(int(actions[i]))
-                done[i] = terminated or truncated
-            agent.observe(rewards, done)
-    envs.close()
-    success = returns > 0
+        while not loop.done.all():
+            loop.step()
+    loop.close()
+    success = loop.returns > 0
+    taken = np.stack(agent.actions)  # (steps, n): env i's actions are taken[: loop.lengths[i], i]
     followed = np.array(
-        [taken[i][: len(d["actions"])] == list(d["actions"]) for i, d in enumerate(demos)]
+        [
+            list(taken[: min(len(d["actions"]), loop.lengths[i]), i]) == list(d["actions"])
+            for i, d in enumerate(demos)
+        ]
     )
     print(
         f"{run} on the levels of {n} of its training demos: success {success.mean():.0%}, "
