@@ -20,11 +20,15 @@ for level in $levels; do
         iql) args="--steps 20000" ;;
         cql) args="--steps 20000" ;;
         dt)  args="--steps 4000 --set context_len=10 --set lr=3e-4 --set warmup_steps=1000" ;;
+        # TT's CPU recipe (issue 13): 2 x 128, one-transition windows, batch 128; planned at beam 32, horizon 1
+        tt)  args="--steps 6000 --set n_layer=2 --set seq_len=1 --set batch_size=128 --set warmup_steps=200" ;;
         *)   args="" ;;
       esac
+      eval_args=""
+      [ "$algo" = tt ] && eval_args="--beam-width 32 --horizon 1"
       # a finished (or budget-stopped) run has its checkpoint: evaluate it again rather than train more
       [ -f "$run/checkpoint.pt" ] || minirl train "$algo" --dataset "halfcheetah-$level" --seed "$seed" $args --out "$run"
-      minirl eval "$run" --episodes 10
+      minirl eval "$run" --episodes 10 $eval_args
     done
   done
 done
