@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -135,9 +136,9 @@ def writable_dir(path: Path) -> Path:
     """Creates `path` if needed and checks it can be written, before any long work starts."""
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".minirl-write-test"
-        probe.write_text("")
-        probe.unlink()
+        # a uniquely named probe: two runs started at once under the same folder must not unlink each other's
+        with tempfile.TemporaryFile(dir=path):
+            pass
     except OSError:
         raise typer.BadParameter(f"cannot write to '{path}'") from None
     return path

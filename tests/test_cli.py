@@ -89,3 +89,27 @@ def test_bad_device():
         ["train", "bc", "--dataset", "babyai-gotoredball", "--device", "tpu", "--steps", "1"],
         "unknown device",
     )
+
+
+def test_writable_dir_two_runs_starting_at_once_under_one_folder(tmp_path):
+    # two `minirl train --out runs/ladder/...` started together both check runs/ladder: neither may fail
+    import threading
+
+    from cli import writable_dir
+
+    errors = []
+
+    def check():
+        for _ in range(300):
+            try:
+                writable_dir(tmp_path / "runs")
+            except Exception as e:  # noqa: BLE001 - the test reports whatever was raised
+                errors.append(e)
+
+    threads = [threading.Thread(target=check) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert list((tmp_path / "runs").iterdir()) == []  # no probe left behind
