@@ -570,7 +570,8 @@ def _write(
     listing skips dot-folders), then rename it into place; an existing dataset is swapped out only at that end."""
     final = dataset_path(name)
     spec = envs.get_spec(name)
-    root = get_dataset_path()
+    # absolute: Minari joins the datasets path it is pointed at onto the staging path, so a relative one doubles
+    root = Path(get_dataset_path()).resolve()
     # same filesystem: rename is atomic; the pid in the name lets a later collect remove it if this one is killed
     staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=root))
     try:

@@ -467,3 +467,11 @@ def test_data_from_the_shipped_policy_scores_what_its_card_says(level):
         card["eval_return_mean"],
         tolerance,
     )
+
+
+def test_collect_and_load_with_a_relative_datasets_folder(monkeypatch, tmp_path):
+    # MINARI_DATASETS_PATH=runs/minari (relative to the working directory) is how the table scripts keep their data
+    monkeypatch.setenv("MINARI_DATASETS_PATH", "runs/minari")
+    data.collect("babyai-gotoredball", episodes=2, seed=3, progress=False)
+    assert (tmp_path / "runs/minari/minirl/babyai-gotoredball-v0/data/main_data.hdf5").is_file()
+    assert len(data.load("babyai-gotoredball")) == 2
