@@ -26,8 +26,11 @@ for level in $levels; do
       esac
       eval_args=""
       [ "$algo" = tt ] && eval_args="--beam-width 32 --horizon 1"
-      # a finished (or budget-stopped) run has its checkpoint: evaluate it again rather than train more
-      [ -f "$run/checkpoint.pt" ] || minirl train "$algo" --dataset "halfcheetah-$level" --seed "$seed" $args --out "$run"
+      # a run stopped part-way (killed, the session's end) continues from its checkpoint; resuming a finished one
+      # changes nothing, so the cell is evaluated as it was trained
+      resume=""
+      [ -f "$run/checkpoint.pt" ] && resume="--resume"
+      minirl train "$algo" --dataset "halfcheetah-$level" --seed "$seed" $args --out "$run" $resume
       minirl eval "$run" --episodes 10 $eval_args
     done
   done
