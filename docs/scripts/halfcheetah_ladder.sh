@@ -5,7 +5,7 @@
 #   bash docs/scripts/halfcheetah_ladder.sh "medium medium-replay" "bc iql dt cql" "0"
 set -euo pipefail
 levels=${1:-"medium medium-replay medium-expert"}
-algos=${2:-"bc iql dt cql"}
+algos=${2:-"bc iql dt cql tt leap"}
 seeds=${3:-"0 1 2"}
 export OMP_NUM_THREADS=1
 for level in $levels; do
@@ -22,6 +22,8 @@ for level in $levels; do
         dt)  args="--steps 4000 --set context_len=10 --set lr=3e-4 --set warmup_steps=1000" ;;
         # TT's CPU recipe (issue 13): 2 x 128, one-transition windows, batch 128; planned at beam 32, horizon 1
         tt)  args="--steps 6000 --set n_layer=2 --set seq_len=1 --set batch_size=128 --set warmup_steps=200" ;;
+        # LEAP's defaults (3 x 128, plans of 5 steps x 6 action tokens, 64 bins, 10 refinements), 5,000 steps
+        leap) args="--steps 5000" ;;
         *)   args="" ;;
       esac
       eval_args=""
