@@ -374,9 +374,8 @@ class CachedDecoder(FullDecoder):
         self.copies = 1  # candidates per beam (rows per `kv` row) while branching
         # tokens in `kv` (of each beam), in `fresh` (of each candidate); where the view starts
         self.own = self.new = self.start = 0
-        self.mask = (
-            None  # (max_block, max_block) 0 where query i of the view may see key j, else -inf
-        )
+        # (max_block, max_block) 0 where query i of the view may see key j, else -inf
+        self.mask = None
         self.last = None  # (rows, N) logits of the token after the cached ones
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
@@ -435,9 +434,9 @@ class CachedDecoder(FullDecoder):
         its keys in use (the T new tokens included), in view order: their envs' real context, their beams' imagined
         tokens and, while branching, their own new tokens. A level's G groups are consecutive blocks of the rows (G
         divides their number). One new token (T = 1) reads the whole buffer, spare room included (masked): torch's
-        batched matmul of one query per row runs ~3× faster on a whole contiguous buffer than on a slice of each
-        row's keys (e.g. 60 of 80), whose rows it multiplies one by one; with many queries per row that costs little,
-        so T > 1 reads only the keys in use."""
+        batched matmul of one query per row ran ~3× faster on a whole contiguous buffer than on a slice of each row's
+        keys (320 rows, 63 of 83 keys: 0.35–0.53 vs 1.3 ms); with many queries per row the slice costs little, so
+        T > 1 reads only the keys in use."""
         r = len(self.last) // self.real_kv.shape[2]  # rows per env (`last` has every row)
         envs = slice(rows.start // r, -(-rows.stop // r))
         beams = slice(rows.start // self.copies, -(-rows.stop // self.copies))
