@@ -329,6 +329,9 @@ class FullDecoder:
         hidden = self.model(x[:, start:], start, self.states)
         return self.model.logits(hidden[:, -1:], torch.tensor([L % td], device=x.device))[:, 0]
 
+    def branch(self, copies: int, length: int) -> None:
+        """Every row became `copies` adjacent rows; nothing to do without a cache."""
+
     def select(self, index: torch.Tensor) -> None:
         """The rows became x[index] (beams kept, copied, reordered); nothing to do without a cache."""
 
@@ -336,26 +339,43 @@ class FullDecoder:
 class CachedDecoder(FullDecoder):
     """The same logits, feeding only the tokens the cache has not seen: O(1) new tokens per call.
 
-    The cache keeps every layer's keys and values of the view in two parts. Rows are env-major (plan copies an env's
-    prefix into its beams), so the env's real context, the first call's x, is the same in all of its rows: its keys and
-    values are kept once per env (`real_kv`); only the imagined tokens are kept per row (`kv`), in a preallocated buffer
-    written in place. Growing a cache with torch.cat instead allocates and copies all of it for every token, and
-    reading the real context once per row makes every token read the whole cache from memory: on a CPU both cost more
-    than the arithmetic. `attend` is transformer.Block's arithmetic in eval mode, spelled out for this cache.
+    The cache keeps every layer's keys and values of the view in up to three levels, so that keys several rows share
+    are stored, and read, once for all of them. Rows are env-major (plan copies an env's prefix into its beams):
+    - `real_kv`, once per env: the env's real context (the first call's x) is the same in all of its rows;
+    - `kv`, once per beam: its imagined tokens, in a buffer written in place, with room for a transition more;
+    - `fresh`, once per candidate, only between `branch` and `select`: each beam's n_expand copies share everything
+      up to the branch, so their new tokens (the action, r) are kept apart and the beam's `kv` is read once for all
+      its copies; `select` then writes each kept candidate's beam and new tokens into one `kv` row.
+    One-token decoding is memory-bound on a CPU (each token reads every key of its row for ~4 FLOPs per 4 bytes):
+    the bytes read, not the arithmetic, set its cost. Growing a cache with torch.cat instead would also allocate
+    and copy all of it for every token. `attend` is transformer.Block's arithmetic in eval mode, spelled out for this
+    cache; `grouped_matmul` reads a level's keys once per group of rows that shares them.
 
     When the view slides forward (past max_block tokens) every position embedding changes, so the new view is encoded
     again, once per imagined transition: each env's real context once, then every row's imagined tokens on top.
     """
+
+    # rows × tokens per piece of a multi-token feed: a whole re-encoded view at once (e.g. 320 rows × 83 tokens ×
+    # 512 MLP units = 54 MB) would be allocated fresh from the OS, whose page faults cost as much as the arithmetic,
+    # and falls out of the cache; pieces of ~2k tokens reuse freed memory and stay in the cache
+    piece_tokens = 2048
 
     def __init__(self, model: Model, max_block: int, states=None):
         super().__init__(model, max_block, states)
         self.real = None  # (n, T0) each env's real tokens: the first call's x
         # (n_layer, 2, n, H, S0, Dh) keys [:, 0] and values [:, 1] of the view's real tokens
         self.real_kv = None
-        # (n_layer, 2, capacity, H, max_block, Dh) the same for the imagined tokens
-        self.kv = self.spare = None
-        # live rows, imagined tokens in `kv`, where the view starts
-        self.rows = self.own = self.start = 0
+        # (n_layer, 2, rows, H, capacity, Dh) the same for each beam's imagined tokens: a view of buffers[0]
+        self.kv = None
+        self.buffers = [None, None]  # flat storage of `kv` and of the next `kv` (`select`, `grow`)
+        # (n_layer, 2, capacity, H, length, Dh) each candidate's tokens since `branch`, while `branching`
+        self.fresh = None
+        self.branching = False
+        self.copies = 1  # candidates per beam (rows per `kv` row) while branching
+        # tokens in `kv` (of each beam), in `fresh` (of each candidate); where the view starts
+        self.own = self.new = self.start = 0
+        # (max_block, max_block) 0 where query i of the view may see key j, else -inf
+        self.mask = None
         self.last = None  # (rows, N) logits of the token after the cached ones
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
@@ -365,127 +385,203 @@ class CachedDecoder(FullDecoder):
         n, T0 = self.real.shape
         start = window_start(L, self.max_block, td)
         if self.real_kv is None or start != self.start:  # a new view: encode it from scratch
-            cfg = self.model.cfg
-            self.start = start
-            self.own = 0
-            self.real_kv = torch.zeros(
-                cfg.n_layer,
-                2,
-                n,
-                cfg.n_head,
-                0,
-                cfg.d_model // cfg.n_head,
-                dtype=self.model.pos_emb.dtype,
-                device=x.device,
-            )
-            # the real context, once per env: fed as n rows, then moved from `kv` to `real_kv`
-            if start < T0:
-                self.feed(self.real[:, start:])
-                self.real_kv = self.kv[:, :, :n, :, : self.own].clone()
-                self.own = 0
-                self.rows = len(x)
-                self.last = self.last.repeat_interleave(len(x) // n, 0)
+            assert not self.branching, "the view may not slide between branch and select"
+            self.new_view(start, n, x)
         # tokens before `first` are in the cache
-        first = self.start + self.real_kv.shape[4] + self.own
+        first = self.start + self.real_kv.shape[4] + self.own + self.new
         if first < L:
             self.feed(x[:, first:])
         return self.last
 
-    def feed(self, tokens: torch.Tensor) -> None:
-        """tokens (B, T): the view's next T tokens of every row. Writes their keys and values into `kv` and sets
-        `last` to the logits of the token after them."""
-        model = self.model
-        B, T = tokens.shape
-        P = self.real_kv.shape[4] + self.own  # tokens of the view already cached
-        first = self.start + P
-        if self.kv is None or self.kv.shape[2] < B:
-            cfg = model.cfg
-            self.kv = torch.empty(
-                cfg.n_layer,
-                2,
-                B,
-                cfg.n_head,
-                self.max_block,
-                cfg.d_model // cfg.n_head,
-                dtype=model.pos_emb.dtype,
-                device=tokens.device,
-            )
-        x = model.embed(tokens, first, self.start, self.states)  # (B, T, D)
-        q_pos = torch.arange(P, P + T, device=x.device)[:, None]  # (T, 1) positions in the view
-        k_pos = torch.arange(P + T, device=x.device)[None]  # (1, P+T)
-        # (T, P+T)
-        allowed = (k_pos <= q_pos) & model.visible_keys(self.start, first + T) | (k_pos == q_pos)
-        mask = torch.zeros(allowed.shape, dtype=x.dtype, device=x.device).masked_fill(
-            ~allowed, float("-inf")
+    def new_view(self, start: int, n: int, x: torch.Tensor) -> None:
+        """Empties the cache for a view starting at `start`, and feeds each env's real context in it once."""
+        model, cfg = self.model, self.model.cfg
+        self.start = start
+        self.own = 0
+        q_pos = torch.arange(self.max_block, device=x.device)[:, None]  # (max_block, 1) in the view
+        k_pos = q_pos.T  # (1, max_block)
+        # a query sees the visible keys up to itself, and itself (a value token sees only itself)
+        allowed = (k_pos <= q_pos) & self.model.visible_keys(start, start + self.max_block) | (
+            k_pos == q_pos
         )
-        for layer, block in enumerate(model.transformer.blocks):
-            x = self.attend(block, layer, x, mask)
-        # (B, 1, D): only the last token's output is read
-        hidden = model.transformer.ln_f(x[:, -1:])
-        self.last = model.logits(
-            hidden, torch.tensor([(first + T) % model.transition_dim], device=x.device)
-        )[:, 0]
-        self.rows = B
-        self.own += T
+        self.mask = torch.zeros(allowed.shape, dtype=model.pos_emb.dtype, device=x.device)
+        self.mask.masked_fill_(~allowed, float("-inf"))
+        Dh = cfg.d_model // cfg.n_head
+        self.real_kv = x.new_zeros((cfg.n_layer, 2, n, cfg.n_head, 0, Dh), dtype=self.mask.dtype)
+        T0 = self.real.shape[1]
+        if start < T0:  # fed as n rows into `kv`, then moved to `real_kv`
+            self.feed(self.real[:, start:])
+            self.real_kv = self.kv[:, :, :n, :, : self.own].clone()
+            self.own = 0
+            self.last = self.last.repeat_interleave(len(x) // n, 0)
 
-    def attend(self, block, layer: int, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """transformer.Block.forward without dropout, x (B, T, D) -> (B, T, D), attending to the env's real keys
-        (n, H, S0, Dh), shared by its r = B/n rows, and to each row's own imagined keys (B, H, own + T, Dh).
-        mask (T, S0+own+T): 0 where a query may attend a key, -inf where not (added to the scores)."""
-        B, T, D = x.shape
-        H = block.attn.n_head
-        own = self.own
-        q, k, v = block.attn.qkv(block.ln1(x)).split(D, dim=2)
-        q, k, v = (z.view(B, T, H, D // H).transpose(1, 2) for z in (q, k, v))  # (B, H, T, Dh)
-        self.kv[layer, 0, :B, :, own : own + T] = k  # in place: no copy of the cache
-        self.kv[layer, 1, :B, :, own : own + T] = v
-        own_keys, own_values = self.kv[layer, :, :B, :, : own + T]  # (B, H, own+T, Dh) each, views
-        real_keys, real_values = self.real_kv[layer]  # (n, H, S0, Dh) each
-        n, S0 = len(real_keys), real_keys.shape[2]
-        # many queries per row (a re-encoded view): compute-bound, so copy the real keys to every row
-        if T > 1:
-            # (B, H, S0+own+T, Dh)
-            keys = torch.cat([real_keys.repeat_interleave(B // n, 0), own_keys], 2)
-            values = torch.cat([real_values.repeat_interleave(B // n, 0), own_values], 2)
-            y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)  # (B, H, T, Dh)
-        # one query per row: reading keys dominates, so each env's real keys are read once for all its rows
+    def branch(self, copies: int, length: int) -> None:
+        """Row i becomes rows i·copies … i·copies + copies - 1, which will be fed at most `length` more tokens each
+        before `select` keeps some of them. They share row i's cached keys until then."""
+        cfg = self.model.cfg
+        rows = len(self.last) * copies
+        Dh = cfg.d_model // cfg.n_head
+        if self.fresh is None or self.fresh.shape[2] < rows or self.fresh.shape[4] < length:
+            # (n_layer, 2, rows, H, length, Dh)
+            self.fresh = self.last.new_zeros((cfg.n_layer, 2, rows, cfg.n_head, length, Dh))
+        self.branching, self.copies, self.new = True, copies, 0
+        self.last = self.last.repeat_interleave(copies, 0)
+
+    def levels(
+        self, layer: int, rows: slice, T: int
+    ) -> list[tuple[torch.Tensor, torch.Tensor, int]]:
+        """The keys and values (G, H, capacity, Dh) that rows `rows` attend to in `layer`, each with the number of
+        its keys in use (the T new tokens included), in view order: their envs' real context, their beams' imagined
+        tokens and, while branching, their own new tokens. A level's G groups are consecutive blocks of the rows (G
+        divides their number). One new token (T = 1) reads the whole buffer, spare room included (masked): torch's
+        batched matmul of one query per row ran ~3× faster on a whole contiguous buffer than on a slice of each row's
+        keys (320 rows, 63 of 83 keys: 0.35–0.53 vs 1.3 ms); with many queries per row the slice costs little, so
+        T > 1 reads only the keys in use."""
+        r = len(self.last) // self.real_kv.shape[2]  # rows per env (`last` has every row)
+        envs = slice(rows.start // r, -(-rows.stop // r))
+        beams = slice(rows.start // self.copies, -(-rows.stop // self.copies))
+        levels = [(self.real_kv[layer, :, envs], self.real_kv.shape[4])]
+        if self.branching:
+            levels += [
+                (self.kv[layer, :, beams], self.own),
+                (self.fresh[layer, :, rows], self.new + T),
+            ]
         else:
-            q_env = q.reshape(n, B // n, H, T, D // H)  # (n, r, H, T, Dh)
-            scores = torch.cat(
-                [
-                    torch.einsum("nrhtd,nhsd->nrhts", q_env, real_keys).reshape(B, H, T, S0),
-                    q @ own_keys.transpose(-2, -1),
-                ],
-                -1,
-            )  # (B, H, T, S0+own+T)
-            # in place: fewer passes over memory
-            probs = scores.mul_(1 / math.sqrt(D // H)).add_(mask).softmax(-1)
-            real_probs = probs[..., :S0].reshape(n, B // n, H, T, S0)
-            y = (
-                torch.einsum("nrhts,nhsd->nrhtd", real_probs, real_values).reshape(B, H, T, D // H)
-                + probs[..., S0:] @ own_values
-            )  # (B, H, T, Dh)
-        x = x + block.attn.proj(y.transpose(1, 2).reshape(B, T, D))
+            levels.append((self.kv[layer, :, beams], self.own + T))
+        if T > 1:
+            levels = [(kv[:, :, :, :used], used) for kv, used in levels]
+        return [(kv[0], kv[1], used) for kv, used in levels if used > 0]
+
+    def level_mask(self, levels, P: int, T: int) -> torch.Tensor:
+        """(T, Σ capacities) the additive mask over the keys of `levels` side by side, for the T tokens after the
+        view's first P: the view's mask over the keys in use, -inf over each level's spare room."""
+        view = self.mask[P : P + T, : P + T]
+        parts, at = [], 0
+        for keys, _, used in levels:
+            parts += [
+                view[:, at : at + used],
+                view.new_full((T, keys.shape[2] - used), float("-inf")),
+            ]
+            at += used
+        return torch.cat(parts, 1)
+
+    def feed(self, tokens: torch.Tensor) -> None:
+        """tokens (B, T): the view's next T tokens of every row. Writes their keys and values into the cache and sets
+        `last` to the logits of the token after them. The rows go through the model in pieces of whole envs (or
+        parts of one env's beams), each piece through every layer (`piece_tokens`)."""
+        model, cfg = self.model, self.model.cfg
+        B, T = tokens.shape
+        if not self.branching and (
+            self.kv is None or self.kv.shape[2] != B or self.kv.shape[4] < self.own + T
+        ):
+            self.grow(B, self.own + T)
+        n = self.real.shape[0]
+        r = B // n  # rows per env
+        P = self.real_kv.shape[4] + self.own + self.new  # tokens of the view already cached
+        first = self.start + P
+        # rows per piece: whole envs, or a divisor of an env's rows (so that a piece's rows share one env's real
+        # keys) made of whole beams (so that they share their beams' keys)
+        size, c = max(1, self.piece_tokens // T), self.copies
+        if size >= r:
+            size = r * (size // r)
+        else:
+            size = max([c] + [d for d in range(c, size + 1, c) if r % d == 0])
+        self.last = torch.empty(B, cfg.N, dtype=self.mask.dtype, device=tokens.device)
+        dims = torch.tensor([(first + T) % model.transition_dim], device=tokens.device)
+        # (T, S) the same for every piece and layer
+        mask = self.level_mask(self.levels(0, slice(0, size), T), P, T)
+        for i in range(0, B, size):
+            rows = slice(i, min(i + size, B))
+            states = None if self.states is None else self.states[i // r : -(-rows.stop // r)]
+            x = model.embed(tokens[rows], first, self.start, states)  # (b, T, D)
+            for layer, block in enumerate(model.transformer.blocks):
+                x = self.attend(block, layer, x, rows, mask)
+            # (b, 1, D): only the last token's output is read
+            self.last[rows] = model.logits(model.transformer.ln_f(x[:, -1:]), dims)[:, 0]
+        if self.branching:
+            self.new += T
+        else:
+            self.own += T
+
+    def attend(
+        self, block, layer: int, x: torch.Tensor, rows: slice, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """transformer.Block.forward without dropout, x (b, T, D) -> (b, T, D) for rows `rows`, attending to the
+        keys of `levels` (each read once per group of rows that shares it). mask (T, S): 0 where a query may
+        attend a key, -inf where not (added to the scores)."""
+        b, T, D = x.shape
+        H = block.attn.n_head
+        # (3, b, H, T, Dh): queries, keys, values
+        qkv = block.attn.qkv(block.ln1(x)).view(b, T, 3, H, D // H).permute(2, 0, 3, 1, 4)
+        cache, at = (self.fresh, self.new) if self.branching else (self.kv, self.own)
+        cache[layer, :, rows, :, at : at + T] = qkv[1:]  # in place: no copy of the cache
+        levels = self.levels(layer, rows, T)
+        q = qkv[0] * (1 / math.sqrt(D // H))  # (b, H, T, Dh)
+        scores = torch.cat([grouped_matmul(q, keys.transpose(-2, -1)) for keys, _, _ in levels], -1)
+        probs = scores.add_(mask).softmax(-1)  # (b, H, T, S)
+        parts = probs.split([keys.shape[2] for keys, _, _ in levels], -1)
+        y = grouped_matmul(parts[0], levels[0][1])  # (b, H, T, Dh)
+        for p, (_, values, _) in zip(parts[1:], levels[1:]):
+            y += grouped_matmul(p, values)
+        x = x + block.attn.proj(y.transpose(1, 2).reshape(b, T, D))
         return x + block.mlp(block.ln2(x))
 
     def select(self, index: torch.Tensor) -> None:
         """Row i becomes old row index[i] (index keeps rows within their env), in `kv` and in `last`: the imagined
-        keys and values are copied into the spare buffer, which then swaps with `kv` (no allocation after step 0)."""
-        rows = len(index)
-        own = self.own
-        if self.spare is None or self.spare.shape[2] < rows:
-            self.spare = self.kv.new_empty(self.kv.shape[:2] + (rows,) + self.kv.shape[3:])
-        for layer in range(self.kv.shape[0]):
-            for kind in range(2):  # keys, values
-                torch.index_select(
-                    self.kv[layer, kind, : self.rows, :, :own],
-                    0,
-                    index,
-                    out=self.spare[layer, kind, :rows, :, :own],
-                )
-        self.kv, self.spare = self.spare, self.kv
-        self.rows = rows
+        keys and values (after a branch: the beam's, then the candidate's new ones) are copied into the spare
+        buffer, which then swaps with `kv` (no allocation after the first steps)."""
+        rows, own, new = len(index), self.own, self.new
+        spare = self.packed(1, rows, own + new)
+        beams = index // self.copies  # the kv row each kept row comes from
+        torch.index_select(self.kv[:, :, :, :, :own], 2, beams, out=spare[:, :, :, :, :own])
+        if self.branching:
+            torch.index_select(
+                self.fresh[:, :, :, :, :new], 2, index, out=spare[:, :, :, :, own : own + new]
+            )
+        self.buffers.reverse()
+        self.kv = spare
+        self.own += new
+        self.branching, self.copies, self.new = False, 1, 0
         self.last = self.last[index]
+
+    def packed(self, which: int, rows: int, used: int) -> torch.Tensor:
+        """A (n_layer, 2, rows, H, used + td, Dh) view of flat buffer `which`: room for `used` keys and a transition
+        more, not for max_block: the batched matmuls read a row's keys ~3× faster when the rows lie next to each
+        other than spaced max_block apart. The buffer is allocated for max_block + td keys per row, once per row
+        count, and the room after `used` is zeroed: it is read (masked), so it must hold finite numbers."""
+        cfg = self.model.cfg
+        td = self.model.transition_dim
+        shape = (cfg.n_layer, 2, rows, cfg.n_head, used + td, cfg.d_model // cfg.n_head)
+        size = math.prod(shape)
+        if self.buffers[which] is None or len(self.buffers[which]) < size:
+            most = math.prod(shape[:4] + (self.max_block + td, shape[5]))
+            self.buffers[which] = self.mask.new_empty(most)  # pages are touched only where used
+        kv = self.buffers[which][:size].view(shape)
+        kv[:, :, :, :, used:].zero_()
+        return kv
+
+    def grow(self, rows: int, tokens: int) -> None:
+        """Makes `kv` hold `rows` rows of at least `tokens` tokens (and room for a transition more), keeping its
+        contents (rows can change only while it is empty)."""
+        assert self.own == 0 or self.kv.shape[2] == rows, "rows change only through select"
+        kv = self.packed(1, rows, tokens)
+        if self.own:
+            kv[:, :, :, :, : self.own] = self.kv[:, :, :, :, : self.own]
+        self.buffers.reverse()
+        self.kv = kv
+
+
+def grouped_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """a (B, H, T, X) @ b (G, H, X, S) -> (B, H, T, S), where the B rows of a form G consecutive groups and group g
+    multiplies b[g]: one bmm of B/G·T rows per (group, head), so each of b's matrices is read once for its group
+    (G = B: a plain batched matmul)."""
+    B, H, T, X = a.shape
+    G = len(b)
+    if G == B:
+        return a @ b
+    r = B // G
+    out = a.reshape(G, r, H, T, X).transpose(1, 2).reshape(G, H, r * T, X) @ b  # (G, H, r·T, S)
+    return out.view(G, H, r, T, -1).transpose(1, 2).reshape(B, H, T, -1)
 
 
 def sample(logits, generator, cdf: float | None = None, top_k: int | None = None) -> torch.Tensor:
@@ -538,7 +634,7 @@ def expand_beams(
     model = decoder.model
     copies = torch.arange(len(x), device=x.device).repeat_interleave(n_copies)  # (n·b·n_copies,)
     x, rewards = x[copies], rewards[copies]
-    decoder.select(copies)
+    decoder.branch(n_copies, model.act_dim + 2)
     for _ in range(model.act_dim):  # the action: sampled from its likeliest bins
         x = torch.cat([x, sample(decoder(x), generator, cdf=cdf_act, top_k=k_act)], 1)
     for k in range(2):  # the reward r_t, then the value V_t
@@ -557,7 +653,9 @@ def expand_beams(
     return x[keep], rewards[keep], scores
 
 
-@torch.no_grad()
+# inference_mode, not no_grad: no gradients either, and none of autograd's view and version bookkeeping on each of
+# the ~300 torch calls of a one-token step (~6% of a 1-env decision)
+@torch.inference_mode()
 def plan(
     model: Model,
     prefix: torch.Tensor,
@@ -622,6 +720,7 @@ def plan_flops(
     horizon: int = EvalOptions.horizon,
     n_expand: int = EvalOptions.n_expand,
     max_context_transitions: int = EvalOptions.max_context_transitions,
+    spare: bool = False,
     **_,
 ) -> int:
     """Matmul FLOPs of one cached `plan` for n_envs envs, from the shapes alone: the arithmetic a decision must do.
@@ -632,43 +731,61 @@ def plan_flops(
     prefix once; per step the current state's last token once per beam (n·K rows), the action tokens, r and V once
     per candidate (n·K·E rows), the next state's tokens once per surviving beam (n·K rows); and each time the view
     slides, the new view again: the real context once per env, each row's imagined tokens once per row.
-    prefix_length T0 counts the past transitions' tokens and the current state's."""
+    prefix_length T0 counts the past transitions' tokens and the current state's.
+
+    spare=True counts what `CachedDecoder` computes instead: one new token is multiplied with every key its cache
+    levels have room for, the masked spare room included (see CachedDecoder.levels), so the same piece has more
+    keys. That is arithmetic the search need not do, so the floor is the default count."""
     cfg = model.cfg
-    td = model.transition_dim
-    m = model.act_dim
+    td, m, D = model.transition_dim, model.act_dim, cfg.d_model
     # BabyAI's next state is one UNOBSERVED token, appended, not sampled
     d = 0 if model.discrete else model.obs_dim
-    D = cfg.d_model
     max_block = min(max_context_transitions, cfg.seq_len) * td - 1
-    # (sequence length, rows) of every decoder call of `plan`
-    calls = []
-    L = prefix_length
-    rows = n_envs
-    for t in range(horizon):
-        calls.append((L, rows))  # plan's decoder(x): the current state
-        rows = n_envs * beam_width * n_expand
-        calls += [(L + i, rows) for i in range(m + 2)]  # expand_beams: a¹ … a^m, r, V
-        L += m + 2
-        rows = n_envs * beam_width
-        if t < horizon - 1:
-            calls += [(L + i, rows) for i in range(d)]  # the next state
-            L += model.obs_dim
-
-    def piece(R: int, T: int, P: int) -> int:
-        return R * (cfg.n_layer * T * (24 * D * D + 4 * (P + T) * D) + 2 * D * cfg.N)
-
     flops = 0
-    start = None
-    fed = 0  # the tokens before it are in the cache
-    for L, rows in calls:
-        if window_start(L, max_block, td) != start:  # a new view: its real context once per env
-            start = fed = window_start(L, max_block, td)
-            if start < prefix_length:
-                flops += piece(n_envs, prefix_length - start, 0)
-                fed = prefix_length
-        if fed < L:
-            flops += piece(rows, L - fed, fed - start)
-            fed = L
+    # the decoder's state, as CachedDecoder keeps it: where the view starts, real tokens in it, imagined tokens per
+    # beam and per candidate, room (capacity) and rows of its `kv` buffer, whether rows are branching
+    view, S0, own, new, capacity, kv_rows, branching = None, 0, 0, 0, 0, 0, False
+
+    def feed(R: int, T: int) -> None:  # CachedDecoder.feed: T tokens to R rows
+        nonlocal flops, own, new, capacity, kv_rows
+        if not branching and (kv_rows != R or capacity < own + T):  # CachedDecoder.grow
+            capacity, kv_rows = own + T + td, R
+        keys = S0 + own + new + T
+        if (
+            spare and T == 1
+        ):  # whole buffers: `kv` (if it holds any key) and, while branching, `fresh`
+            in_kv = own + (0 if branching else T)
+            keys = S0 + (capacity if in_kv else 0) + (m + 2 if branching else 0)
+        flops += R * (cfg.n_layer * T * (24 * D * D + 4 * keys * D) + 2 * D * cfg.N)
+        if branching:
+            new += T
+        else:
+            own += T
+
+    def call(L: int, R: int) -> None:  # CachedDecoder.__call__ for x of length L, R rows
+        nonlocal view, S0, own
+        if window_start(L, max_block, td) != view:  # a new view: the real context once per env
+            view, S0, own = window_start(L, max_block, td), 0, 0
+            if view < prefix_length:
+                feed(n_envs, prefix_length - view)
+                S0, own = prefix_length - view, 0
+        if view + S0 + own + new < L:
+            feed(R, L - (view + S0 + own + new))
+
+    L, beams = prefix_length, n_envs
+    for t in range(horizon):
+        call(L, beams)  # plan's decoder(x): the current state
+        branching, new = True, 0  # expand_beams: decoder.branch
+        beams = n_envs * beam_width
+        for i in range(m + 2):  # a¹ … a^m, r, V
+            call(L + i, beams * n_expand)
+        own, new, branching = own + new, 0, False  # decoder.select
+        capacity, kv_rows = own + td, beams
+        L += m + 2
+        if t < horizon - 1:
+            for i in range(d):  # the next state
+                call(L + i, beams)
+            L += model.obs_dim
     return flops
 
 

@@ -468,6 +468,9 @@ class FakeDecoder:
         ]  # the action token: the last one (before r) or the one before it (before V)
         return logits.scatter(1, action[:, None], 60.0)
 
+    def branch(self, copies, length):
+        pass
+
     def select(self, index):
         pass
 
