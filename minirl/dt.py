@@ -32,7 +32,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from minirl.encoders import BabyAIEncoder
+from minirl.encoders import ENCODERS, PaperEncoder, babyai_encoder
 from minirl.tokenizer import Tokenizer, sample_windows, stack_episodes
 from minirl.transformer import TokenLayout, Transformer, TransformerConfig, init_weights
 
@@ -57,6 +57,9 @@ class Config:
     rtg_scale: Annotated[float, "(0, 1e9]"] = 1000.0
     # the MLP's: "gelu" (exact), "gelu_tanh" (GPT-2's approximation) or "relu" (Hugging Face's DT default)
     activation: Annotated[str, ("gelu", "gelu_tanh", "relu")] = "gelu"
+    # BabyAI's state encoder: "minirl" (the shared BabyAIEncoder) or "paper" (the official LEAP model's, --obs full
+    # only; encoders.PaperEncoder; an issue 14 experiment)
+    encoder: Annotated[str, ENCODERS] = "minirl"
     # training (read by the shared loop in minirl/train.py)
     steps: Annotated[int, "[1, 100_000_000]"] = 100_000  # the paper: 10 iterations of 10k updates
     batch_size: Annotated[int, "[1, 65_536]"] = 64
@@ -158,7 +161,7 @@ class Model(nn.Module):
         self.embed_timestep = nn.Embedding(cfg.max_timestep, D)
         self.embed_return = nn.Linear(1, D)
         if tok.discrete:
-            self.embed_state = BabyAIEncoder(tok.layout, D)  # minirl/encoders.py
+            self.embed_state = babyai_encoder(tok.layout, D, cfg.encoder)  # minirl/encoders.py
             self.embed_action = nn.Embedding(tok.act_dim, D)
             self.predict_action = nn.Linear(D, tok.act_dim)  # logits over the actions
         else:
@@ -178,6 +181,8 @@ class Model(nn.Module):
             )
         )
         self.apply(init_weights)
+        if isinstance(self.embed_state, PaperEncoder):
+            self.embed_state.reset_parameters()  # the official init, not GPT-2's
 
     def forward(self, rtg, states, actions, timesteps, mask=None):
         """Action predictions for every step of the window (only the state tokens' outputs are read).
@@ -191,7 +196,7 @@ class Model(nn.Module):
         tokens = torch.stack(
             [
                 self.embed_return(rtg[..., None]) + time,
-                self.embed_state(states) + time,
+                self.embed_states(states, mask) + time,
                 self.embed_action(actions) + time,
             ],
             dim=2,
@@ -202,6 +207,16 @@ class Model(nn.Module):
         hidden = self.transformer(tokens, causal=True, padding_mask=padding_mask)
         # (B, K, A) from s_t's tokens
         return self.predict_action(hidden.reshape(B, K, 3, -1)[:, :, 1])
+
+    def embed_states(self, states, mask=None):
+        """states (B, K, S) -> (B, K, D). The paper encoder (BabyAI, encoder=paper) runs on the real steps alone: its
+        CNN skips the padding and its BatchNorm statistics are theirs; padding steps get zeros, which no real token
+        attends to."""
+        if mask is None or not isinstance(self.embed_state, PaperEncoder):
+            return self.embed_state(states)
+        out = torch.zeros(*states.shape[:2], self.cfg.d_model, device=states.device)
+        out[mask] = self.embed_state(states[mask])
+        return out
 
     @staticmethod
     def token_layout(K: int) -> TokenLayout:

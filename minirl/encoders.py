@@ -75,3 +75,138 @@ class BabyAIEncoder(nn.Module):
             goal = pose[..., 2] * L.height + pose[..., 3]
             out = out + self.agent_cell(agent) + self.goal_cell(goal)
         return out  # (..., D)
+
+
+ENCODERS = ("minirl", "paper")  # the `encoder` Config field of LEAP and DT
+
+
+class FiLMBlock(nn.Module):
+    """conv 3x3, BatchNorm, ReLU, conv 3x3, then FiLM from a conditioning vector, BatchNorm, ReLU (the BabyAI
+    baseline's block, Perez et al. 2018): x (N, C_in, W, H), y (N, D) -> (N, C_out, W, H)."""
+
+    def __init__(self, c_in: int, c_out: int, d_cond: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.gamma = nn.Linear(d_cond, c_out)
+        self.beta = nn.Linear(d_cond, c_out)
+
+    def reset_film(self) -> None:
+        """The official FiLM init: each output row of γ and β a random unit vector, zero biases."""
+        for lin in (self.gamma, self.beta):
+            w = torch.randn_like(lin.weight)
+            lin.weight.data.copy_(w / w.norm(dim=1, keepdim=True))
+            nn.init.zeros_(lin.bias)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        x = self.conv2(F.relu(self.bn1(self.conv1(x))))  # (N, C_out, W, H)
+        # plain γ·x + β (the official FiLM; minirl's BabyAIEncoder scales by 1 + γ)
+        x = x * self.gamma(y)[..., None, None] + self.beta(y)[..., None, None]
+        return F.relu(self.bn2(x))
+
+
+class PaperEncoder(nn.Module):
+    """The official LEAP BabyAI state encoder (github.com/hychen-naza/LEAP, mingpt/leap_model_babyai.py, LEAP_GPT),
+    written anew for the `full` layout: (..., S) int64 -> (..., D) float. An experiment (issue 14), not the default.
+
+    - grid: the W x H x 3 codes (type, colour, state) as 3 float channels (not embedded) through a small CNN with
+      BatchNorm: conv 2x2 (pad 1), BN, ReLU, max-pool 2; conv 3x3, BN, ReLU, max-pool 2 (7x7 -> 8x8 -> 4x4 -> 2x2);
+    - mission: word vectors through a GRU, its last hidden state (the official code left-pads the words; here the
+      GRU's output after each mission's last real word is read, the same thing without the leading pads);
+    - pose: agent x, y, direction, goal x, y each a vector (x and y share one table), concatenated and sent through
+      an MLP (5D -> 2D -> 2D -> D, tanh);
+    - two FiLM blocks conditioned on the mission, then two conditioned on the pose, then flatten, linear to D, ReLU.
+    Initialization is the official one: PyTorch's defaults (the official model applies its N(0, 0.02) init before it
+    builds these modules) and the FiLM layers' unit-row init; a model that runs `init_weights` over everything must
+    call `reset_parameters()` afterwards.
+    BatchNorm: in training mode the statistics are those of the batch of states passed in, so callers should pass
+    each distinct state once (LEAP's `repeats`).
+    """
+
+    def __init__(self, layout: BabyAILayout, d_model: int, channels: int = 128):
+        super().__init__()
+        if not layout.full:
+            raise ValueError(
+                "encoder 'paper' needs --obs full: it reads the agent's and goal's cells"
+            )
+        self.layout = layout
+        D, C = d_model, channels
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, C, 2, padding=1),
+            nn.BatchNorm2d(C),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(C, C, 3, padding=1),
+            nn.BatchNorm2d(C),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
+        # the stem's output size: the 2x2 conv adds a row and a column, each pool halves (7x7 -> 2x2)
+        w, h = (layout.width + 1) // 4, (layout.height + 1) // 4
+        self.word = nn.Embedding(len(MISSION_VOCAB), D)
+        self.gru = nn.GRU(D, D, batch_first=True)
+        self.coord = nn.Embedding(max(layout.width, layout.height), D)
+        self.direction = nn.Embedding(4, D)
+        self.pose = nn.Sequential(
+            nn.Linear(5 * D, 2 * D),
+            nn.Tanh(),
+            nn.Linear(2 * D, 2 * D),
+            nn.Tanh(),
+            nn.Linear(2 * D, D),
+        )
+        self.film_mission = nn.ModuleList([FiLMBlock(C, C, D), FiLMBlock(C, D, D)])
+        self.film_pose = nn.ModuleList([FiLMBlock(D, C, D), FiLMBlock(C, D, D)])
+        self.out = nn.Linear(D * w * h, D)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default init for every layer, then the official FiLM init."""
+        for m in self.modules():
+            if m is not self and hasattr(m, "reset_parameters"):
+                m.reset_parameters()
+        for block in [*self.film_mission, *self.film_pose]:
+            block.reset_film()
+
+    def forward(self, states: torch.Tensor) -> torch.Tensor:
+        L = self.layout
+        lead = states.shape[:-1]
+        states = states.reshape(-1, states.shape[-1])  # (N, S)
+        N = len(states)
+        # (N, 3, W, H): channel c of cell x, y (cells are x-major, as the grid segment stores them)
+        image = states[:, : L.grid_values].view(N, L.width, L.height, 3).permute(0, 3, 1, 2).float()
+        x = self.stem(image)  # (N, C, w, h)
+        words = states[:, -MISSION_LEN:]  # (N, 24), right-padded with 0
+        n_words = (words != 0).sum(1).clamp(min=1)  # (N,)
+        longest = int(n_words.max())
+        out, _ = self.gru(self.word(words[:, :longest]))  # (N, longest, D)
+        # (N, D): the output after each mission's last real word
+        mission = out[torch.arange(N, device=states.device), n_words - 1]
+        direction = states[:, L.grid_values]  # (N,)
+        cells = states[:, L.grid_values + 1 : L.grid_values + 5]  # (N, 4): agent x, y, goal x, y
+        # (N, 5, D): agent x, agent y, direction, goal x, goal y
+        parts = torch.cat(
+            [
+                self.coord(cells[:, :2]),
+                self.direction(direction)[:, None],
+                self.coord(cells[:, 2:]),
+            ],
+            1,
+        )
+        pose = self.pose(parts.flatten(1))  # (N, D)
+        for block in self.film_mission:
+            x = block(x, mission)
+        for block in self.film_pose:
+            x = block(x, pose)  # (N, D, w, h)
+        return F.relu(self.out(x.flatten(1))).view(*lead, -1)  # (..., D)
+
+
+def babyai_encoder(layout: BabyAILayout, d_model: int, kind: str = "minirl") -> nn.Module:
+    """The BabyAI state encoder a model's `encoder` field names: "minirl" (BabyAIEncoder, the default) or "paper"
+    (PaperEncoder, the official LEAP model's)."""
+    if kind == "minirl":
+        return BabyAIEncoder(layout, d_model)
+    if kind == "paper":
+        return PaperEncoder(layout, d_model)
+    raise ValueError(f"unknown encoder '{kind}'; valid: {', '.join(ENCODERS)}")

@@ -30,6 +30,9 @@ representative values of step 1's six tokens.
 Where this file departs from the official code (each for a stated reason):
 - The official model also feeds horizon-1 future *state* tokens, placeholders that carry only the goal (the future is
   unknown when planning); here the goal is in token 0, so they would add nothing but positions and are left out.
+  That, the official timestep embedding, its per-demo sampling and its state encoder (a CNN with BatchNorm and FiLM,
+  encoders.PaperEncoder) are each one Config field (future_states, timestep, sampling, encoder), off by default and
+  in no preset; measured one at a time on GoToLocalS7N5 --obs full in docs/results.md (issue 14).
 - Each departure below is one Config field, and `--set preset=paper` turns them all to the official choice
   (PRESETS; measured on GoToLocal, 500 demos, 1600 steps, 3 seeds, docs/results.md: paper 63%, minirl 75%, DT 68%).
 - objective: official training masks one plan token at a time (every position in turn, i.e. it minimizes E of the
@@ -66,7 +69,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from minirl.encoders import BabyAIEncoder
+from minirl.encoders import ENCODERS, PaperEncoder, babyai_encoder
 from minirl.tokenizer import Discretizer, Tokenizer
 from minirl.transformer import TokenLayout, Transformer, TransformerConfig, init_weights
 
@@ -106,6 +109,19 @@ class Config:
     # which token a refinement re-masks: "random" (official) or "max_energy"
     resample: Annotated[str, ("random", "max_energy")] = "random"
     n_bins: Annotated[int, "[2, 10_000]"] = 64  # continuous actions only: bins per action dimension
+    # the official model's parts, each alone (issue 14 experiments; BabyAI --obs full only; not in any preset):
+    # the state encoder: "minirl" (the shared BabyAIEncoder) or "paper" (encoders.PaperEncoder: CNN + BatchNorm +
+    # FiLM from a GRU over the mission and from the pose)
+    encoder: Annotated[str, ENCODERS] = "minirl"
+    # placeholder future-state tokens, [s, a_1, s'_2, a_2, ..., s'_H, a_H], each action read at the state token
+    # before it; s' is the current state with the agent's cell and direction zeroed (the official placeholders)
+    future_states: bool = False
+    # a timestep embedding added to every token: t = the plan's first step in its episode when training; when
+    # acting, t = steps acted so far ("aligned") or that plus the horizon (the official evaluation, "paper")
+    timestep: Annotated[str, ("none", "aligned", "paper")] = "none"
+    # which step a training plan starts at: uniform over all steps ("step") or a uniform episode, then a uniform
+    # step of it ("episode", the official one item per demo)
+    sampling: Annotated[str, ("step", "episode")] = "step"
     # model (official: minGPT 3 layers, 4 heads, width 128, dropout 0.1)
     n_layer: Annotated[int, "[1, 64]"] = 3
     n_head: Annotated[int, "[1, 64]"] = 4
@@ -171,8 +187,15 @@ def prepare(episodes: list[dict], tok: Tokenizer, cfg: Config) -> dict:
     actions = np.concatenate([ep["actions"] for ep in episodes])
     tokens = actions.reshape(len(actions), 1) if tok.discrete else tok.discretizer.encode(actions)
     ended = [tok.discrete and bool(ep["terminations"][-1]) for ep in episodes]
+    states = [tok.states(ep) for ep in episodes]
+    # with the timestep embedding, one more column: the step's index in its episode (Model.split_timestep)
+    if cfg.timestep != "none":
+        states = [np.concatenate([s, np.arange(len(s))[:, None]], 1) for s in states]
+    lengths = np.array([len(ep["actions"]) for ep in episodes])
     return {
-        "states": torch.from_numpy(np.concatenate([tok.states(ep) for ep in episodes])),
+        "states": torch.from_numpy(np.concatenate(states)),
+        "episode_start": torch.from_numpy(np.cumsum(lengths) - lengths),  # (E,)
+        "episode_length": torch.from_numpy(lengths),  # (E,)
         "tokens": torch.from_numpy(tokens.astype(np.int64)),
         "steps_left": torch.from_numpy(
             np.concatenate([np.arange(len(ep["actions"]), 0, -1) for ep in episodes])
@@ -188,7 +211,13 @@ def sample_batch(data: dict, cfg: Config, rng: np.random.Generator) -> dict[str,
     """B plans: a uniformly drawn step's state and the horizon actions from there on. Steps past the episode's end are
     [END] tokens if it ended by termination (BabyAI), else padding (real = False). Gathered where the data is."""
     device = data["tokens"].device
-    start = torch.from_numpy(rng.integers(len(data["states"]), size=cfg.batch_size)).to(device)
+    if cfg.sampling == "episode":  # a uniform episode, then a uniform step of it
+        ep = rng.integers(len(data["episode_length"]), size=cfg.batch_size)
+        lengths, firsts = data["episode_length"].cpu().numpy(), data["episode_start"].cpu().numpy()
+        within = (rng.random(cfg.batch_size) * lengths[ep]).astype(np.int64)
+        start = torch.from_numpy(firsts[ep] + within).to(device)
+    else:
+        start = torch.from_numpy(rng.integers(len(data["states"]), size=cfg.batch_size)).to(device)
     offset = torch.arange(cfg.horizon, device=device)  # (horizon,)
     inside = offset[None] < data["steps_left"][start, None]  # (B, horizon)
     # (B, horizon); outside reads any valid row
@@ -223,32 +252,77 @@ class Model(nn.Module):
         P = cfg.horizon * self.tokens_per_step
         # BabyAI: the shared encoder (minirl/encoders.py)
         self.embed_state = (
-            BabyAIEncoder(tok.layout, D) if tok.discrete else nn.Linear(tok.state_size, D)
+            babyai_encoder(tok.layout, D, cfg.encoder)
+            if tok.discrete
+            else nn.Linear(tok.state_size, D)
         )
         self.embed_action = nn.Embedding(self.vocab + 1, D)  # the last row embeds [MASK]
-        self.embed_position = nn.Embedding(1 + P, D)
+        if cfg.future_states or cfg.timestep != "none":
+            if not (tok.discrete and tok.layout.full):
+                raise ValueError("future_states and timestep are for BabyAI --obs full only")
+            self.layout = tok.layout
+        self.tokens = 2 * P if cfg.future_states else 1 + P  # tokens per plan
+        self.embed_position = nn.Embedding(self.tokens, D)
+        if cfg.timestep != "none":
+            self.embed_timestep = nn.Embedding(1025, D)  # the official max_timestep 1024, + 1
         self.drop = nn.Dropout(cfg.dropout)
         self.transformer = Transformer(
-            TransformerConfig(cfg.n_layer, cfg.n_head, D, cfg.dropout, max_tokens=1 + P)
+            TransformerConfig(cfg.n_layer, cfg.n_head, D, cfg.dropout, max_tokens=self.tokens)
         )
         self.predict_action = nn.Linear(D, self.vocab)
         self.apply(init_weights)
+        if isinstance(self.embed_state, PaperEncoder):
+            self.embed_state.reset_parameters()  # the official init, not GPT-2's
 
-    def forward(self, states, plan, real=None):
-        """Logits of every plan token given everything visible: (B, P, V).
+    def split_timestep(self, states):
+        """(B, S[+1]) -> (states (B, S), t (B,) or None). With cfg.timestep on, LEAP's state rows carry the step
+        index as one extra last column (prepare, Agent.act)."""
+        if self.cfg.timestep == "none":
+            return states, None
+        return states[:, :-1], states[:, -1].clamp(0, 1024)
 
-        states (B, S); plan (B, P) ints in [0, V], V = [MASK], any P <= horizon × A; real (B, P) bool, False =
-        padding, hidden from every query (None: all real). The 1+P tokens are laid out as `token_layout` says.
-        Nothing is causal: every token sees every other, the future included.
+    def placeholder(self, states):
+        """The official future-state placeholder of each state (B, S): the agent's cell and direction zeroed, the
+        grid, the goal cell and the mission kept."""
+        g = self.layout.grid_values
+        out = states.clone()
+        out[:, g : g + 3] = 0  # direction, agent x, agent y
+        return out
+
+    def forward(self, states, plan, real=None, repeats=1):
+        """Logits of every plan token given everything visible: (B·repeats, P, V).
+
+        states (B, S); plan (B·repeats, P) ints in [0, V], V = [MASK], any P <= horizon × A; each state serves
+        `repeats` consecutive plans (conditionals' P copies), so the state encoder runs once per state; real
+        (B·repeats, P) bool, False = padding, hidden from every query (None: all real). The tokens are laid out as
+        `token_layout` says. Nothing is causal: every token sees every other, the future included.
         """
         P = plan.shape[1]
-        # (B, 1+P, D)
-        x = torch.cat([self.embed_state(states)[:, None], self.embed_action(plan)], 1)
-        x = self.drop(x + self.embed_position.weight[: 1 + P])
-        # (B, 1+P); the state is real
-        padding_mask = None if real is None else F.pad(real, (1, 0), value=True)
-        hidden = self.transformer(x, causal=False, padding_mask=padding_mask)
-        return self.predict_action(hidden[:, 1:])  # (B, P, V): one prediction per plan token
+        states, t = self.split_timestep(states)
+        if self.cfg.future_states:
+            # [s, a_1, s', a_2, ..., s', a_P]: (B', 2P, D)
+            B = len(states)
+            both = self.embed_state(torch.cat([states, self.placeholder(states)]))  # (2B, D)
+            now, later = (e.repeat_interleave(repeats, 0) for e in both.split(B))  # (B', D) each
+            # (B', P, 2, D): step t's state token, then its action token
+            x = torch.stack([later[:, None].expand(-1, P, -1), self.embed_action(plan)], 2)
+            x[:, 0, 0] = now
+            x = x.flatten(1, 2)  # (B', 2P, D)
+            if real is not None:  # state tokens are real
+                real = torch.stack([torch.ones_like(real), real], 2).flatten(1)
+            padding_mask = real
+        else:
+            # (B', 1+P, D)
+            s = self.embed_state(states).repeat_interleave(repeats, 0)
+            x = torch.cat([s[:, None], self.embed_action(plan)], 1)
+            # (B', 1+P); the state is real
+            padding_mask = None if real is None else F.pad(real, (1, 0), value=True)
+        x = x + self.embed_position.weight[: x.shape[1]]
+        if t is not None:
+            x = x + self.embed_timestep(t).repeat_interleave(repeats, 0)[:, None]
+        hidden = self.transformer(self.drop(x), causal=False, padding_mask=padding_mask)
+        # (B', P, V): one prediction per plan token, read at the state token before it / at the token itself
+        return self.predict_action(hidden[:, 0::2] if self.cfg.future_states else hidden[:, 1:])
 
     def token_layout(self, plan) -> TokenLayout:
         """What forward's 1+P tokens are for one plan (P,): token 0 the state (the goal is in it), token 1+i plan
@@ -256,6 +330,12 @@ class Model(nn.Module):
         plan token predicts that token, so step t's action is read at tokens 1 + tA ... (t+1)A."""
         A = self.tokens_per_step
         types = ["mask" if int(v) == self.mask_id else "plan" for v in plan]
+        if (
+            self.cfg.future_states
+        ):  # [s, a_1, s', a_2, ...]: step t's action read at the state token 2t
+            T = 2 * len(plan)
+            kinds = [k for v in types for k in ("state", v)]
+            return TokenLayout(kinds, [i // 2 for i in range(T)], list(range(0, T, 2)))
         return TokenLayout(
             ["state"] + types,
             [0] + [i // A for i in range(len(plan))],
@@ -310,9 +390,7 @@ class Model(nn.Module):
         copies = torch.where(one_masked, self.mask_id, plan[:, None, :])  # (B, P, P)
         rows_real = None if real is None else real.repeat_interleave(P, 0)  # (B×P, P)
         # (B, P, P, V)
-        logits = self(states.repeat_interleave(P, 0), copies.reshape(B * P, P), rows_real).view(
-            B, P, P, -1
-        )
+        logits = self(states, copies.reshape(B * P, P), rows_real, repeats=P).view(B, P, P, -1)
         i = torch.arange(P, device=plan.device)
         return logits[:, i, i].log_softmax(-1)  # (B, P, V)
 
@@ -487,6 +565,8 @@ class Agent:
         self.pending = [
             [] for _ in range(n_envs)
         ]  # env i's planned actions not yet acted, next first
+        # actions acted in env i (the timestep embedding's t)
+        self.steps = np.zeros(n_envs, np.int64)
         # fixed: evaluations repeat exactly
         self.generator = torch.Generator(device=self.device).manual_seed(0)
         self.trace = {
@@ -531,8 +611,13 @@ class Agent:
         else:
             need = np.array([i for i in live if not self.pending[i]], np.int64)
         if len(need):
+            rows = torch.as_tensor(states[need], device=self.device)
+            timestep = self.model.cfg.timestep
+            if timestep != "none":  # the extra last column Model.split_timestep reads
+                t = self.steps[need] + (self.horizon if timestep == "paper" else 0)
+                rows = torch.cat([rows, torch.as_tensor(t, device=self.device)[:, None]], 1)
             plan, energies = self.model.plan(
-                torch.as_tensor(states[need], device=self.device),
+                rows,
                 self.horizon,
                 self.iterations,
                 self.generator,
@@ -547,6 +632,7 @@ class Agent:
             self.trace["planned"].append(len(need))
         for i in live:
             actions[i] = self.pending[i].pop(0)
+        self.steps[live] += 1
         self.trace["latency_ms"].append(1000 * (time.perf_counter() - t0))
         return actions
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from cli import app
 from minirl import data, runs, train
-from minirl.encoders import BabyAIEncoder
+from minirl.encoders import BabyAIEncoder, PaperEncoder
 from minirl.envs import get_spec, make_env
 from minirl.tokenizer import BabyAILayout, Tokenizer, mission_ids
 
@@ -200,3 +200,53 @@ def test_a_babyai_checkpoint_from_before_the_shared_encoder_is_refused_in_one_li
     assert "Traceback" not in result.output
     assert "does not match a dt model" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------------------------------------- the paper's encoder
+
+
+def test_the_paper_encoder_reads_grid_mission_and_pose_and_only_in_full_mode():
+    """encoder=paper (PaperEncoder, the official LEAP model's CNN + BatchNorm + FiLM): D wide for any leading
+    dimensions, refused for the egocentric view (it needs the agent and goal cells), and every part of the state
+    (the grid, the mission, the agent's cell, the goal's cell) changes its output."""
+    torch.manual_seed(0)
+    with pytest.raises(ValueError, match="full"):
+        PaperEncoder(live_states("egocentric")[0], d_model=16)
+    layout, states = live_states("full")
+    # training mode: BatchNorm normalizes with the batch's statistics (untrained running statistics, 0 and 1, let the
+    # ReLUs of a fresh encoder die, and only the last FiLM's shift would reach the output)
+    encoder = PaperEncoder(layout, d_model=16).train()
+    with torch.no_grad():
+        out = encoder(states)
+        assert out.shape == (3, 16)
+        torch.testing.assert_close(encoder(states[None].expand(2, 3, -1))[1], out)
+        g = layout.grid_values
+        changed = {  # every row changed in one part
+            "grid": torch.cat([states.roll(1, 0)[:, :g], states[:, g:]], 1),
+            "mission": with_mission(states, "go to the blue key"),
+        }
+        for name, first in {"agent cell": g + 1, "goal cell": g + 3}.items():
+            changed[name] = states.clone()
+            changed[name][:, first : first + 2] = torch.tensor([1, 1])
+        for name, state in changed.items():
+            assert not torch.allclose(encoder(state), out), name
+
+
+def test_models_with_the_paper_encoder_keep_its_own_init(episodes):
+    """GPT-2's init_weights runs over the whole model; the paper encoder's FiLM layers must come out of it with the
+    official unit-norm rows (and LEAP and DT both build it when asked, and train through it)."""
+    for algo in ("leap", "dt"):
+        module = runs.algo_module(algo)
+        spec = get_spec(data.env_of(DATASETS["full"]))
+        cfg = train.make_config(module, dict(TINY[algo], encoder="paper"), spec.name)
+        tok = module.make_tokenizer(episodes["full"], spec, cfg)
+        model = module.Model(cfg, tok)
+        encoder = model.embed_state
+        assert isinstance(encoder, PaperEncoder)
+        rows = encoder.film_pose[0].gamma.weight.norm(dim=1)
+        torch.testing.assert_close(rows, torch.ones_like(rows))
+        # and it trains: DT's padded windows (encoded on their real steps only), LEAP's masked copies
+        prepared = module.prepare(episodes["full"], tok, cfg)
+        loss = model.loss(module.sample_batch(prepared, cfg, np.random.default_rng(0)))
+        loss.backward()
+        assert torch.isfinite(loss) and encoder.stem[0].weight.grad.abs().sum() > 0

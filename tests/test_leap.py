@@ -28,6 +28,7 @@ def datasets(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MINARI_DATASETS_PATH", str(tmp_path_factory.mktemp("leap_minari")))
         data.collect("babyai-gotoredball", episodes=100, seed=0, progress=False)
+        data.collect("babyai-gotoredball-full", episodes=20, seed=0, progress=False)
         data.collect("halfcheetah-random", steps=3000, seed=0, progress=False)
         yield
 
@@ -322,7 +323,7 @@ def test_tiny_planner_beats_a_random_policy_on_gotoredball(trained):
     assert all(len(row) == 4 for row in trace["energy_per_iteration"])
 
 
-def _drive(agent, model, monkeypatch, env_name="babyai-gotoredball", seed=EVAL_SEED):
+def _drive(agent, model, monkeypatch, env_name="babyai-gotoredball", seed=EVAL_SEED, **env_kwargs):
     """One real BabyAI episode acted by `agent`; model.plan is wrapped to record every plan it returns.
     Returns (actions acted, [(step, plan actions up to [END])] per planning call)."""
     calls, plan = [], model.plan
@@ -333,7 +334,7 @@ def _drive(agent, model, monkeypatch, env_name="babyai-gotoredball", seed=EVAL_S
         return out
 
     monkeypatch.setattr(model, "plan", recording_plan)
-    env, acted = make_env(env_name), []
+    env, acted = make_env(env_name, **env_kwargs), []
     agent.reset(1)
     with quiet():
         obs, _ = env.reset(seed=seed)
@@ -526,3 +527,93 @@ def test_cli_trains_and_evaluates_leap(datasets, tmp_path, dataset, eval_args):
     for bad in ("execution=sometimes", "lr=1e-3"):  # not a value / not an evaluation option
         result = runner.invoke(app, ["eval", str(run), "--set", bad])
         assert result.exit_code == 1 and "--set" in result.output, result.output
+
+
+# ---------------------------------------------------------------------------------------------- the official parts
+
+
+def _full_obs_model(**overrides):
+    episodes = data.load("babyai-gotoredball-full")
+    _, cfg, tok = _setup("babyai-gotoredball-full", episodes, dict(TINY, dropout=0.0, **overrides))
+    torch.manual_seed(0)
+    return leap.Model(cfg, tok).eval(), tok, cfg, episodes
+
+
+@pytest.mark.parametrize(
+    "option", [{"encoder": "paper"}, {"future_states": True}, {"timestep": "paper"}]
+)
+def test_official_parts_keep_conditionals_one_row_per_masked_copy(datasets, option):
+    """conditionals() encodes each state once for its P masked copies (forward's `repeats`); with each official
+    part switched on, that equals running every copy as a plan of its own."""
+    model, tok, cfg, episodes = _full_obs_model(**option)
+    batch = leap.sample_batch(leap.prepare(episodes, tok, cfg), cfg, np.random.default_rng(0))
+    states, plan = batch["states"][:4], batch["plan"][:4]  # (4, S[+1]), (4, P)
+    P = plan.shape[1]
+    with torch.no_grad():
+        fast = model.conditionals(states, plan)  # (4, P, V)
+        for b in range(4):
+            copies = plan[b].repeat(P, 1)
+            copies[range(P), range(P)] = model.mask_id
+            slow = model(states[b].expand(P, -1), copies)[range(P), range(P)].log_softmax(-1)
+            torch.testing.assert_close(fast[b], slow)
+
+
+def test_future_state_tokens_are_placeholders_and_actions_are_read_at_them(datasets):
+    """future_states: [s, a_1, s', a_2, ...]; s' zeroes the agent's cell and direction and keeps the rest; the
+    prediction for a_t comes from the state token before it, so changing a_1 (visible) changes every output."""
+    model, tok, cfg, episodes = _full_obs_model(future_states=True)
+    states = leap.prepare(episodes, tok, cfg)["states"][:3]
+    g = tok.layout.grid_values
+    place = model.placeholder(states)
+    assert (place[:, g : g + 3] == 0).all()
+    torch.testing.assert_close(place[:, :g], states[:, :g])
+    torch.testing.assert_close(place[:, g + 3 :], states[:, g + 3 :])
+    plan = torch.zeros(3, cfg.horizon, dtype=torch.long)
+    assert model.token_layout(plan[0]).reads == list(range(0, 2 * cfg.horizon, 2))
+    changed = plan.clone()
+    changed[:, 0] = 1
+    with torch.no_grad():
+        assert (model(states, plan)[:, 0] - model(states, changed)[:, 0]).abs().max() > 1e-4
+
+
+@pytest.mark.parametrize("timestep, offset", [("aligned", 0), ("paper", 5)])
+def test_timestep_is_the_steps_acted_plus_the_official_offset(
+    datasets, monkeypatch, timestep, offset
+):
+    """timestep: training rows carry the step's index in its episode; acting, the Agent appends the steps acted so
+    far (+ the horizon, the official evaluation's offset) to the states it plans from."""
+    model, tok, cfg, episodes = _full_obs_model(timestep=timestep, execution="open_loop")
+    prepared = leap.prepare(episodes, tok, cfg)
+    lengths = [len(ep["actions"]) for ep in episodes]
+    assert prepared["states"][:, -1].tolist() == [t for n in lengths for t in range(n)]
+    agent, seen, plan = leap.Agent(model, tok), [], model.plan
+
+    def recording_plan(states, *args):
+        seen.append((int(states[0, -1]), int(agent.steps[0])))
+        return plan(states, *args)
+
+    monkeypatch.setattr(model, "plan", recording_plan)
+    _drive(agent, model, monkeypatch, obs="full")
+    assert len(seen) > 1 and seen[0] == (offset, 0)
+    assert all(t == acted + offset for t, acted in seen)
+
+
+def test_episode_sampling_draws_each_demo_equally_often(datasets):
+    """sampling=episode (the official one item per demo): a uniform episode, then a uniform step of it, so a short
+    demo's steps are drawn more often than a long one's; sampling=step draws every step equally."""
+    episodes = data.load("babyai-gotoredball")
+    lengths = np.array([len(ep["actions"]) for ep in episodes])
+    owner = np.repeat(np.arange(len(episodes)), lengths)  # step -> its episode
+    for sampling in ("episode", "step"):
+        overrides = dict(TINY, sampling=sampling, batch_size=20_000)
+        _, cfg, tok = _setup("babyai-gotoredball", episodes, overrides)
+        prepared = leap.prepare(episodes, tok, cfg)
+        # each row its own index: the drawn start
+        prepared["states"] = torch.arange(len(owner))[:, None]
+        starts = leap.sample_batch(prepared, cfg, np.random.default_rng(0))["states"][:, 0].numpy()
+        share = np.bincount(owner[starts], minlength=len(episodes)) / len(starts)
+        if sampling == "episode":
+            expected = np.full(len(episodes), 1 / len(episodes))
+        else:
+            expected = lengths / lengths.sum()
+        assert np.abs(share - expected).max() < 0.01, sampling
