@@ -77,7 +77,7 @@ class BabyAIEncoder(nn.Module):
         return out  # (..., D)
 
 
-ENCODERS = ("minirl", "paper")  # the `encoder` Config field of LEAP and DT
+ENCODERS = ("minirl", "paper")  # the `encoder` Config field of every method
 
 
 class FiLMBlock(nn.Module):

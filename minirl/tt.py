@@ -44,7 +44,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from minirl.encoders import BabyAIEncoder
+from minirl.encoders import ENCODERS, PaperEncoder, babyai_encoder
 from minirl.tokenizer import (
     Discretizer,
     Normalizer,
@@ -78,6 +78,9 @@ class Config:
     action_weight: Annotated[float, "[0, 1e6]"] = 5.0  # loss weights per token kind (states 1)
     reward_weight: Annotated[float, "[0, 1e6]"] = 1.0
     value_weight: Annotated[float, "[0, 1e6]"] = 1.0
+    # BabyAI's state encoder: "minirl" (the shared BabyAIEncoder) or "paper" (the official LEAP model's CNN + BatchNorm
+    # + FiLM, --obs full only; encoders.PaperEncoder), so a table can give every method the same one
+    encoder: Annotated[str, ENCODERS] = "minirl"
     # training (the shared loop; the official one: AdamW, betas (0.9, 0.95), warmup 1 epoch, cosine to 10%)
     # 50 epochs of a 1M-transition dataset at batch 256 (n_epochs_ref = 50)
     steps: Annotated[int, "[1, 100_000_000]"] = 195_000
@@ -236,9 +239,11 @@ class Model(nn.Module):
         self.register_buffer("rv_centers", centers, persistent=False)
         # BabyAI: the shared encoder (minirl/encoders.py), its output added at each state's OBSERVED token
         if tok.discrete:
-            self.state_emb = BabyAIEncoder(tok.layout, D)
+            self.state_emb = babyai_encoder(tok.layout, D, cfg.encoder)
         self.apply(init_weights)
         nn.init.normal_(self.head, std=0.02)
+        if isinstance(getattr(self, "state_emb", None), PaperEncoder):
+            self.state_emb.reset_parameters()  # the official init, not GPT-2's
 
     def forward(self, tokens, start: int = 0, states=None):
         """Hidden states (B, T, D) of a whole view: `tokens` (B, T) at positions start … start+T-1 of a sequence.

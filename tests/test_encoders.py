@@ -250,3 +250,28 @@ def test_models_with_the_paper_encoder_keep_its_own_init(episodes):
         loss = model.loss(module.sample_batch(prepared, cfg, np.random.default_rng(0)))
         loss.backward()
         assert torch.isfinite(loss) and encoder.stem[0].weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("algo", ["bc", "cql", "iql", "tt"])
+def test_every_method_can_read_states_through_the_paper_encoder(algo, episodes):
+    """encoder=paper is a field of every method, so a BabyAI table can give all six the same encoder: each builds
+    PaperEncoders (the baselines one per network), keeps their official FiLM init, and trains through them."""
+    module = runs.algo_module(algo)
+    spec = get_spec(data.env_of(DATASETS["full"]))
+    cfg = train.make_config(module, dict(TINY[algo], encoder="paper"), spec.name)
+    tok = module.make_tokenizer(episodes["full"], spec, cfg)
+    torch.manual_seed(0)
+    model = module.Model(cfg, tok)
+    encoders = [m for m in model.modules() if isinstance(m, PaperEncoder)]
+    assert encoders and not any(isinstance(m, BabyAIEncoder) for m in model.modules())
+    for encoder in encoders:
+        rows = encoder.film_mission[0].gamma.weight.norm(dim=1)
+        torch.testing.assert_close(rows, torch.ones_like(rows))
+    prepared = module.prepare(episodes["full"], tok, cfg)
+    loss = model.loss(module.sample_batch(prepared, cfg, np.random.default_rng(0)))
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert any(
+        e.stem[0].weight.grad is not None and e.stem[0].weight.grad.abs().sum() > 0
+        for e in encoders
+    )

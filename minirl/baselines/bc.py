@@ -33,7 +33,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from minirl.encoders import BabyAIEncoder
+from minirl.encoders import ENCODERS, babyai_encoder
 from minirl.tokenizer import Tokenizer
 
 # ---------------------------------------------------------------------------------------------- config
@@ -46,6 +46,9 @@ class Config:
     # width of each hidden layer (BabyAI: also the width F of the state encoder's output)
     hidden: Annotated[int, "[1, 65_536]"] = 256
     n_hidden: Annotated[int, "[1, 64]"] = 2  # hidden layers
+    # BabyAI's state encoder: "minirl" (the shared BabyAIEncoder) or "paper" (the official LEAP model's CNN + BatchNorm
+    # + FiLM, --obs full only; encoders.PaperEncoder), so a table can give every method the same one
+    encoder: Annotated[str, ENCODERS] = "minirl"
     # training (read by the shared loop in minirl/train.py)
     steps: Annotated[int, "[1, 100_000_000]"] = 1_000_000
     batch_size: Annotated[int, "[1, 65_536]"] = 256
@@ -134,7 +137,7 @@ def state_encoder(tok: Tokenizer, cfg) -> tuple[nn.Module, int]:
     (minirl/encoders.py), F = cfg.hidden, the width of the MLP that reads it.
     """
     if tok.discrete:
-        return BabyAIEncoder(tok.layout, cfg.hidden), cfg.hidden
+        return babyai_encoder(tok.layout, cfg.hidden, cfg.encoder), cfg.hidden
     return nn.Identity(), tok.state_size
 
 

@@ -48,6 +48,7 @@ from minirl.baselines.bc import (  # noqa: F401  (Agent, EvalOptions, make_token
     state_encoder,
 )
 from minirl.baselines.sac import Actor, Critic
+from minirl.encoders import ENCODERS
 from minirl.tokenizer import Tokenizer
 
 # ---------------------------------------------------------------------------------------------- config
@@ -63,6 +64,9 @@ class Config:
     hidden: Annotated[int, "[1, 65_536]"] = 256
     # BabyAI's Q-network; the continuous actor and critics are SAC's 2-layer ones
     n_hidden: Annotated[int, "[1, 64]"] = 2
+    # BabyAI's state encoder: "minirl" (the shared BabyAIEncoder) or "paper" (the official LEAP model's CNN + BatchNorm
+    # + FiLM, --obs full only; encoders.PaperEncoder), so a table can give every method the same one
+    encoder: Annotated[str, ENCODERS] = "minirl"
     gamma: Annotated[float, "[0, 1]"] = 0.99
     target_update_rate: Annotated[float, "(0, 1]"] = 0.005  # Polyak factor of the target critics
     cql_alpha: Annotated[float, "[0, 1e6]"] = 5.0  # α_cql, the weight of the conservative penalty
@@ -114,7 +118,7 @@ class Model(nn.Module):
         super().__init__()
         self.cfg, self.discrete, self.act_dim = cfg, tok.discrete, tok.act_dim
         if tok.discrete:
-            encoder, width = state_encoder(tok, cfg)  # minirl/encoders.py's BabyAIEncoder
+            encoder, width = state_encoder(tok, cfg)  # minirl/encoders.py (cfg.encoder)
             self.q = nn.Sequential(encoder, mlp(width, tok.act_dim, cfg.hidden, cfg.n_hidden))
             self.targets = [(self.q, self._target(self.q, "q_target"))]
             return

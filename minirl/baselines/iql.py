@@ -44,6 +44,7 @@ from minirl.baselines.bc import (  # noqa: F401  (Agent, EvalOptions, make_token
     sample_batch,
     state_encoder,
 )
+from minirl.encoders import ENCODERS
 from minirl.tokenizer import Tokenizer
 
 # ---------------------------------------------------------------------------------------------- config
@@ -55,6 +56,9 @@ class Config:
 
     hidden: Annotated[int, "[1, 65_536]"] = 256
     n_hidden: Annotated[int, "[1, 64]"] = 2
+    # BabyAI's state encoder: "minirl" (the shared BabyAIEncoder) or "paper" (the official LEAP model's CNN + BatchNorm
+    # + FiLM, --obs full only; encoders.PaperEncoder), so a table can give every method the same one
+    encoder: Annotated[str, ENCODERS] = "minirl"
     gamma: Annotated[float, "[0, 1]"] = 0.99
     target_update_rate: Annotated[float, "(0, 1]"] = 0.005  # Polyak factor of the target critics
     # τ: 0.5 = mean (SARSA), -> 1 = max over the data's actions
