@@ -368,12 +368,13 @@ class CachedDecoder(FullDecoder):
     def __init__(self, model: Model, max_block: int, states=None):
         super().__init__(model, max_block, states)
         self.real = None  # (n, T0) each env's real tokens: the first call's x
-        # (n_layer, 2, n, H, S0, Dh) keys [:, 0] and values [:, 1] of the view's real tokens
+        # (n_layer, 2, H, n, S0, Dh) keys [:, 0] and values [:, 1] of the view's real tokens, heads first (see
+        # grouped_matmul)
         self.real_kv = None
-        # (n_layer, 2, rows, H, capacity, Dh) the same for each beam's imagined tokens: a view of buffers[0]
+        # (n_layer, 2, H, rows, capacity, Dh) the same for each beam's imagined tokens: a view of buffers[0]
         self.kv = None
         self.buffers = [None, None]  # flat storage of `kv` and of the next `kv` (`select`, `grow`)
-        # (n_layer, 2, capacity, H, length, Dh) each candidate's tokens since `branch`, while `branching`
+        # (n_layer, 2, H, capacity, length, Dh) each candidate's tokens since `branch`, while `branching`
         self.fresh = None
         self.branching = False
         self.copies = 1  # candidates per beam (rows per `kv` row) while branching
@@ -412,11 +413,11 @@ class CachedDecoder(FullDecoder):
         self.mask = torch.zeros(allowed.shape, dtype=model.pos_emb.dtype, device=x.device)
         self.mask.masked_fill_(~allowed, float("-inf"))
         Dh = cfg.d_model // cfg.n_head
-        self.real_kv = x.new_zeros((cfg.n_layer, 2, n, cfg.n_head, 0, Dh), dtype=self.mask.dtype)
+        self.real_kv = x.new_zeros((cfg.n_layer, 2, cfg.n_head, n, 0, Dh), dtype=self.mask.dtype)
         T0 = self.real.shape[1]
         if start < T0:  # fed as n rows into `kv`, then moved to `real_kv`
             self.feed(self.real[:, start:])
-            self.real_kv = self.kv[:, :, :n, :, : self.own].clone()
+            self.real_kv = self.kv[:, :, :, :n, : self.own].clone()
             self.own = 0
             self.last = self.last.repeat_interleave(len(x) // n, 0)
 
@@ -426,36 +427,34 @@ class CachedDecoder(FullDecoder):
         cfg = self.model.cfg
         rows = len(self.last) * copies
         Dh = cfg.d_model // cfg.n_head
-        if self.fresh is None or self.fresh.shape[2] < rows or self.fresh.shape[4] < length:
-            # (n_layer, 2, rows, H, length, Dh)
-            self.fresh = self.last.new_zeros((cfg.n_layer, 2, rows, cfg.n_head, length, Dh))
+        if self.fresh is None or self.fresh.shape[3] < rows or self.fresh.shape[4] < length:
+            # (n_layer, 2, H, rows, length, Dh)
+            self.fresh = self.last.new_zeros((cfg.n_layer, 2, cfg.n_head, rows, length, Dh))
         self.branching, self.copies, self.new = True, copies, 0
         self.last = self.last.repeat_interleave(copies, 0)
 
-    def levels(
-        self, layer: int, rows: slice, T: int
-    ) -> list[tuple[torch.Tensor, torch.Tensor, int]]:
-        """The keys and values (G, H, capacity, Dh) that rows `rows` attend to in `layer`, each with the number of
-        its keys in use (the T new tokens included), in view order: their envs' real context, their beams' imagined
+    def levels(self, rows: slice, T: int) -> list[tuple[torch.Tensor, torch.Tensor, int]]:
+        """The keys and values (n_layer, H, G, capacity, Dh) that rows `rows` attend to, each with the number of its
+        keys in use (the T new tokens included), in view order: their envs' real context, their beams' imagined
         tokens and, while branching, their own new tokens. A level's G groups are consecutive blocks of the rows (G
         divides their number). One new token (T = 1) reads the whole buffer, spare room included (masked): torch's
         batched matmul of one query per row ran ~3× faster on a whole contiguous buffer than on a slice of each row's
         keys (320 rows, 63 of 83 keys: 0.35–0.53 vs 1.3 ms); with many queries per row the slice costs little, so
         T > 1 reads only the keys in use."""
-        r = len(self.last) // self.real_kv.shape[2]  # rows per env (`last` has every row)
+        r = len(self.last) // self.real_kv.shape[3]  # rows per env (`last` has every row)
         envs = slice(rows.start // r, -(-rows.stop // r))
         beams = slice(rows.start // self.copies, -(-rows.stop // self.copies))
-        levels = [(self.real_kv[layer, :, envs], self.real_kv.shape[4])]
+        levels = [(self.real_kv[:, :, :, envs], self.real_kv.shape[4])]
         if self.branching:
             levels += [
-                (self.kv[layer, :, beams], self.own),
-                (self.fresh[layer, :, rows], self.new + T),
+                (self.kv[:, :, :, beams], self.own),
+                (self.fresh[:, :, :, rows], self.new + T),
             ]
         else:
-            levels.append((self.kv[layer, :, beams], self.own + T))
+            levels.append((self.kv[:, :, :, beams], self.own + T))
         if T > 1:
-            levels = [(kv[:, :, :, :used], used) for kv, used in levels]
-        return [(kv[0], kv[1], used) for kv, used in levels if used > 0]
+            levels = [(kv[:, :, :, :, :used], used) for kv, used in levels]
+        return [(kv[:, 0], kv[:, 1], used) for kv, used in levels if used > 0]
 
     def level_mask(self, levels, P: int, T: int) -> torch.Tensor:
         """(T, Σ capacities) the additive mask over the keys of `levels` side by side, for the T tokens after the
@@ -465,7 +464,7 @@ class CachedDecoder(FullDecoder):
         for keys, _, used in levels:
             parts += [
                 view[:, at : at + used],
-                view.new_full((T, keys.shape[2] - used), float("-inf")),
+                view.new_full((T, keys.shape[3] - used), float("-inf")),
             ]
             at += used
         return torch.cat(parts, 1)
@@ -477,7 +476,7 @@ class CachedDecoder(FullDecoder):
         model, cfg = self.model, self.model.cfg
         B, T = tokens.shape
         if not self.branching and (
-            self.kv is None or self.kv.shape[2] != B or self.kv.shape[4] < self.own + T
+            self.kv is None or self.kv.shape[3] != B or self.kv.shape[4] < self.own + T
         ):
             self.grow(B, self.own + T)
         n = self.real.shape[0]
@@ -485,22 +484,24 @@ class CachedDecoder(FullDecoder):
         P = self.real_kv.shape[4] + self.own + self.new  # tokens of the view already cached
         first = self.start + P
         # rows per piece: whole envs, or a divisor of an env's rows (so that a piece's rows share one env's real
-        # keys) made of whole beams (so that they share their beams' keys)
-        size, c = max(1, self.piece_tokens // T), self.copies
+        # keys) made of whole beams (so that they share their beams' keys). One token: all rows at once, since a
+        # piece's rows of the heads-first cache are not one block of memory, and torch's matmul copies them
+        # (10 × 128: 2 pieces of a one-token step made a decision 25% slower)
+        size, c = (B if T == 1 else max(1, self.piece_tokens // T)), self.copies
         if size >= r:
             size = r * (size // r)
         else:
             size = max([c] + [d for d in range(c, size + 1, c) if r % d == 0])
         self.last = torch.empty(B, cfg.N, dtype=self.mask.dtype, device=tokens.device)
         dims = torch.tensor([(first + T) % model.transition_dim], device=tokens.device)
-        # (T, S) the same for every piece and layer
-        mask = self.level_mask(self.levels(0, slice(0, size), T), P, T)
         for i in range(0, B, size):
             rows = slice(i, min(i + size, B))
+            levels = self.levels(rows, T)
+            mask = self.level_mask(levels, P, T)  # (T, S) the same for every layer
             states = None if self.states is None else self.states[i // r : -(-rows.stop // r)]
             x = model.embed(tokens[rows], first, self.start, states)  # (b, T, D)
             for layer, block in enumerate(model.transformer.blocks):
-                x = self.attend(block, layer, x, rows, mask)
+                x = self.attend(block, layer, x, rows, levels, mask)
             # (b, 1, D): only the last token's output is read
             self.last[rows] = model.logits(model.transformer.ln_f(x[:, -1:]), dims)[:, 0]
         if self.branching:
@@ -509,26 +510,27 @@ class CachedDecoder(FullDecoder):
             self.own += T
 
     def attend(
-        self, block, layer: int, x: torch.Tensor, rows: slice, mask: torch.Tensor
+        self, block, layer: int, x: torch.Tensor, rows: slice, levels, mask: torch.Tensor
     ) -> torch.Tensor:
         """transformer.Block.forward without dropout, x (b, T, D) -> (b, T, D) for rows `rows`, attending to the
         keys of `levels` (each read once per group of rows that shares it). mask (T, S): 0 where a query may
         attend a key, -inf where not (added to the scores)."""
         b, T, D = x.shape
         H = block.attn.n_head
-        # (3, b, H, T, Dh): queries, keys, values
-        qkv = block.attn.qkv(block.ln1(x)).view(b, T, 3, H, D // H).permute(2, 0, 3, 1, 4)
+        # (3, H, b, T, Dh): queries, keys, values, heads first as in the cache
+        qkv = block.attn.qkv(block.ln1(x)).view(b, T, 3, H, D // H).permute(2, 3, 0, 1, 4)
         cache, at = (self.fresh, self.new) if self.branching else (self.kv, self.own)
-        cache[layer, :, rows, :, at : at + T] = qkv[1:]  # in place: no copy of the cache
-        levels = self.levels(layer, rows, T)
-        q = qkv[0] * (1 / math.sqrt(D // H))  # (b, H, T, Dh)
-        scores = torch.cat([grouped_matmul(q, keys.transpose(-2, -1)) for keys, _, _ in levels], -1)
-        probs = scores.add_(mask).softmax(-1)  # (b, H, T, S)
-        parts = probs.split([keys.shape[2] for keys, _, _ in levels], -1)
-        y = grouped_matmul(parts[0], levels[0][1])  # (b, H, T, Dh)
+        cache[layer, :, :, rows, at : at + T] = qkv[1:]  # in place: no copy of the cache
+        q = qkv[0] * (1 / math.sqrt(D // H))  # (H, b, T, Dh)
+        scores = torch.cat(
+            [grouped_matmul(q, keys[layer].transpose(-2, -1)) for keys, _, _ in levels], -1
+        )
+        probs = scores.add_(mask).softmax(-1)  # (H, b, T, S)
+        parts = probs.split([keys.shape[3] for keys, _, _ in levels], -1)
+        y = grouped_matmul(parts[0], levels[0][1][layer])  # (H, b, T, Dh)
         for p, (_, values, _) in zip(parts[1:], levels[1:]):
-            y += grouped_matmul(p, values)
-        x = x + block.attn.proj(y.transpose(1, 2).reshape(b, T, D))
+            y += grouped_matmul(p, values[layer])
+        x = x + block.attn.proj(y.permute(1, 2, 0, 3).reshape(b, T, D))
         return x + block.mlp(block.ln2(x))
 
     def select(self, index: torch.Tensor) -> None:
@@ -538,10 +540,10 @@ class CachedDecoder(FullDecoder):
         rows, own, new = len(index), self.own, self.new
         spare = self.packed(1, rows, own + new)
         beams = index // self.copies  # the kv row each kept row comes from
-        torch.index_select(self.kv[:, :, :, :, :own], 2, beams, out=spare[:, :, :, :, :own])
+        torch.index_select(self.kv[:, :, :, :, :own], 3, beams, out=spare[:, :, :, :, :own])
         if self.branching:
             torch.index_select(
-                self.fresh[:, :, :, :, :new], 2, index, out=spare[:, :, :, :, own : own + new]
+                self.fresh[:, :, :, :, :new], 3, index, out=spare[:, :, :, :, own : own + new]
             )
         self.buffers.reverse()
         self.kv = spare
@@ -550,13 +552,13 @@ class CachedDecoder(FullDecoder):
         self.last = self.last[index]
 
     def packed(self, which: int, rows: int, used: int) -> torch.Tensor:
-        """A (n_layer, 2, rows, H, used + td, Dh) view of flat buffer `which`: room for `used` keys and a transition
+        """A (n_layer, 2, H, rows, used + td, Dh) view of flat buffer `which`: room for `used` keys and a transition
         more, not for max_block: the batched matmuls read a row's keys ~3× faster when the rows lie next to each
         other than spaced max_block apart. The buffer is allocated for max_block + td keys per row, once per row
         count, and the room after `used` is zeroed: it is read (masked), so it must hold finite numbers."""
         cfg = self.model.cfg
         td = self.model.transition_dim
-        shape = (cfg.n_layer, 2, rows, cfg.n_head, used + td, cfg.d_model // cfg.n_head)
+        shape = (cfg.n_layer, 2, cfg.n_head, rows, used + td, cfg.d_model // cfg.n_head)
         size = math.prod(shape)
         if self.buffers[which] is None or len(self.buffers[which]) < size:
             most = math.prod(shape[:4] + (self.max_block + td, shape[5]))
@@ -568,7 +570,7 @@ class CachedDecoder(FullDecoder):
     def grow(self, rows: int, tokens: int) -> None:
         """Makes `kv` hold `rows` rows of at least `tokens` tokens (and room for a transition more), keeping its
         contents (rows can change only while it is empty)."""
-        assert self.own == 0 or self.kv.shape[2] == rows, "rows change only through select"
+        assert self.own == 0 or self.kv.shape[3] == rows, "rows change only through select"
         kv = self.packed(1, rows, tokens)
         if self.own:
             kv[:, :, :, :, : self.own] = self.kv[:, :, :, :, : self.own]
@@ -577,16 +579,13 @@ class CachedDecoder(FullDecoder):
 
 
 def grouped_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """a (B, H, T, X) @ b (G, H, X, S) -> (B, H, T, S), where the B rows of a form G consecutive groups and group g
-    multiplies b[g]: one bmm of B/G·T rows per (group, head), so each of b's matrices is read once for its group
-    (G = B: a plain batched matmul)."""
-    B, H, T, X = a.shape
-    G = len(b)
-    if G == B:
-        return a @ b
-    r = B // G
-    out = a.reshape(G, r, H, T, X).transpose(1, 2).reshape(G, H, r * T, X) @ b  # (G, H, r·T, S)
-    return out.view(G, H, r, T, -1).transpose(1, 2).reshape(B, H, T, -1)
+    """a (H, B, T, X) @ b (H, G, X, S) -> (H, B, T, S), where the B rows of a form G consecutive groups and group g
+    multiplies b[:, g]: one bmm of B/G·T rows per (head, group), so each of b's matrices is read once for its group
+    (G = B: a plain batched matmul). With heads first, a group's rows are already adjacent: one reshape, no
+    transposes."""
+    H, B, T, X = a.shape
+    G = b.shape[1]
+    return (a.reshape(H, G, B // G * T, X) @ b).view(H, B, T, -1)
 
 
 def sample(logits, generator, cdf: float | None = None, top_k: int | None = None) -> torch.Tensor:
