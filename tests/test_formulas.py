@@ -543,7 +543,7 @@ def fake_leap_forward(model, seen=None):
     """A LEAP forward whose prediction at a [MASK] position i is HAND_P[i] and at a visible position is certain of
     the visible token: the energy and the losses are then functions of the hand table alone."""
 
-    def forward(states, plan, real=None, capture_attention=False):
+    def forward(states, plan, real=None, capture_attention=False, repeats=1):
         if seen is not None:
             seen.append((plan.clone(), None if real is None else real.clone()))
         V = model.vocab
@@ -598,7 +598,7 @@ def test_leap_loss_scores_only_the_hidden_tokens(objective):
     seen = []
     base = fake_leap_forward(model, seen)
 
-    def forward(states, plan, real=None, capture_attention=False):
+    def forward(states, plan, real=None, capture_attention=False, repeats=1):
         logits = base(states, plan, real)
         hidden = (plan == model.mask_id)[..., None]
         padding = torch.zeros_like(hidden) if real is None else ~real[..., None]
