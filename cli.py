@@ -13,7 +13,9 @@ import contextlib
 import dataclasses
 import json
 import os
+import signal
 import tempfile
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -69,9 +71,18 @@ app.add_typer(import_app, name="import")
 console = Console()
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 @contextlib.contextmanager
 def user_errors():
-    """Turns any exception into one clear line and exit code 1 (2 for Ctrl-C); the checkpoint on disk is kept."""
+    """Turns any exception into one clear line and exit code 1 (130 for Ctrl-C); the checkpoint on disk is kept.
+
+    `kill PID` (SIGTERM) stops a run as Ctrl-C does, checkpoint first: a job started in the background (nohup, a
+    batch script) ignores Ctrl-C's SIGINT, and SIGTERM is how it is stopped."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
     try:
         yield
     except typer.Exit:
@@ -87,6 +98,9 @@ def user_errors():
             message = f"{e.strerror}: {e.filename}"
         typer.echo(f"error: {message}", err=True)
         raise typer.Exit(1) from None
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def in_range(accepts: str):

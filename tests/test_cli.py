@@ -113,3 +113,38 @@ def test_writable_dir_two_runs_starting_at_once_under_one_folder(tmp_path):
         t.join()
     assert errors == []
     assert list((tmp_path / "runs").iterdir()) == []  # no probe left behind
+
+
+def test_sigterm_stops_a_training_run_as_ctrl_c_does_checkpoint_first(tmp_path, monkeypatch):
+    """`kill PID` on a background run (which ignores Ctrl-C's SIGINT) stops it with its checkpoint written, exit 130
+    and one line, so `--resume` continues it; before, SIGTERM lost everything since the last periodic checkpoint."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import torch
+
+    from minirl import data
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "datasets"))
+    data.collect("babyai-gotoredball", episodes=3, seed=0, progress=False)
+    run = tmp_path / "run"
+    args = ["train", "bc", "--dataset", "babyai-gotoredball", "--steps", "10000000"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from cli import app; app()", *args, "--out", str(run), "--quiet"],
+        cwd=Path(__file__).resolve().parents[1],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 120
+    while not (run / "config.json").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    time.sleep(3)  # some training steps (no periodic checkpoint before step 1,000,000)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted; the last checkpoint is kept" in err and "Traceback" not in err
+    state = torch.load(run / "checkpoint.pt", weights_only=False)
+    assert state["step"] > 0 and not state["finished"]
