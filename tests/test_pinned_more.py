@@ -217,7 +217,7 @@ def test_leap_refinement_never_writes_end_into_the_executed_step():
     that will be executed must be action 3, never [END]."""
     model = tiny_leap(discrete=True, horizon=1)
 
-    def forward(states, plan, real=None, capture_attention=False):
+    def forward(states, plan, real=None, capture_attention=False, repeats=1):
         logits = torch.zeros(len(plan), plan.shape[1], model.vocab)
         logits[..., model.end_id], logits[..., 3] = 5.0, 2.0
         return logits
