@@ -330,9 +330,8 @@ class Model(nn.Module):
         plan token predicts that token, so step t's action is read at tokens 1 + tA ... (t+1)A."""
         A = self.tokens_per_step
         types = ["mask" if int(v) == self.mask_id else "plan" for v in plan]
-        if (
-            self.cfg.future_states
-        ):  # [s, a_1, s', a_2, ...]: step t's action read at the state token 2t
+        # [s, a_1, s', a_2, ...]: step t's action read at the state token 2t
+        if self.cfg.future_states:
             T = 2 * len(plan)
             kinds = [k for v in types for k in ("state", v)]
             return TokenLayout(kinds, [i // 2 for i in range(T)], list(range(0, T, 2)))

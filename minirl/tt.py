@@ -538,7 +538,7 @@ class CachedDecoder(FullDecoder):
         keys and values (after a branch: the beam's, then the candidate's new ones) are copied into the spare
         buffer, which then swaps with `kv` (no allocation after the first steps)."""
         rows, own, new = len(index), self.own, self.new
-        spare = self.packed(1, rows, own + new)
+        spare = self.packed(rows, own + new)
         beams = index // self.copies  # the kv row each kept row comes from
         torch.index_select(self.kv[:, :, :, :, :own], 3, beams, out=spare[:, :, :, :, :own])
         if self.branching:
@@ -551,19 +551,20 @@ class CachedDecoder(FullDecoder):
         self.branching, self.copies, self.new = False, 1, 0
         self.last = self.last[index]
 
-    def packed(self, which: int, rows: int, used: int) -> torch.Tensor:
-        """A (n_layer, 2, H, rows, used + td, Dh) view of flat buffer `which`: room for `used` keys and a transition
-        more, not for max_block: the batched matmuls read a row's keys ~3× faster when the rows lie next to each
-        other than spaced max_block apart. The buffer is allocated for max_block + td keys per row, once per row
-        count, and the room after `used` is zeroed: it is read (masked), so it must hold finite numbers."""
+    def packed(self, rows: int, used: int) -> torch.Tensor:
+        """A (n_layer, 2, H, rows, used + td, Dh) view of the spare flat buffer (buffers[1], the next `kv`): room for
+        `used` keys and a transition more, not for max_block: the batched matmuls read a row's keys ~3× faster when
+        the rows lie next to each other than spaced max_block apart. The buffer is allocated for max_block + td keys
+        per row, once per row count, and the room after `used` is zeroed: it is read (masked), so it must hold finite
+        numbers."""
         cfg = self.model.cfg
         td = self.model.transition_dim
         shape = (cfg.n_layer, 2, cfg.n_head, rows, used + td, cfg.d_model // cfg.n_head)
         size = math.prod(shape)
-        if self.buffers[which] is None or len(self.buffers[which]) < size:
+        if self.buffers[1] is None or len(self.buffers[1]) < size:
             most = math.prod(shape[:4] + (self.max_block + td, shape[5]))
-            self.buffers[which] = self.mask.new_empty(most)  # pages are touched only where used
-        kv = self.buffers[which][:size].view(shape)
+            self.buffers[1] = self.mask.new_empty(most)  # pages are touched only where used
+        kv = self.buffers[1][:size].view(shape)
         kv[:, :, :, :, used:].zero_()
         return kv
 
@@ -571,7 +572,7 @@ class CachedDecoder(FullDecoder):
         """Makes `kv` hold `rows` rows of at least `tokens` tokens (and room for a transition more), keeping its
         contents (rows can change only while it is empty)."""
         assert self.own == 0 or self.kv.shape[3] == rows, "rows change only through select"
-        kv = self.packed(1, rows, tokens)
+        kv = self.packed(rows, tokens)
         if self.own:
             kv[:, :, :, :, : self.own] = self.kv[:, :, :, :, : self.own]
         self.buffers.reverse()

@@ -1,9 +1,18 @@
 """CLI conventions: help everywhere, and bad input ends in one clear line and a non-zero exit, never a traceback."""
 
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
 import pytest
+import torch
 from typer.testing import CliRunner
 
-from cli import app
+from cli import app, writable_dir
+from minirl import data
 
 runner = CliRunner()
 
@@ -93,10 +102,6 @@ def test_bad_device():
 
 def test_writable_dir_two_runs_starting_at_once_under_one_folder(tmp_path):
     # two `minirl train --out runs/ladder/...` started together both check runs/ladder: neither may fail
-    import threading
-
-    from cli import writable_dir
-
     errors = []
 
     def check():
@@ -118,16 +123,6 @@ def test_writable_dir_two_runs_starting_at_once_under_one_folder(tmp_path):
 def test_sigterm_stops_a_training_run_as_ctrl_c_does_checkpoint_first(tmp_path, monkeypatch):
     """`kill PID` on a background run (which ignores Ctrl-C's SIGINT) stops it with its checkpoint written, exit 130
     and one line, so `--resume` continues it; before, SIGTERM lost everything since the last periodic checkpoint."""
-    import signal
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
-    import torch
-
-    from minirl import data
-
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "datasets"))
     data.collect("babyai-gotoredball", episodes=3, seed=0, progress=False)
     run = tmp_path / "run"

@@ -14,6 +14,7 @@ for level in $levels; do
     for algo in $algos; do
       run="runs/ladder/$algo-$level-s$seed"
       [ -f "$run/eval.json" ] && continue
+      eval_args=""
       case $algo in
         # step budgets, not minutes: a cell then means the same on a loaded machine (its wall time is reported)
         bc)  args="--steps 20000" ;;
@@ -21,16 +22,15 @@ for level in $levels; do
         cql) args="--steps 20000" ;;
         dt)  args="--steps 4000 --set context_len=10 --set lr=3e-4 --set warmup_steps=1000" ;;
         # TT's CPU recipe (issue 13): 2 x 128, one-transition windows, batch 128; planned at beam 32, horizon 1
-        tt)  args="--steps 6000 --set n_layer=2 --set seq_len=1 --set batch_size=128 --set warmup_steps=200" ;;
-        # LEAP's defaults (3 x 128, plans of 5 steps x 6 action tokens, 64 bins, 10 refinements), 5,000 steps
-        leap) args="--steps 5000" ;;
+        tt)  args="--steps 6000 --set n_layer=2 --set seq_len=1 --set batch_size=128 --set warmup_steps=200"
+             eval_args="--beam-width 32 --horizon 1" ;;
+        # LEAP's defaults (3 x 128, plans of 5 steps x 6 action tokens, 64 bins, 10 refinements), 5,000 steps;
+        # it acts with argmax refills here: sampling each of 30 action-bin tokens (temperature 1, its BabyAI
+        # default) scored 17.5 +/- 10.9 on medium seed 0, argmax 35.8 +/- 3.7 (docs/results.md)
+        leap) args="--steps 5000"
+              eval_args="--set temperature=0" ;;
         *)   args="" ;;
       esac
-      eval_args=""
-      [ "$algo" = tt ] && eval_args="--beam-width 32 --horizon 1"
-      # LEAP acts with argmax refills here: sampling each of 30 action-bin tokens (temperature 1, its BabyAI default)
-      # scored 17.5 +/- 10.9 on medium seed 0, argmax 35.8 +/- 3.7 (docs/results.md)
-      [ "$algo" = leap ] && eval_args="--set temperature=0"
       # a run stopped part-way (killed, the session's end) continues from its checkpoint; resuming a finished one
       # changes nothing, so the cell is evaluated as it was trained
       resume=""
